@@ -1,0 +1,1 @@
+"""The `mbegu` command line."""

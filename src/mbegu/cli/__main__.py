@@ -1,0 +1,3 @@
+from mbegu.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,200 @@
+"""`mbegu <command>`: a thin dispatcher that imports nothing heavy until a command runs.
+
+`mbegu --help` answers without importing torch, Lightning or MLflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mbegu import __version__
+from mbegu.errors import MbeguError
+
+EPILOG = """examples:
+  mbegu train model=cnn trainer.max_epochs=20     train ad hoc (Hydra overrides)
+  mbegu train --cfg job model=cnn                 show the composed config
+  dvc repro                                       run the pipeline (prepare -> train -> evaluate)
+  dvc exp run -S model=cnn                        the pipeline with an override, as a DVC experiment
+  mbegu ui                                        browse runs in the MLflow UI
+"""
+
+
+def _config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="OVERRIDE",
+        help="Hydra overrides: key=value, group=option, +new_key=value",
+    )
+    parser.add_argument(
+        "--params",
+        type=Path,
+        metavar="FILE",
+        help="read this composed config (params.yaml) instead of composing conf/; "
+        "what DVC stages do, so that `dvc exp run -S` takes effect",
+    )
+    parser.add_argument("--cfg", choices=["job"], help="print the composed config and exit")
+
+
+def _groups_help() -> str:
+    from mbegu.config.compose import config_groups
+
+    try:
+        groups = config_groups()
+    except MbeguError:
+        return ""
+    lines = [f"  {group:<10} {', '.join(options)}" for group, options in groups.items()]
+    return "config groups (pick one with group=option):\n" + "\n".join(lines) + "\n"
+
+
+def load_config(args: argparse.Namespace):
+    from mbegu.config.compose import compose, load_params
+
+    if args.params is not None:
+        if args.overrides:
+            raise MbeguError(
+                "pass either --params or overrides, not both: put overrides in "
+                "conf/ or use `dvc exp run -S`"
+            )
+        return load_params(args.params)
+    return compose(args.overrides)
+
+
+def _print_cfg(cfg) -> int:
+    from omegaconf import OmegaConf
+
+    print(OmegaConf.to_yaml(cfg), end="")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    if args.cfg:
+        return _print_cfg(cfg)
+    from mbegu.data.stage import prepare
+
+    prepare(cfg)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    if args.cfg:
+        return _print_cfg(cfg)
+    from mbegu.training.train import train
+
+    result = train(cfg)
+    shown = "  ".join(
+        f"{k} {result.metrics[k]:.4f}"
+        for k in ("val/loss", "val/acc", "val/acc_best")
+        if k in result.metrics
+    )
+    print(f"trained: {shown}  (MLflow run {result.run_id})")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    if args.cfg:
+        return _print_cfg(cfg)
+    from mbegu.evaluation.evaluate import evaluate
+
+    evaluate(cfg)
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from mbegu.config.compose import write_params
+    from mbegu.project import project_root
+
+    out = args.out or project_root() / "params.yaml"
+    write_params(out)
+    print(f"wrote {out} from conf/")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from mbegu.data.digits import write_digits
+    from mbegu.project import project_root
+
+    out = args.out or project_root() / "data" / "digits.csv"
+    write_digits(out)
+    print(f"wrote {out} (scikit-learn digits); `dvc status data.dvc` compares it with data.dvc")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from mbegu.cli.ui import serve
+
+    return serve(host=args.host, port=args.port, workers=args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mbegu",
+        description="Train, track and sweep models from one Hydra config tree.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mbegu {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands: list[tuple[str, str, Callable[[argparse.Namespace], int], bool]] = [
+        (
+            "prepare",
+            "validate the raw CSV and write the seeded, stratified split",
+            cmd_prepare,
+            True,
+        ),
+        ("train", "train a model (Lightning), tracked as an MLflow run", cmd_train, True),
+        (
+            "evaluate",
+            "test the trained model; metrics, plots and the model to MLflow",
+            cmd_evaluate,
+            True,
+        ),
+    ]
+    for name, help_text, func, configurable in commands:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=_groups_help() if configurable else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _config_args(p)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("params", help="compose conf/ into params.yaml (as `dvc exp run` does)")
+    p.add_argument("--out", type=Path, help="default: <project>/params.yaml")
+    p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("data", help="regenerate the raw example data (its provenance)")
+    p.add_argument("dataset", choices=["digits"])
+    p.add_argument("--out", type=Path, help="default: <project>/data/digits.csv")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("ui", help="open the MLflow UI on this project's store")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    try:
+        return args.func(args)
+    except MbeguError as err:
+        print(f"mbegu: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mbegu: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,133 @@
+"""Composing conf/ with Hydra, reading params.yaml, and turning Hydra's errors into one line.
+
+Both paths give the same resolved DictConfig: `compose()` for the CLI and sweeps (Hydra
+overrides), `load_params()` for DVC stages, which must read params.yaml so that
+`dvc exp run -S ...` takes effect.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from mbegu.config.schema import validate
+from mbegu.errors import MbeguError
+from mbegu.project import project_root
+
+CONFIG_NAME = "config"
+
+
+def config_dir(root: Path | None = None) -> Path:
+    return (root or project_root()) / "conf"
+
+
+def config_groups(root: Path | None = None) -> dict[str, list[str]]:
+    """Each config group and its options, read from conf/ (for --help and error messages)."""
+    groups: dict[str, list[str]] = {}
+    for folder in sorted(p for p in config_dir(root).iterdir() if p.is_dir()):
+        groups[folder.name] = sorted(f.stem for f in folder.glob("*.yaml"))
+    return groups
+
+
+def _one_line(err: Exception, overrides: Sequence[str], root: Path | None) -> str:
+    from hydra.errors import ConfigCompositionException, MissingConfigException
+    from omegaconf.errors import ConfigKeyError, InterpolationResolutionError
+
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if isinstance(err, MissingConfigException) or "Could not find" in text:
+        groups = config_groups(root)
+        for override in overrides:
+            group, _, option = override.lstrip("+~").partition("=")
+            group = group.split("@")[0]
+            if group in groups and option not in groups[group]:
+                return (
+                    f"unknown option '{option}' for config group '{group}': choose one of "
+                    f"{', '.join(groups[group])} (or add conf/{group}/{option}.yaml)"
+                )
+        return f"{text}: check group and option names in conf/ (`mbegu train --help` lists them)"
+    if "Could not override" in text or ("Key '" in text and "is not in struct" in text):
+        key = text.split("'")[1] if "'" in text else text
+        return (
+            f"unknown config key '{key}': check the spelling (mbegu train --cfg job shows every "
+            f"key), or prefix it with + to add a new key"
+        )
+    if isinstance(err, InterpolationResolutionError | ConfigKeyError):
+        return f"config does not resolve: {text}"
+    if isinstance(err, ConfigCompositionException):
+        return f"config does not compose: {text}"
+    return f"bad override: {text} (Hydra override grammar: key=value, group=option)"
+
+
+def compose(overrides: Sequence[str] = (), root: Path | None = None) -> DictConfig:
+    """Compose conf/ with Hydra overrides into a resolved, validated config."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(str(config_dir(root)), version_base="1.3"):
+            cfg = hydra_compose(CONFIG_NAME, overrides=list(overrides))
+        OmegaConf.resolve(cfg)
+    except MbeguError:
+        raise
+    except Exception as err:
+        raise MbeguError(_one_line(err, overrides, root)) from None
+    finally:
+        GlobalHydra.instance().clear()
+    validate(cfg)
+    return cfg
+
+
+def _exp_run() -> bool:
+    """True inside `dvc exp run`, which just composed conf/ (+ -S overrides) into params.yaml."""
+    return bool(os.environ.get("DVC_EXP_NAME"))
+
+
+def load_params(path: Path, check_stale: bool = True) -> DictConfig:
+    """Read params.yaml (what DVC stages must read) after checking it still matches conf/.
+
+    `dvc repro` never recomposes conf/: after an edit there, params.yaml would silently train
+    the old config. Under `dvc exp run` it was just composed, with -S overrides, so it is trusted.
+    """
+    if not path.is_file():
+        raise MbeguError(f"{path} not found: run `mbegu params` to compose it from conf/")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise MbeguError(
+            f"{path} is not valid YAML ({err.__class__.__name__}): run `mbegu params`"
+        ) from None
+    if check_stale and not _exp_run() and os.environ.get("MBEGU_ALLOW_STALE_PARAMS") != "1":
+        fresh = OmegaConf.to_container(compose(root=path.parent.resolve()))
+        if fresh != raw:
+            changed = sorted(_diff_keys(fresh, raw))
+            raise MbeguError(
+                f"{path.name} is stale: conf/ changed ({', '.join(changed[:4])}) but plain "
+                f"`dvc repro` never recomposes it; run `dvc exp run` (or `mbegu params`, then "
+                f"`dvc repro`)"
+            )
+    cfg = OmegaConf.create(raw)
+    validate(cfg)
+    return cfg
+
+
+def _diff_keys(a: object, b: object, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for key in sorted(set(a) | set(b), key=str):
+            out += _diff_keys(a.get(key), b.get(key), f"{prefix}{key}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".") or "<root>"]
+
+
+def write_params(path: Path, root: Path | None = None) -> None:
+    """Compose conf/ into params.yaml the way `dvc exp run` does (same keys, same order)."""
+    from dvc.utils.hydra import compose_and_dump
+
+    compose(root=root)  # fail with a one-line error before DVC's own, longer one
+    compose_and_dump(path, str(config_dir(root)), None, CONFIG_NAME, str(path.parent), [])

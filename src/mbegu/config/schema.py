@@ -1,0 +1,106 @@
+"""Typed schemas for the config keys whose type matters, so a wrong value fails loudly.
+
+Only the keys listed here are checked; any other key passes through, so a Trainer or callback
+argument can be added in YAML without touching Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ValidationError
+
+from mbegu.errors import MbeguError
+
+
+@dataclass
+class DataSchema:
+    raw_path: str
+    processed_dir: str
+    num_features: int
+    num_classes: int
+    val_fraction: float
+    test_fraction: float
+    batch_size: int
+    seed: int
+
+
+@dataclass
+class TrainerSchema:
+    max_epochs: int
+    log_every_n_steps: int
+    num_sanity_val_steps: int
+    enable_progress_bar: bool | None
+    enable_model_summary: bool
+    accelerator: str
+    devices: Any
+    precision: Any
+    deterministic: Any
+
+
+@dataclass
+class OptimizerSchema:
+    lr: float
+    weight_decay: float
+
+
+@dataclass
+class TrackingSchema:
+    experiment_name: str
+    tracking_uri: str | None
+    artifact_root: str | None
+    run_name: str | None
+    registered_model_name: str | None
+    model_alias: str | None
+
+
+SCHEMAS: dict[str, type] = {
+    "data": DataSchema,
+    "trainer": TrainerSchema,
+    "model.optimizer": OptimizerSchema,
+    "tracking": TrackingSchema,
+}
+
+
+def _check_section(cfg: DictConfig, key: str, schema: type) -> None:
+    section = OmegaConf.select(cfg, key)
+    if section is None:
+        raise MbeguError(f"config has no '{key}' section: restore it in conf/ or pick an option")
+    names = {f.name for f in fields(schema)}
+    present = {k: section[k] for k in section if k in names}
+    base = OmegaConf.structured(schema)
+    try:
+        OmegaConf.merge(OmegaConf.masked_copy(base, list(present)), present)
+    except ValidationError as err:
+        name = f"{key}.{err.key}" if err.key is not None else key
+        wanted = next(f.type for f in fields(schema) if f.name == err.key) if err.key else "?"
+        raise MbeguError(
+            f"{name}={err.value!r} has the wrong type (expected {wanted}): pass e.g. "
+            f"{name}=<{wanted}> on the command line or fix it in conf/"
+        ) from None
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check types of the known keys and the values that must make sense together."""
+    if not isinstance(cfg.get("seed"), int) or isinstance(cfg.get("seed"), bool):
+        raise MbeguError(f"seed={cfg.get('seed')!r} must be an integer: pass e.g. seed=42")
+    for key, schema in SCHEMAS.items():
+        _check_section(cfg, key, schema)
+    data = cfg.data
+    if not (0 < data.val_fraction < 1 and 0 < data.test_fraction < 1):
+        raise MbeguError(
+            "data.val_fraction and data.test_fraction must each lie between 0 and 1: "
+            f"got {data.val_fraction} and {data.test_fraction}"
+        )
+    if data.val_fraction + data.test_fraction >= 0.9:
+        raise MbeguError(
+            "data.val_fraction + data.test_fraction leaves under 10% of the rows to train on: "
+            "lower them"
+        )
+    for key in ("data.batch_size", "trainer.max_epochs"):
+        if OmegaConf.select(cfg, key) < 1:
+            raise MbeguError(f"{key} must be at least 1: got {OmegaConf.select(cfg, key)}")
+    if cfg.model.optimizer.lr <= 0:
+        raise MbeguError(f"model.optimizer.lr must be positive: got {cfg.model.optimizer.lr}")

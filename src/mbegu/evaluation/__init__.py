@@ -1,0 +1,1 @@
+"""Evaluation: test metrics, confusion matrix and the logged MLflow Model."""

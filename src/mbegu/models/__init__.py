@@ -1,0 +1,1 @@
+"""Models: plain networks (nn.Module) and the LightningModule that trains any of them."""

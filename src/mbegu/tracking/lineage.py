@@ -1,0 +1,64 @@
+"""What made a run: git commit, dirty tree, data version, DVC experiment, command, versions."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+TAG_COMMIT = "mlflow.source.git.commit"
+TAG_DIRTY = "mbegu.git.dirty"
+TAG_DATA_MD5 = "mbegu.data.md5"
+TAG_DVC_EXP = "mbegu.dvc.exp_name"
+TAG_DVC_STAGE = "mbegu.dvc.stage"
+TAG_COMMAND = "mbegu.command"
+TAG_MODEL = "mbegu.model"
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def data_md5(root: Path, dvc_file: str = "data.dvc") -> str | None:
+    """The md5 DVC records for the raw data: which version of the data a run saw."""
+    try:
+        outs = yaml.safe_load((root / dvc_file).read_text())["outs"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return None
+    return outs[0].get("md5") if outs else None
+
+
+def lineage_tags(root: Path, model_target: str | None = None) -> dict[str, str]:
+    """Tags that lead from an MLflow run back to exactly what made it."""
+    tags = {
+        TAG_COMMAND: shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "mlflow.source.name": Path(sys.argv[0]).name,
+        "mbegu.python": platform.python_version(),
+    }
+    commit = _git(root, "rev-parse", "HEAD")
+    if commit:
+        tags[TAG_COMMIT] = commit
+        status = _git(root, "status", "--porcelain", "--untracked-files=no")
+        tags[TAG_DIRTY] = str(bool(status)).lower()
+    md5 = data_md5(root)
+    if md5:
+        tags[TAG_DATA_MD5] = md5
+    for env, tag in (("DVC_EXP_NAME", TAG_DVC_EXP), ("DVC_STAGE", TAG_DVC_STAGE)):
+        if os.environ.get(env):
+            tags[tag] = os.environ[env]
+    if model_target:
+        tags[TAG_MODEL] = model_target.rsplit(".", 1)[-1]
+    if "torch" in sys.modules:
+        tags["mbegu.torch"] = sys.modules["torch"].__version__
+    return tags

@@ -1,0 +1,1 @@
+"""Training: train(cfg) behind the DVC stage, the CLI and every sweep trial."""

@@ -1,0 +1,158 @@
+"""train(cfg): one function behind the DVC stage, `mbegu train` and every sweep trial."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from mbegu.data.datamodule import build_datamodule
+from mbegu.project import project_root
+from mbegu.tracking.lineage import lineage_tags
+
+
+@dataclass
+class TrainResult:
+    """What a finished fit hands back: the MLflow run, final and per-epoch metrics."""
+
+    run_id: str | None
+    metrics: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_checkpoint: str | None = None
+
+
+def quiet_lightning() -> None:
+    """Keep the console to what matters: mbegu's epoch lines, warnings and errors."""
+    for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*LeafSpec.*")
+
+
+def resolve_paths(cfg: DictConfig, root: Path) -> dict[str, Path]:
+    return {key: root / value for key, value in cfg.paths.items()}
+
+
+def build_callbacks(callbacks_cfg: DictConfig | None, checkpoint_dir: Path) -> list[Any]:
+    """Instantiate each callback in the group; null entries (e.g. from debug=fast) are off."""
+    from hydra.utils import instantiate
+
+    built = []
+    for name, spec in (callbacks_cfg or {}).items():
+        if spec is None:
+            continue
+        extra = {"dirpath": str(checkpoint_dir)} if name == "model_checkpoint" else {}
+        built.append(instantiate(spec, **extra))
+    return built
+
+
+def show_progress_bar(cfg: DictConfig) -> bool:
+    configured = cfg.trainer.get("enable_progress_bar")
+    return sys.stderr.isatty() if configured is None else bool(configured)
+
+
+def train(
+    cfg: DictConfig,
+    *,
+    callbacks: Sequence[Any] = (),
+    parent_run_id: str | None = None,
+    run_name: str | None = None,
+    write_outputs: bool = True,
+) -> TrainResult:
+    """Fit cfg.model on cfg.data, tracked as one MLflow run.
+
+    With `write_outputs` (the DVC stage and `mbegu train`), the model and per-epoch history
+    are written under cfg.paths for `evaluate`; sweep trials leave them alone.
+    """
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+    from pytorch_lightning.utilities import rank_zero_only
+
+    from mbegu.training.callbacks import EpochReport
+
+    quiet_lightning()
+    root = project_root()
+    paths = resolve_paths(cfg, root)
+    tracker = instantiate(cfg.tracking)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg, root)
+    model = instantiate(cfg.model)
+
+    is_rank_zero = rank_zero_only.rank == 0
+    run_id = None
+    if is_rank_zero:
+        tags = lineage_tags(root, cfg.model.net.get("_target_"))
+        run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=run_name)
+    with tracker.run(run_id) if run_id else _nothing():
+        if run_id:
+            tracker.log_config(run_id, cfg)
+        bar = show_progress_bar(cfg)
+        report = EpochReport(print_lines=not bar)
+        checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
+        trainer = instantiate(
+            cfg.trainer,
+            callbacks=[*build_callbacks(cfg.get("callbacks"), checkpoint_dir), report, *callbacks],
+            logger=tracker.lightning_logger(run_id) if run_id else False,
+            enable_progress_bar=bar,
+            default_root_dir=str(checkpoint_dir),
+        )
+        trainer.fit(model, datamodule=datamodule)
+        best = _restore_best(trainer, model)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        if write_outputs and trainer.is_global_zero:
+            _write_outputs(cfg, paths, model, report.rows, run_id, tracker)
+    return TrainResult(run_id, metrics, report.rows, best)
+
+
+def _nothing() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def _restore_best(trainer: Any, model: Any) -> str | None:
+    """Load the best checkpoint's weights, so the exported model is the one val chose."""
+    import torch
+
+    callback = getattr(trainer, "checkpoint_callback", None)
+    best = getattr(callback, "best_model_path", "") if callback else ""
+    if best and Path(best).is_file():
+        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        model.load_state_dict(state)
+        return best
+    return None
+
+
+def _write_outputs(
+    cfg: DictConfig,
+    paths: dict[str, Path],
+    model: Any,
+    rows: list[dict],
+    run_id: str | None,
+    tracker: Any,
+) -> None:
+    from mbegu.io import atomic_write_text
+    from mbegu.training.artifacts import save_model
+
+    run = {
+        "run_id": run_id,
+        "tracking_uri": tracker.tracking_uri,
+        "experiment_name": tracker.experiment_name,
+    }
+    save_model(paths["model_dir"], model.net, cfg, run)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    lines = [",".join(columns)]
+    lines += [",".join(_fmt(row.get(c)) for c in columns) for row in rows]
+    atomic_write_text(paths["reports_dir"] / "history.csv", "\n".join(lines) + "\n")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
