@@ -2,62 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
 
-from mbegu.data.split import (
-    SPLITS,
-    file_md5,
-    load_split,
-    read_manifest,
-    stratified_split,
-    write_split,
-)
-from mbegu.data.validate import read_table
+from mbegu.data.loading import EpochSeededSampler, TensorRows, as_batch
+from mbegu.data.split import SPLITS, load_split, prepare_split
 from mbegu.errors import MbeguError
-
-
-class TensorRows(Dataset):
-    """Rows held as tensors; `__getitems__` fetches a whole batch with one index op."""
-
-    def __init__(self, features: torch.Tensor, labels: torch.Tensor) -> None:
-        self.features, self.labels = features, labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.features[index], self.labels[index]
-
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = torch.as_tensor(indices)
-        return self.features[rows], self.labels[rows]
-
-
-def _as_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    return batch
-
-
-class EpochSeededSampler(Sampler[int]):
-    """A shuffle that depends only on (seed, epoch): a resumed run sees the same order."""
-
-    def __init__(self, size: int, seed: int) -> None:
-        self.size, self.seed, self.epoch = size, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:  # Lightning calls this before each epoch
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
 
 
 class DigitsDataModule(pl.LightningDataModule):
@@ -81,39 +35,21 @@ class DigitsDataModule(pl.LightningDataModule):
         self.batch_size, self.seed = batch_size, seed
         self.datasets: dict[str, TensorRows] = {}
 
-    def _manifest(self) -> dict:
-        return {
-            "raw_md5": file_md5(self.raw_path),
-            "val_fraction": self.val_fraction,
-            "test_fraction": self.test_fraction,
-            "seed": self.seed,
-        }
-
-    def is_prepared(self) -> bool:
-        """True when the split on disk came from this raw file with these split settings."""
-        found = read_manifest(self.processed_dir)
-        if found is None or not self.raw_path.is_file():
-            return False
-        found.pop("rows", None)
-        return found == self._manifest()
-
     def prepare_data(self) -> None:
         """Validate the raw CSV and write the split, unless an up-to-date one is on disk.
 
-        The DVC `prepare` stage runs this; an ad-hoc `mbegu train` gets it for free from
-        Lightning, without redoing the work when nothing changed.
+        The DVC `prepare` stage does the same through prepare_split; an ad-hoc `mbegu train`
+        gets it from Lightning, without redoing the work when nothing changed.
         """
-        if self.is_prepared():
-            return
-        features, labels, columns = read_table(self.raw_path, self.num_features, self.num_classes)
-        counts = torch.bincount(torch.as_tensor(labels), minlength=self.num_classes)
-        if int(counts.min()) < 3:
-            raise MbeguError(
-                f"{self.raw_path}: class {int(counts.argmin())} has {int(counts.min())} rows, "
-                "too few to stratify into train/val/test: add rows or set data.num_classes"
-            )
-        indices = stratified_split(labels, self.val_fraction, self.test_fraction, self.seed)
-        write_split(self.processed_dir, features, labels, columns, indices, self._manifest())
+        prepare_split(
+            self.raw_path,
+            self.processed_dir,
+            self.num_features,
+            self.num_classes,
+            self.val_fraction,
+            self.test_fraction,
+            self.seed,
+        )
 
     def setup(self, stage: str | None = None) -> None:
         wanted = {
@@ -139,7 +75,7 @@ class DigitsDataModule(pl.LightningDataModule):
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         rows = self.datasets[name]
         sampler = EpochSeededSampler(len(rows), self.seed) if shuffle else None
-        return DataLoader(rows, batch_size=self.batch_size, sampler=sampler, collate_fn=_as_batch)
+        return DataLoader(rows, batch_size=self.batch_size, sampler=sampler, collate_fn=as_batch)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

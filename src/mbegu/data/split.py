@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mbegu.errors import MbeguError
 from mbegu.io import atomic_dir
 
 SPLITS = ("train", "val", "test")
@@ -65,3 +66,52 @@ def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(features float32, labels int64) from one processed CSV."""
     table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2)
     return table[:, :-1], table[:, -1].astype(np.int64)
+
+
+def split_manifest(raw_path: Path, val_fraction: float, test_fraction: float, seed: int) -> dict:
+    """What a split on disk was made from; a different manifest means it must be redone."""
+    return {
+        "raw_md5": file_md5(raw_path),
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+        "seed": seed,
+    }
+
+
+def is_prepared(
+    out_dir: Path, raw_path: Path, val_fraction: float, test_fraction: float, seed: int
+) -> bool:
+    found = read_manifest(out_dir)
+    if found is None or not raw_path.is_file():
+        return False
+    found.pop("rows", None)
+    return found == split_manifest(raw_path, val_fraction, test_fraction, seed)
+
+
+def prepare_split(
+    raw_path: Path,
+    out_dir: Path,
+    num_features: int,
+    num_classes: int,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+) -> dict[str, int]:
+    """Validate the raw CSV and write the split, unless an up-to-date one is on disk.
+
+    Returns the row count of each split.
+    """
+    from mbegu.data.validate import read_table
+
+    if not is_prepared(out_dir, raw_path, val_fraction, test_fraction, seed):
+        features, labels, columns = read_table(raw_path, num_features, num_classes)
+        counts = np.bincount(labels, minlength=num_classes)
+        if counts.min() < 3:
+            raise MbeguError(
+                f"{raw_path}: class {int(counts.argmin())} has {int(counts.min())} rows, too few "
+                "to stratify into train/val/test: add rows or set data.num_classes"
+            )
+        indices = stratified_split(labels, val_fraction, test_fraction, seed)
+        manifest = split_manifest(raw_path, val_fraction, test_fraction, seed)
+        write_split(out_dir, features, labels, columns, indices, manifest)
+    return (read_manifest(out_dir) or {}).get("rows", {})

@@ -1,22 +1,24 @@
-"""The `prepare` stage: validate the raw CSV and write the split."""
+"""The `prepare` stage: validate the raw CSV and write the split (no Lightning import)."""
 
 from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from mbegu.data.split import prepare_split
 from mbegu.project import project_root
 
 
-def prepare(cfg: DictConfig) -> None:
-    from mbegu.data.datamodule import build_datamodule
-
-    datamodule = build_datamodule(cfg, project_root())
-    datamodule.prepare_data()
-    counts = ", ".join(f"{k} {v}" for k, v in _rows(datamodule).items())
-    print(f"prepared {datamodule.processed_dir} ({counts})")
-
-
-def _rows(datamodule) -> dict[str, int]:
-    from mbegu.data.split import read_manifest
-
-    return (read_manifest(datamodule.processed_dir) or {}).get("rows", {})
+def prepare(cfg: DictConfig) -> dict[str, int]:
+    root, data = project_root(), cfg.data
+    out_dir = root / data.processed_dir
+    rows = prepare_split(
+        root / data.raw_path,
+        out_dir,
+        data.num_features,
+        data.num_classes,
+        data.val_fraction,
+        data.test_fraction,
+        data.seed,
+    )
+    print(f"prepared {out_dir} ({', '.join(f'{k} {v}' for k, v in rows.items())})")
+    return rows

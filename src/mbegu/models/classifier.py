@@ -9,8 +9,10 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MaxMetric, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from torchmetrics import MaxMetric
+from torchmetrics.classification import MulticlassF1Score
+
+from mbegu.models.metrics import LossAccuracy
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
@@ -32,15 +34,14 @@ class Classifier(pl.LightningModule):
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.test_metrics = MetricCollection(
-            {
-                "acc": MulticlassAccuracy(num_classes, average="micro"),
-                "f1_macro": MulticlassF1Score(num_classes, average="macro"),
-            },
-            prefix="test/",
-        )
+        # Metrics accumulate per step and are logged once per epoch: per-step self.log()
+        # calls cost more than the tiny networks' forward pass.
+        # Metrics accumulate per step and are logged once per epoch: per-step self.log()
+        # calls cost more than the tiny networks' forward pass.
+        self.train_metrics = LossAccuracy()
+        self.val_metrics = LossAccuracy()
+        self.test_metrics = LossAccuracy()
+        self.test_f1 = MulticlassF1Score(num_classes, average="macro", validate_args=False)
         self.val_acc_best = MaxMetric()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,32 +54,43 @@ class Classifier(pl.LightningModule):
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
+        getattr(self, f"{stage}_metrics").update(loss, logits.detach(), y)
         if stage == "test":
-            self.test_metrics.update(logits, y)
-            self.log_dict(self.test_metrics, on_step=False, on_epoch=True)
-        else:
-            metric = self.train_acc if stage == "train" else self.val_acc
-            metric.update(logits, y)
-            self.log(f"{stage}/acc", metric, on_step=False, on_epoch=True)
+            self.test_f1.update(logits.detach(), y)
         return loss
+
+    def _log_epoch(self, stage: str) -> dict[str, torch.Tensor]:
+        metric: LossAccuracy = getattr(self, f"{stage}_metrics")
+        values = {f"{stage}/{k}": v for k, v in metric.compute().items()}
+        metric.reset()
+        if stage == "test":
+            values["test/f1_macro"] = self.test_f1.compute()
+            self.test_f1.reset()
+        self.log_dict(values)
+        return values
 
     def training_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
     ) -> torch.Tensor:
         return self._shared_step(batch, "train")
 
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
-        if self.trainer.sanity_checking:
-            return
-        self.val_acc_best(self.val_acc.compute())
-        self.log("val/acc_best", self.val_acc_best.compute())
+        values = self._log_epoch("val")
+        if not self.trainer.sanity_checking:
+            self.val_acc_best.update(values["val/acc"])
+            self.log("val/acc_best", self.val_acc_best.compute())
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
 
     def predict_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int

@@ -1,7 +1,9 @@
-"""A small Lightning logger over MlflowClient: per-epoch metrics, written asynchronously.
+"""A small Lightning logger over MlflowClient: per-epoch metrics, written in batches.
 
 Lightning's own MLFlowLogger creates its run itself and defaults to the file store, which
-MLflow 3 refuses; this one logs into a run that mbegu opened, with epoch as the step.
+MLflow 3 refuses; this one logs into a run that mbegu opened, with epoch as the step. Each
+write to the store costs milliseconds of SQLAlchemy work, more than an epoch of the example,
+so metrics are buffered and written at most every `flush_seconds` (and at the end).
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from pytorch_lightning.utilities import rank_zero_only
 
 
 class MlflowLightningLogger(Logger):
-    def __init__(self, client: Any, run_id: str, experiment_name: str) -> None:
+    def __init__(
+        self, client: Any, run_id: str, experiment_name: str, flush_seconds: float = 2.0
+    ) -> None:
         super().__init__()
         self._client, self._run_id, self._name = client, run_id, experiment_name
-        self._pending: list[Any] = []
+        self.flush_seconds = flush_seconds
+        self._buffer: list[Any] = []
+        self._last_flush = time.monotonic()
 
     @property
     def name(self) -> str:
@@ -42,16 +48,17 @@ class MlflowLightningLogger(Logger):
         epoch = metrics.pop("epoch", None)
         step = int(epoch) if epoch is not None else int(step or 0)
         now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        if batch:
-            self._pending.append(
-                self._client.log_batch(self._run_id, metrics=batch, synchronous=False)
-            )
+        self._buffer += [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        for start in range(0, len(self._buffer), 1000):
+            self._client.log_batch(self._run_id, metrics=self._buffer[start : start + 1000])
+        self._buffer.clear()
+        self._last_flush = time.monotonic()
 
     @rank_zero_only
     def finalize(self, status: str) -> None:
-        """Wait for queued writes; the run's status is set by MlflowTracker.run()."""
-        for operation in self._pending:
-            if operation is not None:
-                operation.wait()
-        self._pending.clear()
+        """Write what is buffered; the run's status is set by MlflowTracker.run()."""
+        self.flush()
