@@ -94,6 +94,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if k in result.metrics
     )
     print(f"trained: {shown}  (MLflow run {result.run_id})")
+    if os.environ.get("MBEGU_TIMINGS") == "1":
+        import json
+
+        print("mbegu-timings " + json.dumps(result.timings))
     return 0
 
 

@@ -70,9 +70,8 @@ def _check_section(cfg: DictConfig, key: str, schema: type) -> None:
         raise MbeguError(f"config has no '{key}' section: restore it in conf/ or pick an option")
     names = {f.name for f in fields(schema)}
     present = {k: section[k] for k in section if k in names}
-    base = OmegaConf.structured(schema)
-    try:
-        OmegaConf.merge(OmegaConf.masked_copy(base, list(present)), present)
+    try:  # fields left out stay MISSING, which merging allows
+        OmegaConf.merge(OmegaConf.structured(schema), present)
     except ValidationError as err:
         name = f"{key}.{err.key}" if err.key is not None else key
         wanted = next(f.type for f in fields(schema) if f.name == err.key) if err.key else "?"

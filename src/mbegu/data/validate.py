@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,12 @@ def read_table(
         hint = "run `dvc pull` to restore it" if "data" in path.parts else "run `dvc repro`"
         raise MbeguError(f"data file {path} not found: {hint}")
     try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        with warnings.catch_warnings():
+            # A row with extra fields is only a ParserWarning to pandas: refuse it.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
+            UnicodeDecodeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MbeguError(
             f"{path} is not a readable CSV ({first}): restore it with `dvc checkout data.dvc`"
@@ -61,7 +66,7 @@ def read_table(
     if out_of_range.any():
         row = int(np.argmax(out_of_range))
         raise MbeguError(
-            f"{path} row {row + 2} has label {labels[row]!r}, outside 0..{num_classes - 1}: fix "
+            f"{path} row {row + 2} has label {labels[row]:g}, outside 0..{num_classes - 1}: fix "
             f"the label or set data.num_classes"
         )
     features = numeric[expected[:-1]].to_numpy(dtype=np.float32)

@@ -52,6 +52,10 @@ class MlflowTracker:
         self.model_alias = model_alias
         self._client: MlflowClient | None = None
 
+    def check(self) -> None:
+        """Fail in seconds with a one-line error if the store cannot be reached."""
+        check_reachable(self.tracking_uri)
+
     @property
     def client(self) -> MlflowClient:
         if self._client is None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
-from mbegu.data.datamodule import build_datamodule
 from mbegu.project import project_root
 from mbegu.tracking.lineage import lineage_tags
 
@@ -25,6 +26,7 @@ class TrainResult:
     metrics: dict[str, float]
     history: list[dict[str, float]] = field(default_factory=list)
     best_checkpoint: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def quiet_lightning() -> None:
@@ -70,28 +72,36 @@ def train(
     With `write_outputs` (the DVC stage and `mbegu train`), the model and per-epoch history
     are written under cfg.paths for `evaluate`; sweep trials leave them alone.
     """
-    import pytorch_lightning as pl
     from hydra.utils import instantiate
+
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    tracker = instantiate(cfg.tracking)
+    tracker.check()  # an unreachable server fails now, not after the heavy imports
+
+    import pytorch_lightning as pl
     from pytorch_lightning.utilities import rank_zero_only
 
+    from mbegu.data.datamodule import build_datamodule
     from mbegu.training.callbacks import EpochReport
 
     quiet_lightning()
     root = project_root()
     paths = resolve_paths(cfg, root)
-    tracker = instantiate(cfg.tracking)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, root)
     model = instantiate(cfg.model)
+    timings["setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
 
     is_rank_zero = rank_zero_only.rank == 0
     run_id = None
     if is_rank_zero:
         tags = lineage_tags(root, cfg.model.net.get("_target_"))
         run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=run_name)
-    with tracker.run(run_id) if run_id else _nothing():
+    with tracker.run(run_id) if run_id else nullcontext():
         if run_id:
             tracker.log_config(run_id, cfg)
+        timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
         bar = show_progress_bar(cfg)
         report = EpochReport(print_lines=not bar)
         checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
@@ -103,17 +113,13 @@ def train(
             default_root_dir=str(checkpoint_dir),
         )
         trainer.fit(model, datamodule=datamodule)
+        timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
         best = _restore_best(trainer, model)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         if write_outputs and trainer.is_global_zero:
             _write_outputs(cfg, paths, model, report.rows, run_id, tracker)
-    return TrainResult(run_id, metrics, report.rows, best)
-
-
-def _nothing() -> Any:
-    from contextlib import nullcontext
-
-    return nullcontext()
+    timings["outputs_and_close_s"] = time.perf_counter() - clock
+    return TrainResult(run_id, metrics, report.rows, best, timings)
 
 
 def _restore_best(trainer: Any, model: Any) -> str | None:

@@ -1,0 +1,96 @@
+"""Shared fixtures: the real configs shrunk for speed, a real MLflow store, a scratch project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["debug=fast", "data.batch_size=128"]  # 3 epochs, 8 steps each: a run in seconds
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+@pytest.fixture(scope="session")
+def digits_text() -> str:
+    from mbegu.data.digits import digits_csv
+
+    return digits_csv()
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One SQLite store for the session: creating one costs seconds of schema migrations."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, digits_text: str, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A scratch copy of the project (configs, pipeline, raw data), as cwd, tracking to the
+    session store. Outputs land here, never in the repository."""
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copytree(REPO / "conf", root / "conf")
+    for name in ("dvc.yaml", "params.yaml", "data.dvc"):
+        shutil.copy(REPO / name, root / name)
+    (root / "data").mkdir()
+    (root / "data" / "digits.csv").write_text(digits_text)
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("MBEGU_ROOT", raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    return root
+
+
+@pytest.fixture
+def client(tracking_uri: str):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri)
+
+
+@pytest.fixture
+def experiment(request: pytest.FixtureRequest) -> str:
+    """An experiment name of the test's own, so runs of different tests never mix."""
+    return "t-" + request.node.name.replace("[", "-").replace("]", "")[:60]
+
+
+def runs_of(client, experiment: str) -> list:
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    return client.search_runs([found.experiment_id])
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    """The real `mbegu` console script, as a user would call it."""
+    mbegu = Path(sys.executable).with_name("mbegu")
+    return subprocess.run(
+        [str(mbegu), *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def no_running_runs(client) -> Iterator[None]:
+    """After the test, no run anywhere in the session store may be left RUNNING."""
+    yield
+    for exp in client.search_experiments():
+        for run in client.search_runs([exp.experiment_id]):
+            assert run.info.status != "RUNNING", f"run {run.info.run_id} left RUNNING"

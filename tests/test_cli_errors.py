@@ -1,0 +1,87 @@
+"""Bad input through the real `mbegu` command: a one-line error naming the problem and the
+fix, exit code 2, no half-written outputs, no MLflow run left RUNNING."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import FAST, run_cli, runs_of
+
+pytestmark = pytest.mark.usefixtures("no_running_runs")
+
+
+def assert_clean_failure(result, expected: str, project: Path) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, "no error message"
+    assert lines[-1].startswith("mbegu: error: "), result.stderr
+    assert expected in lines[-1], lines[-1]
+    assert "Traceback" not in result.stderr
+    assert not (project / "artifacts").exists(), "outputs written despite the error"
+
+
+def test_missing_data_says_dvc_pull(project: Path) -> None:
+    (project / "data" / "digits.csv").unlink()
+    result = run_cli("prepare", "--params", "params.yaml", cwd=project)
+    assert_clean_failure(result, "not found: run `dvc pull`", project)
+
+
+def test_corrupt_csv(project: Path) -> None:
+    raw = project / "data" / "digits.csv"
+    lines = raw.read_text().splitlines()
+    lines[5] = ",".join(["", *lines[5].split(",")[1:]])
+    raw.write_text("\n".join(lines) + "\n")
+    result = run_cli("prepare", "--params", "params.yaml", cwd=project)
+    assert_clean_failure(result, "row 6 column pixel_0 is missing (NaN)", project)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "model=transformer",
+            "unknown option 'transformer' for config group 'model': choose one of cnn, mlp",
+        ),
+        ("optimiser=adam", "optimiser"),
+        ("trainer.max_epochs=ten", "trainer.max_epochs='ten' has the wrong type"),
+        ("trainer.max_epoch=3", "unknown config key 'trainer.max_epoch'"),
+    ],
+)
+def test_bad_override(project: Path, override: str, expected: str) -> None:
+    result = run_cli("train", override, cwd=project)
+    assert_clean_failure(result, expected, project)
+
+
+def test_unreachable_tracking_server(project: Path, client, experiment: str) -> None:
+    result = run_cli(
+        "train",
+        *FAST,
+        f"tracking.experiment_name={experiment}",
+        cwd=project,
+        env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"},
+    )
+    assert_clean_failure(
+        result, "MLflow tracking server http://127.0.0.1:9 is unreachable", project
+    )
+    assert runs_of(client, experiment) == []
+
+
+def test_stale_params_yaml(project: Path) -> None:
+    config = project / "conf" / "trainer" / "default.yaml"
+    config.write_text(config.read_text().replace("max_epochs: 30", "max_epochs: 5"))
+    result = run_cli("train", "--params", "params.yaml", cwd=project)
+    assert_clean_failure(result, "params.yaml is stale", project)
+    assert "dvc exp run" in result.stderr
+
+
+def test_evaluate_before_train(project: Path) -> None:
+    result = run_cli("evaluate", "--params", "params.yaml", cwd=project)
+    assert_clean_failure(result, "run `dvc repro train`", project)
+
+
+def test_outside_a_project(tmp_path: Path) -> None:
+    result = run_cli("train", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no mbegu project" in result.stderr

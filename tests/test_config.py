@@ -1,0 +1,153 @@
+"""Configs: every option composes and instantiates; params.yaml is conf/ composed; bad
+overrides give one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from mbegu.config.compose import compose, config_groups, load_params
+from mbegu.errors import MbeguError
+from mbegu.training.train import build_callbacks
+
+from .conftest import REPO
+
+OPTIONS = [(g, o) for g, options in config_groups(REPO).items() for o in options]
+
+
+def test_every_group_has_options() -> None:
+    groups = config_groups(REPO)
+    for group in (
+        "data",
+        "model",
+        "trainer",
+        "callbacks",
+        "tracking",
+        "paths",
+        "debug",
+        "experiment",
+    ):
+        assert groups.get(group), f"conf/{group}/ has no options"
+    assert {"mlp", "cnn"} <= set(groups["model"])
+    assert {"default", "gpu", "ddp"} <= set(groups["trainer"])
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_option_composes_and_instantiates(group: str, option: str, tmp_path) -> None:
+    overrides = [f"{group}={option}"]
+    if group == "trainer" and option == "gpu" and not torch.cuda.is_available():
+        # Everything but the device must still be a valid Trainer argument on a CPU machine.
+        overrides += ["trainer.accelerator=cpu", "trainer.precision=32-true"]
+    cfg = compose(overrides, root=REPO)
+
+    datamodule = instantiate(cfg.data)
+    assert datamodule.batch_size == cfg.data.batch_size
+    model = instantiate(cfg.model)
+    x = torch.zeros(4, cfg.data.num_features)
+    assert model(x).shape == (4, cfg.data.num_classes)
+    optimizers = model.configure_optimizers()
+    optimizer = optimizers["optimizer"] if isinstance(optimizers, dict) else optimizers
+    assert isinstance(optimizer, torch.optim.Optimizer)
+    callbacks = build_callbacks(cfg.callbacks, tmp_path)
+    trainer = instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=False,
+        enable_progress_bar=False,
+        default_root_dir=str(tmp_path),
+    )
+    assert trainer.max_epochs == cfg.trainer.max_epochs
+    tracker = instantiate(cfg.tracking)
+    assert tracker.experiment_name == cfg.tracking.experiment_name
+    assert set(cfg.paths) >= {"data_dir", "processed_dir", "model_dir", "reports_dir"}
+
+
+def test_option_changes_what_is_built() -> None:
+    cnn = instantiate(compose(["model=cnn"], root=REPO).model)
+    assert type(cnn.net).__name__ == "CNN"
+    fast = compose(["debug=fast"], root=REPO)
+    assert fast.trainer.max_epochs < compose(root=REPO).trainer.max_epochs
+    assert fast.callbacks.early_stopping is None
+    assert compose(["experiment=cnn_long"], root=REPO).model.net._target_.endswith("CNN")
+
+
+def test_params_yaml_is_conf_composed() -> None:
+    committed = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert committed == OmegaConf.to_container(compose(root=REPO))
+
+
+def test_conf_has_no_hydra_interpolation() -> None:
+    for path in (REPO / "conf").rglob("*.yaml"):
+        values = yaml.safe_dump(yaml.safe_load(path.read_text()))  # comments dropped
+        assert "${hydra:" not in values, f"{path} uses ${{hydra:...}}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["model=transformer"], "unknown option 'transformer' for config group 'model'"),
+        (["optimiser=adam"], "optimiser"),
+        (["trainer.max_epoch=3"], "unknown config key 'trainer.max_epoch'"),
+        (["trainer.max_epochs=ten"], "trainer.max_epochs='ten' has the wrong type"),
+        (["data.batch_size=1.5"], "data.batch_size=1.5 has the wrong type"),
+        (["seed=abc"], "seed='abc' must be an integer"),
+        (["data.val_fraction=0.6", "data.test_fraction=0.5"], "leaves under 10%"),
+        (["trainer.max_epochs=0"], "trainer.max_epochs must be at least 1"),
+        (["model.optimizer.lr=-1"], "model.optimizer.lr must be positive"),
+        (["model=mlp=x"], "bad override"),
+    ],
+)
+def test_bad_overrides_give_one_line_errors(overrides: list[str], expected: str) -> None:
+    with pytest.raises(MbeguError) as err:
+        compose(overrides, root=REPO)
+    message = str(err.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_stale_params_are_refused(project, monkeypatch) -> None:
+    config = project / "conf" / "model" / "mlp.yaml"
+    config.write_text(config.read_text().replace("lr: 0.002", "lr: 0.005"))
+    with pytest.raises(
+        MbeguError, match=r"params.yaml is stale.*model\.optimizer\.lr.*dvc exp run"
+    ):
+        load_params(project / "params.yaml")
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-1")  # `dvc exp run` has just composed it
+    assert load_params(project / "params.yaml").model.optimizer.lr == 0.002
+
+
+def test_cli_help_imports_no_torch() -> None:
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mbegu", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "train" in out.stdout and "evaluate" in out.stdout and "ui" in out.stdout
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines()}
+    heavy = {"torch", "pytorch_lightning", "mlflow", "hydra"} & imported
+    assert not heavy, f"`mbegu --help` imported {heavy}"
+
+
+def test_train_help_and_cfg_job() -> None:
+    mbegu = [sys.executable, "-m", "mbegu"]
+    help_text = subprocess.run(
+        [*mbegu, "train", "--help"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    assert "model" in help_text and "cnn, mlp" in help_text
+    shown = subprocess.run(
+        [*mbegu, "train", "--cfg", "job", "model=cnn", "seed=7"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    cfg = yaml.safe_load(shown)
+    assert cfg["model"]["net"]["_target_"] == "mbegu.models.networks.CNN"
+    assert cfg["seed"] == 7 and cfg["data"]["seed"] == 7
