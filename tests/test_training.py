@@ -54,7 +54,7 @@ def test_train_records_one_finished_run(project, client, experiment) -> None:
 
     model_dir = project / "artifacts" / "model"
     assert read_run_info(model_dir)["run_id"] == result.run_id
-    net, saved_cfg = load_model(model_dir)
+    _, saved_cfg = load_model(model_dir)
     assert saved_cfg["model"]["optimizer"]["lr"] == 0.004
     header = (project / "reports" / "history.csv").read_text().splitlines()[0]
     assert header.startswith("epoch,") and "val/acc" in header

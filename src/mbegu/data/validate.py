@@ -28,8 +28,12 @@ def read_table(
             # A row with extra fields is only a ParserWarning to pandas: refuse it.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frame = pd.read_csv(path, index_col=False)
-    except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
-            UnicodeDecodeError) as err:
+    except (
+        pd.errors.ParserError,
+        pd.errors.ParserWarning,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+    ) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MbeguError(
             f"{path} is not a readable CSV ({first}): restore it with `dvc checkout data.dvc`"
