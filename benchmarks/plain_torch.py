@@ -2,6 +2,7 @@
 
 Same processed data, network, optimizer, epochs, batch size, seed and shuffle order as
 `mbegu train --params params.yaml`. Prints one JSON line: per-epoch seconds and final metrics.
+Usage: python benchmarks/plain_torch.py [params.yaml] [epochs]
 """
 
 from __future__ import annotations
@@ -23,21 +24,41 @@ NETWORKS = {"mbegu.models.networks.MLP": MLP, "mbegu.models.networks.CNN": CNN}
 OPTIMIZERS = {"torch.optim.Adam": torch.optim.Adam, "torch.optim.AdamW": torch.optim.AdamW}
 
 
-def main(params_path: str = "params.yaml") -> None:
+def setup(params_path: str) -> tuple[dict, dict, torch.nn.Module, torch.optim.Optimizer]:
+    """(config, tensors, network, optimizer) exactly as the train stage builds them."""
     root = Path(params_path).resolve().parent
     cfg = yaml.safe_load(Path(params_path).read_text())
     data, model_cfg = cfg["data"], cfg["model"]
     torch.manual_seed(cfg["seed"])
-    x_train, y_train = map(torch.from_numpy, load_split(root / data["processed_dir"] / "train.csv"))
-    x_val, y_val = map(torch.from_numpy, load_split(root / data["processed_dir"] / "val.csv"))
+    processed = root / data["processed_dir"]
+    tensors = {}
+    for split in ("train", "val"):
+        x, y = map(torch.from_numpy, load_split(processed / f"{split}.csv"))
+        tensors[split] = (x, y)
     net_cfg = {k: v for k, v in model_cfg["net"].items() if k != "_target_"}
     net = NETWORKS[model_cfg["net"]["_target_"]](**net_cfg)
     opt_cfg = {k: v for k, v in model_cfg["optimizer"].items() if not k.startswith("_")}
     optimizer = OPTIMIZERS[model_cfg["optimizer"]["_target_"]](net.parameters(), **opt_cfg)
-    sampler = EpochSeededSampler(len(y_train), data["seed"])
-    batch = data["batch_size"]
+    return cfg, tensors, net, optimizer
+
+
+def evaluate(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    net.eval()
+    with torch.no_grad():
+        logits = net(x)
+    return {
+        "val/loss": float(F.cross_entropy(logits, y)),
+        "val/acc": float((logits.argmax(1) == y).float().mean()),
+    }
+
+
+def main(params_path: str = "params.yaml", epochs: str | None = None) -> None:
+    cfg, tensors, net, optimizer = setup(params_path)
+    (x_train, y_train), (x_val, y_val) = tensors["train"], tensors["val"]
+    sampler = EpochSeededSampler(len(y_train), cfg["data"]["seed"])
+    batch = cfg["data"]["batch_size"]
     epoch_seconds, metrics = [], {}
-    for epoch in range(cfg["trainer"]["max_epochs"]):
+    for epoch in range(int(epochs) if epochs else cfg["trainer"]["max_epochs"]):
         started = time.perf_counter()
         sampler.set_epoch(epoch)
         order = torch.tensor(list(iter(sampler)))
@@ -48,13 +69,7 @@ def main(params_path: str = "params.yaml") -> None:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        net.eval()
-        with torch.no_grad():
-            logits = net(x_val)
-            metrics = {
-                "val/loss": float(F.cross_entropy(logits, y_val)),
-                "val/acc": float((logits.argmax(1) == y_val).float().mean()),
-            }
+        metrics = evaluate(net, x_val, y_val)
         epoch_seconds.append(time.perf_counter() - started)
     print(json.dumps({"epoch_seconds": epoch_seconds, **metrics}))
 

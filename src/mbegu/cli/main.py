@@ -97,7 +97,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if os.environ.get("MBEGU_TIMINGS") == "1":
         import json
 
-        print("mbegu-timings " + json.dumps(result.timings))
+        print("mbegu-timings " + json.dumps({**result.timings, **result.metrics}))
     return 0
 
 

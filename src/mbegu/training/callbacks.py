@@ -15,6 +15,7 @@ class EpochReport(pl.Callback):
     def __init__(self, print_lines: bool) -> None:
         self.print_lines = print_lines
         self.rows: list[dict[str, float]] = []
+        self.seconds: list[float] = []  # wall time of each epoch, validation included
         self._started = 0.0
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -28,8 +29,9 @@ class EpochReport(pl.Callback):
         }
         row: dict[str, Any] = {"epoch": trainer.current_epoch, **dict(sorted(metrics.items()))}
         self.rows.append(row)
+        self.seconds.append(time.perf_counter() - self._started)
         if self.print_lines:
-            self._print(trainer, row, time.perf_counter() - self._started)
+            self._print(trainer, row, self.seconds[-1])
 
     @rank_zero_only
     def _print(self, trainer: pl.Trainer, row: dict[str, Any], seconds: float) -> None:

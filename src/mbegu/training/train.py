@@ -26,7 +26,7 @@ class TrainResult:
     metrics: dict[str, float]
     history: list[dict[str, float]] = field(default_factory=list)
     best_checkpoint: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
 
 
 def quiet_lightning() -> None:
@@ -74,7 +74,7 @@ def train(
     """
     from hydra.utils import instantiate
 
-    timings: dict[str, float] = {}
+    timings: dict[str, Any] = {}
     clock = time.perf_counter()
     tracker = instantiate(cfg.tracking)
     tracker.check()  # an unreachable server fails now, not after the heavy imports
@@ -119,6 +119,7 @@ def train(
         if write_outputs and trainer.is_global_zero:
             _write_outputs(cfg, paths, model, report.rows, run_id, tracker)
     timings["outputs_and_close_s"] = time.perf_counter() - clock
+    timings["epoch_s"] = report.seconds
     return TrainResult(run_id, metrics, report.rows, best, timings)
 
 
