@@ -36,19 +36,25 @@ def sh(*cmd: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[
     return result
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh clone with its data pulled and the pipeline run once."""
-    if shutil.which("git") is None:
-        pytest.skip("git is needed for the end-to-end test")
-    root = tmp_path_factory.mktemp("e2e") / "mbegu"
+def fresh_clone(parent: Path) -> Path:
+    """`git clone`, `dvc pull`, `dvc repro`: the README's first command, minus the install."""
+    root = parent / "mbegu"
     sh("git", "clone", "--quiet", str(REPO), str(root), cwd=REPO)
     sh("git", "config", "user.email", "e2e@mbegu.invalid", cwd=root)
     sh("git", "config", "user.name", "e2e", cwd=root)
     sh("dvc", "pull", "data.dvc", cwd=root)
     repro = sh("dvc", "repro", cwd=root)
     assert "Running stage 'train'" in repro.stdout
+    shutil.copy(root / "reports" / "metrics.json", parent / "first-metrics.json")
     return root
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh clone with its data pulled and the pipeline run once."""
+    if shutil.which("git") is None:
+        pytest.skip("git is needed for the end-to-end test")
+    return fresh_clone(tmp_path_factory.mktemp("e2e"))
 
 
 def store(root: Path) -> MlflowClient:
@@ -81,7 +87,7 @@ def test_one_finished_run_holds_everything(clone: Path) -> None:
     run_id = run.info.run_id
     metrics = json.loads((clone / "reports" / "metrics.json").read_text())
     params = yaml.safe_load((clone / "params.yaml").read_text())
-    assert metrics["mlflow_run_id"] == run_id
+    assert json.loads((clone / "reports" / "run.json").read_text())["mlflow_run_id"] == run_id
     assert run.info.status == "FINISHED"
     # config
     assert run.data.params["model.optimizer.lr"] == str(params["model"]["optimizer"]["lr"])
@@ -110,6 +116,15 @@ def test_one_finished_run_holds_everything(clone: Path) -> None:
     assert tags["mbegu.data.md5"] == data_md5
     assert tags["mbegu.command"] == "mbegu train --params params.yaml"
     assert tags["mbegu.dvc.stage"] == "train"
+
+
+def test_two_clones_give_identical_metrics(clone: Path, tmp_path: Path) -> None:
+    other = fresh_clone(tmp_path)
+    first = (clone.parent / "first-metrics.json").read_text()
+    assert (other / "reports" / "metrics.json").read_text() == first
+    assert (other / "reports" / "history.csv").read_text() == (
+        clone / "reports" / "history.csv"
+    ).read_text()
 
 
 def test_second_repro_runs_no_stage(clone: Path) -> None:
@@ -172,7 +187,9 @@ def test_exp_run_with_override_trains_the_cnn(clone: Path) -> None:
     assert run.data.params["model.net._target_"] == "mbegu.models.networks.CNN"
     assert run.data.tags.get("mbegu.dvc.exp_name")
     metrics = json.loads((clone / "reports" / "metrics.json").read_text())
-    assert metrics["mlflow_run_id"] == run.info.run_id
+    assert json.loads((clone / "reports" / "run.json").read_text()) == {
+        "mlflow_run_id": run.info.run_id
+    }
     assert metrics["test"]["acc"] >= 0.97, metrics
     table = sh("dvc", "exp", "show", "--csv", cwd=clone).stdout
     assert run.info.run_id in table  # the DVC experiment links to its MLflow run

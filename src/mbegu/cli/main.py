@@ -131,6 +131,28 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from mbegu.inference.predict import from_mlflow, from_pipeline, predict_csv
+    from mbegu.project import project_root
+    from mbegu.tracking.store import check_reachable, resolve_tracking_uri
+
+    if args.run_id or args.model:
+        uri = resolve_tracking_uri()
+        check_reachable(uri)
+        if args.run_id:
+            target = f"runs:/{args.run_id}/model"
+        else:
+            name, _, alias = args.model.partition("@")
+            target = f"models:/{name}@{alias or 'candidate'}"
+        model = from_mlflow(target, uri)
+    else:
+        model = from_pipeline(args.model_dir or project_root() / "artifacts" / "model")
+    result = predict_csv(model, args.input, args.output)
+    shown = f", accuracy {result['accuracy']:.4f} on its label column" if result else ""
+    print(f"wrote {args.output} with {model.source}{shown}")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from mbegu.cli.ui import serve
 
@@ -181,6 +203,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=["digits"])
     p.add_argument("--out", type=Path, help="default: <project>/data/digits.csv")
     p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser(
+        "predict",
+        help="class probabilities for the rows of a CSV",
+        description="Predict with a model named by MLflow run id, by registered "
+        "name@alias, or (default) the DVC pipeline's artifacts/model.",
+    )
+    p.add_argument("input", type=Path, help="CSV with the training feature columns")
+    p.add_argument("-o", "--output", type=Path, default=Path("predictions.csv"))
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run-id", help="the model logged by this MLflow run")
+    which.add_argument(
+        "--model", metavar="NAME[@ALIAS]", help="a registered model, e.g. mbegu-digits@candidate"
+    )
+    which.add_argument("--model-dir", type=Path, help="a pipeline model folder")
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("ui", help="open the MLflow UI on this project's store")
     p.add_argument("--host", default="127.0.0.1")

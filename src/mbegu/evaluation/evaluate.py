@@ -23,6 +23,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     from mbegu.data.datamodule import build_datamodule
     from mbegu.evaluation.reports import confusion_matrix, per_class_accuracy, write_reports
+    from mbegu.io import atomic_write_json
     from mbegu.models.classifier import Classifier
     from mbegu.training.artifacts import load_model, read_run_info
     from mbegu.training.train import quiet_lightning, resolve_paths
@@ -52,8 +53,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         matrix = confusion_matrix(labels, preds, cfg.data.num_classes)
         per_class = per_class_accuracy(matrix)
         test = {k.removeprefix("test/"): round(float(v), 6) for k, v in sorted(scores.items())}
-        metrics = {"test": {**test, "per_class_acc": per_class}, "mlflow_run_id": run_id}
+        metrics = {"test": {**test, "per_class_acc": per_class}}
         files = write_reports(paths["reports_dir"], metrics, labels, preds, matrix)
+        # Apart from metrics.json, which stays identical across clones: the link from the DVC
+        # experiment (a column in `dvc exp show`) to its MLflow run.
+        atomic_write_json(paths["reports_dir"] / "run.json", {"mlflow_run_id": run_id})
 
         flat = {f"test/{k}": v for k, v in test.items()}
         flat |= {f"test/acc_class_{c}": v for c, v in per_class.items()}
@@ -71,7 +75,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         + (f", model {tracker.registered_model_name} v{version}" if version else "")
         + ")"
     )
-    return metrics
+    return {**metrics, "mlflow_run_id": run_id}
 
 
 def log_model(tracker: Any, run_id: str, net: Any, example: Any) -> str | None:

@@ -44,7 +44,6 @@ def lineage_tags(root: Path, model_target: str | None = None) -> dict[str, str]:
     tags = {
         TAG_COMMAND: shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "mlflow.source.name": Path(sys.argv[0]).name,
-        "mbegu.python": platform.python_version(),
     }
     commit = _git(root, "rev-parse", "HEAD")
     if commit:
@@ -59,6 +58,27 @@ def lineage_tags(root: Path, model_target: str | None = None) -> dict[str, str]:
             tags[tag] = os.environ[env]
     if model_target:
         tags[TAG_MODEL] = model_target.rsplit(".", 1)[-1]
-    if "torch" in sys.modules:
-        tags["mbegu.torch"] = sys.modules["torch"].__version__
     return tags
+
+
+LOCK_FILE = "requirements/constraints.txt"
+KEY_PACKAGES = ("torch", "pytorch-lightning", "mlflow", "dvc", "hydra-core", "optuna")
+
+
+def environment(root: Path) -> tuple[str, dict[str, str]]:
+    """(pip-freeze-like text of the installed packages, tags: lock md5 and key versions)."""
+    import hashlib
+    from importlib import metadata
+
+    versions = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            versions[name.lower()] = dist.version
+    text = "".join(f"{name}=={version}\n" for name, version in sorted(versions.items()))
+    tags = {"mbegu.python": platform.python_version()}
+    tags |= {f"mbegu.version.{p}": versions[p] for p in KEY_PACKAGES if p in versions}
+    lock = root / LOCK_FILE
+    if lock.is_file():
+        tags["mbegu.lock.md5"] = hashlib.md5(lock.read_bytes()).hexdigest()
+    return text, tags

@@ -104,6 +104,16 @@ class MlflowTracker:
             self.client.log_batch(run_id, params=params[start : start + 100])
         self.client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
 
+    def log_environment(self, run_id: str, root: Any) -> None:
+        """Resolved package versions as an artifact, the lock file's hash and key versions
+        as tags: what it takes to rebuild the environment behind a result."""
+        from mbegu.tracking.lineage import environment
+
+        requirements, tags = environment(root)
+        self.client.log_text(run_id, requirements, "environment/requirements.txt")
+        for key, value in tags.items():
+            self.client.set_tag(run_id, key, value)
+
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
 

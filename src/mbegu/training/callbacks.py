@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -17,6 +18,12 @@ class EpochReport(pl.Callback):
         self.rows: list[dict[str, float]] = []
         self.seconds: list[float] = []  # wall time of each epoch, validation included
         self._started = 0.0
+
+    def state_dict(self) -> dict[str, Any]:  # in checkpoints: a continued run keeps its history
+        return {"rows": self.rows, "seconds": self.seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows, self.seconds = list(state_dict["rows"]), list(state_dict["seconds"])
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._started = time.perf_counter()
@@ -39,3 +46,54 @@ class EpochReport(pl.Callback):
         print(
             f"epoch {row['epoch'] + 1}/{trainer.max_epochs}  {shown}  ({seconds:.2f}s)", flush=True
         )
+
+
+class RunState(pl.Callback):
+    """Puts the composed config and the RNG states into every checkpoint, and writes
+    interrupted.ckpt when training stops on an exception (Ctrl-C, SIGTERM, a crash).
+
+    With them a checkpoint reloads without the config that made it, and a continued run
+    draws the same dropout masks as an uninterrupted one. Everything stored is plain lists,
+    numbers and tensors, so checkpoints load with torch.load(weights_only=True).
+    """
+
+    def __init__(self, config: dict[str, Any], checkpoint_dir: Path) -> None:
+        self.config, self.checkpoint_dir = config, checkpoint_dir
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        import random
+
+        import numpy as np
+        import torch
+
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        version, state, gauss = random.getstate()
+        checkpoint["mbegu_config"] = self.config
+        checkpoint["mbegu_rng"] = {
+            "torch": torch.get_rng_state(),
+            "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
+            "python": [version, list(state), gauss],
+        }
+
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        import random
+
+        import numpy as np
+        import torch
+
+        rng = checkpoint.get("mbegu_rng")
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            kind, keys, pos, has_gauss, cached = rng["numpy"]
+            np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+            version, state, gauss = rng["python"]
+            random.setstate((version, tuple(state), gauss))
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        trainer.save_checkpoint(self.checkpoint_dir / "interrupted.ckpt")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,10 +48,10 @@ def build_callbacks(callbacks_cfg: DictConfig | None, checkpoint_dir: Path) -> l
     from hydra.utils import instantiate
 
     built = []
-    for name, spec in (callbacks_cfg or {}).items():
+    for spec in (callbacks_cfg or {}).values():
         if spec is None:
             continue
-        extra = {"dirpath": str(checkpoint_dir)} if name == "model_checkpoint" else {}
+        extra = {"dirpath": str(checkpoint_dir)} if "dirpath" in spec and not spec.dirpath else {}
         built.append(instantiate(spec, **extra))
     return built
 
@@ -70,12 +72,21 @@ def train(
     """Fit cfg.model on cfg.data, tracked as one MLflow run.
 
     With `write_outputs` (the DVC stage and `mbegu train`), the model and per-epoch history
-    are written under cfg.paths for `evaluate`; sweep trials leave them alone.
+    are written under cfg.paths for `evaluate`; sweep trials leave them alone. cfg.resume
+    says whether to start fresh, continue a run or fine-tune from one (training.resume).
     """
     from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from mbegu.training.resume import continued_config, load_weights, plan_resume
 
     timings: dict[str, Any] = {}
     clock = time.perf_counter()
+    root = project_root()
+    plan = plan_resume(cfg, resolve_paths(cfg, root)["checkpoint_dir"])
+    if plan.mode == "continue":
+        cfg = continued_config(plan, cfg)
+    paths = resolve_paths(cfg, root)
     tracker = instantiate(cfg.tracking)
     tracker.check()  # an unreachable server fails now, not after the heavy imports
 
@@ -83,36 +94,42 @@ def train(
     from pytorch_lightning.utilities import rank_zero_only
 
     from mbegu.data.datamodule import build_datamodule
-    from mbegu.training.callbacks import EpochReport
+    from mbegu.training.callbacks import EpochReport, RunState
 
     quiet_lightning()
-    root = project_root()
-    paths = resolve_paths(cfg, root)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, root)
     model = instantiate(cfg.model)
+    if plan.mode == "finetune":
+        load_weights(model, plan)
     timings["setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
 
-    is_rank_zero = rank_zero_only.rank == 0
-    run_id = None
-    if is_rank_zero:
-        tags = lineage_tags(root, cfg.model.net.get("_target_"))
-        run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=run_name)
-    with tracker.run(run_id) if run_id else nullcontext():
-        if run_id:
+    run_id = plan.run_id if plan.mode == "continue" else None
+    if rank_zero_only.rank == 0:
+        run_id = _open_run(tracker, cfg, root, plan, parent_run_id, run_name)
+    with tracker.run(run_id) if run_id else nullcontext(), _sigterm_as_interrupt():
+        if run_id and plan.mode != "continue":
             tracker.log_config(run_id, cfg)
+            tracker.log_environment(run_id, root)
         timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
         bar = show_progress_bar(cfg)
         report = EpochReport(print_lines=not bar)
         checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
+        state = RunState(OmegaConf.to_container(cfg, resolve=True), checkpoint_dir)
         trainer = instantiate(
             cfg.trainer,
-            callbacks=[*build_callbacks(cfg.get("callbacks"), checkpoint_dir), report, *callbacks],
+            callbacks=[
+                *build_callbacks(cfg.get("callbacks"), checkpoint_dir),
+                state,
+                report,
+                *callbacks,
+            ],
             logger=tracker.lightning_logger(run_id) if run_id else False,
             enable_progress_bar=bar,
             default_root_dir=str(checkpoint_dir),
         )
-        trainer.fit(model, datamodule=datamodule)
+        ckpt_path = str(plan.checkpoint) if plan.mode == "continue" else None
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
         best = _restore_best(trainer, model)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
@@ -121,6 +138,46 @@ def train(
     timings["outputs_and_close_s"] = time.perf_counter() - clock
     timings["epoch_s"] = report.seconds
     return TrainResult(run_id, metrics, report.rows, best, timings)
+
+
+def _open_run(
+    tracker: Any,
+    cfg: DictConfig,
+    root: Path,
+    plan: Any,
+    parent_run_id: str | None,
+    run_name: str | None,
+) -> str:
+    """The MLflow run this fit logs to: the continued one, or a new one with lineage tags."""
+    if plan.mode == "continue":
+        tracker.require_run(plan.run_id)
+        tracker.client.set_tag(plan.run_id, "mbegu.resumed_from", plan.checkpoint.name)
+        print(f"MLflow run {plan.run_id} continues from {plan.checkpoint}", flush=True)
+        return plan.run_id
+    tags = lineage_tags(root, cfg.model.net.get("_target_"))
+    if plan.mode == "finetune":
+        tags |= {"mbegu.finetuned_from": plan.run_id, "mbegu.resume.mode": "finetune"}
+    run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=run_name)
+    print(f"MLflow run {run_id} (experiment '{tracker.experiment_name}')", flush=True)
+    return run_id
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler, `kill`, `docker stop`) stops training like Ctrl-C: Lightning
+    writes interrupted.ckpt and the run ends KILLED instead of vanishing mid-write."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _restore_best(trainer: Any, model: Any) -> str | None:

@@ -1,0 +1,83 @@
+"""Restoring a run, said explicitly: start fresh, continue a run, or fine-tune from one.
+
+- fresh: a new MLflow run, new weights.
+- continue: the same MLflow run, its config and trainer state (weights, optimizer, epoch,
+  callbacks, RNG) from the run's last checkpoint; ends as if it had never stopped.
+- finetune: a new MLflow run with the current config, starting from the weights of the run's
+  best checkpoint; tagged with the run it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from mbegu.errors import MbeguError
+
+MODES = ("fresh", "continue", "finetune")
+CHECKPOINTS = {
+    "continue": ("last.ckpt", "interrupted.ckpt"),
+    "finetune": ("best.ckpt", "last.ckpt"),
+}
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    mode: str
+    run_id: str | None = None
+    checkpoint: Path | None = None
+
+
+def plan_resume(cfg: DictConfig, checkpoint_root: Path) -> ResumePlan:
+    """Read cfg.resume and find the checkpoint it needs, or say what is missing."""
+    resume = cfg.get("resume") or {}
+    mode, run_id = resume.get("mode") or "fresh", resume.get("run_id")
+    if mode not in MODES:
+        raise MbeguError(f"resume.mode={mode!r} is not one of {', '.join(MODES)}")
+    if mode == "fresh":
+        return ResumePlan("fresh")
+    if not run_id:
+        raise MbeguError(
+            f"resume.mode={mode} needs resume.run_id=<MLflow run id> (see `mbegu ui` or "
+            f"reports/run.json)"
+        )
+    folder = checkpoint_root / str(run_id)
+    for name in CHECKPOINTS[mode]:
+        if (folder / name).is_file():
+            return ResumePlan(mode, str(run_id), folder / name)
+    raise MbeguError(
+        f"no checkpoint for run {run_id} in {folder}: the run must have been trained on this "
+        f"machine with checkpointing on (callbacks=default)"
+    )
+
+
+def continued_config(plan: ResumePlan, cfg: DictConfig) -> DictConfig:
+    """The config the run was started with (stored in its checkpoints), with this resume."""
+    import torch
+
+    saved = torch.load(plan.checkpoint, map_location="cpu", weights_only=False)
+    if "mbegu_config" not in saved:
+        raise MbeguError(
+            f"{plan.checkpoint} holds no mbegu config: continue needs a checkpoint "
+            f"written by mbegu train"
+        )
+    config = OmegaConf.create(saved["mbegu_config"])
+    config.resume = cfg.resume
+    return config
+
+
+def load_weights(model: object, plan: ResumePlan) -> None:
+    """Fine-tuning: the source run's weights into a model of the same architecture."""
+    import torch
+
+    state = torch.load(plan.checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    try:
+        model.load_state_dict(state)  # type: ignore[attr-defined]
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise MbeguError(
+            f"run {plan.run_id}'s weights do not fit this model ({first}): "
+            f"fine-tune with the same model config"
+        ) from None

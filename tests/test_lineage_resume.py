@@ -1,0 +1,212 @@
+"""Lineage, resume and the model's life after training: environment capture, continue after
+SIGTERM, fine-tuning, `mbegu predict` through each way of naming a model, the registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import pytest
+
+from mbegu.config.compose import compose
+from mbegu.errors import MbeguError
+from mbegu.evaluation.evaluate import evaluate
+from mbegu.inference.predict import from_mlflow, from_pipeline, predict_csv
+from mbegu.training.train import train
+
+from .conftest import FAST, REPO, run_cli
+
+pytestmark = pytest.mark.usefixtures("no_running_runs")
+
+# Slow enough (small batches) that a signal sent at epoch 5 lands well before epoch 10.
+RESUMABLE = ["trainer.max_epochs=10", "data.batch_size=32", "callbacks.early_stopping=null"]
+
+
+def test_run_captures_its_environment(project, client, experiment) -> None:
+    shutil_copy(REPO / "requirements" / "constraints.txt", project / "requirements")
+    result = train(compose([*FAST, f"tracking.experiment_name={experiment}"]), write_outputs=False)
+    run = client.get_run(result.run_id)
+    import torch
+
+    assert run.data.tags["mbegu.version.torch"] == torch.__version__
+    assert run.data.tags["mbegu.python"] == ".".join(map(str, sys.version_info[:3]))
+    assert len(run.data.tags["mbegu.lock.md5"]) == 32
+    frozen = client.download_artifacts(result.run_id, "environment/requirements.txt")
+    lines = Path(frozen).read_text().splitlines()
+    assert f"torch=={torch.__version__}" in lines
+    assert any(line.startswith("pytorch-lightning==") for line in lines)
+
+
+def shutil_copy(src: Path, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / src.name).write_bytes(src.read_bytes())
+
+
+def _train_cli(project: Path, *overrides: str, kill_at_epoch: int | None = None):
+    """Run `mbegu train`; optionally SIGTERM it once it has printed epoch `kill_at_epoch`."""
+    mbegu = Path(sys.executable).with_name("mbegu")
+    process = subprocess.Popen(
+        [str(mbegu), "train", *overrides],
+        cwd=project,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=os.environ,
+    )
+    output = []
+    for line in process.stdout:
+        output.append(line)
+        if kill_at_epoch and line.startswith(f"epoch {kill_at_epoch}/"):
+            process.send_signal(signal.SIGTERM)
+    process.wait(timeout=300)
+    text = "".join(output)
+    run_id = next(li.split()[2] for li in output if li.startswith("MLflow run "))
+    return process.returncode, run_id, text
+
+
+def test_sigterm_then_continue_matches_uninterrupted(project, client, experiment) -> None:
+    common = [
+        *RESUMABLE,
+        f"tracking.experiment_name={experiment}",
+        "tracking.registered_model_name=null",
+    ]
+    code, straight_id, _ = _train_cli(project, *common)
+    assert code == 0
+    straight = evaluate(compose(common))
+
+    code, run_id, text = _train_cli(project, *common, kill_at_epoch=5)
+    assert code != 0, "the run finished before SIGTERM arrived"
+    assert client.get_run(run_id).info.status == "KILLED"
+    checkpoints = project / "checkpoints" / run_id
+    assert (checkpoints / "interrupted.ckpt").is_file()
+    assert (checkpoints / "last.ckpt").is_file()
+
+    code, continued_id, text = _train_cli(
+        project, "resume.mode=continue", f"resume.run_id={run_id}"
+    )
+    assert code == 0, text
+    assert continued_id == run_id
+    continued = evaluate(compose(common))
+
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert continued["test"] == straight["test"]
+    for name in ("val/acc", "train/loss"):
+        resumed = {m.step: m.value for m in client.get_metric_history(run_id, name)}
+        reference = {m.step: m.value for m in client.get_metric_history(straight_id, name)}
+        assert resumed == reference
+    history = (project / "reports" / "history.csv").read_text().splitlines()
+    assert len(history) == 1 + 10  # the whole run's history, not just the continued part
+
+
+def test_finetune_starts_from_the_source_weights(project, client, experiment) -> None:
+    base = [*FAST, f"tracking.experiment_name={experiment}"]
+    source = train(compose(base), write_outputs=False)
+    fresh_first = client.get_metric_history(source.run_id, "val/loss")[0].value
+    tuned = train(
+        compose(
+            [
+                *base,
+                "resume.mode=finetune",
+                f"resume.run_id={source.run_id}",
+                "model.optimizer.lr=0.0005",
+            ]
+        ),
+        write_outputs=False,
+    )
+    assert tuned.run_id != source.run_id
+    run = client.get_run(tuned.run_id)
+    assert run.data.tags["mbegu.finetuned_from"] == source.run_id
+    assert run.data.params["model.optimizer.lr"] == "0.0005"
+    tuned_first = client.get_metric_history(tuned.run_id, "val/loss")[0].value
+    assert tuned_first < fresh_first
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["resume.mode=restart"], "resume.mode='restart' is not one of fresh, continue"),
+        (["resume.mode=continue"], "needs resume.run_id=<MLflow run id>"),
+        (["resume.mode=finetune", "resume.run_id=0123abc"], "no checkpoint for run 0123abc"),
+    ],
+)
+def test_resume_errors(project, overrides: list[str], expected: str) -> None:
+    with pytest.raises(MbeguError, match=expected.replace("(", r"\(").replace("<", "<")):
+        train(compose([*FAST, *overrides]))
+
+
+@pytest.fixture
+def evaluated(project, experiment):
+    """A trained, evaluated and registered model in a scratch project."""
+    name = f"m-{experiment}"[:60]
+    cfg = compose(
+        [*FAST, f"tracking.experiment_name={experiment}", f"tracking.registered_model_name={name}"]
+    )
+    train(cfg)
+    return evaluate(cfg), name
+
+
+def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, evaluated) -> None:
+    metrics, name = evaluated
+    test_csv = project / "artifacts" / "processed" / "test.csv"
+    models = {
+        "pipeline": from_pipeline(project / "artifacts" / "model"),
+        "run id": from_mlflow(f"runs:/{metrics['mlflow_run_id']}/model", tracking_uri),
+        "registry": from_mlflow(f"models:/{name}@candidate", tracking_uri),
+    }
+    outputs = {}
+    for way, model in models.items():
+        out = project / f"pred-{way.replace(' ', '_')}.csv"
+        result = predict_csv(model, test_csv, out)
+        assert result["accuracy"] == pytest.approx(metrics["test"]["acc"], abs=1e-6), way
+        outputs[way] = pd.read_csv(out)
+    columns = list(outputs["pipeline"].columns)
+    assert columns[:2] == ["label", "prediction"]
+    assert columns[2:] == [f"prob_{k}" for k in range(10)]
+    for way in ("run id", "registry"):
+        np.testing.assert_allclose(
+            outputs[way].iloc[:, 2:], outputs["pipeline"].iloc[:, 2:], atol=1e-5
+        )
+
+
+def test_predict_cli_and_its_errors(project, evaluated) -> None:
+    metrics, name = evaluated
+    test_csv = project / "artifacts" / "processed" / "test.csv"
+    ok = run_cli(
+        "predict", str(test_csv), "--model", f"{name}@candidate", "-o", "p.csv", cwd=project
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert f"accuracy {metrics['test']['acc']:.4f}" in ok.stdout
+
+    frame = pd.read_csv(test_csv).drop(columns=["pixel_7", "pixel_8"])
+    frame.to_csv(project / "partial.csv", index=False)
+    bad = run_cli("predict", "partial.csv", cwd=project)
+    assert bad.returncode == 2
+    assert "lacks 2 feature column(s) the model needs (pixel_7, pixel_8)" in bad.stderr
+    missing = run_cli("predict", str(test_csv), "--run-id", "0" * 32, cwd=project)
+    assert missing.returncode == 2
+    assert "no model at runs:/" in missing.stderr
+    assert not (project / "predictions.csv").exists()
+
+
+def test_registered_model_loads_by_alias(evaluated, tracking_uri) -> None:
+    metrics, name = evaluated
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{name}@candidate")
+    finally:
+        mlflow.set_tracking_uri(None)
+    row = pd.DataFrame(
+        [np.arange(64, dtype=np.float64) % 17], columns=[f"pixel_{i}" for i in range(64)]
+    )
+    probs = np.asarray(model.predict(row))
+    assert probs.shape == (1, 10)
+    assert probs.sum() == pytest.approx(1, abs=1e-5)
+    assert json.loads(json.dumps(metrics["mlflow_run_id"]))
