@@ -66,6 +66,17 @@ def test_every_option_composes_and_instantiates(group: str, option: str, tmp_pat
     tracker = instantiate(cfg.tracking)
     assert tracker.experiment_name == cfg.tracking.experiment_name
     assert set(cfg.paths) >= {"data_dir", "processed_dir", "model_dir", "reports_dir"}
+    if cfg.get("sweep") is not None:
+        import optuna
+
+        from mbegu.sweeps.space import SearchSpace
+
+        assert isinstance(instantiate(cfg.sweep.sampler), optuna.samplers.BaseSampler)
+        assert isinstance(instantiate(cfg.sweep.pruner), optuna.pruners.BasePruner)
+        study = optuna.create_study(direction=cfg.sweep.direction)
+        overrides = SearchSpace(cfg.sweep.params).suggest(study.ask())
+        assert [o.split("=")[0] for o in overrides] == list(cfg.sweep.params)
+        compose(overrides, root=REPO)  # every suggested value is a valid override
 
 
 def test_option_changes_what_is_built() -> None:

@@ -131,6 +131,16 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from mbegu.sweeps.runner import run_sweep, run_worker
+
+    if args.worker:
+        run_worker(args.overrides, args.parent_run_id)
+    else:
+        run_sweep(args.overrides)
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from mbegu.inference.predict import from_mlflow, from_pipeline, predict_csv
     from mbegu.project import project_root
@@ -203,6 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=["digits"])
     p.add_argument("--out", type=Path, help="default: <project>/data/digits.csv")
     p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser(
+        "sweep",
+        help="an Optuna sweep over train(cfg): prunes, resumes, runs in parallel",
+        description="Optuna sweep: mbegu sweep sweep=digits model=cnn sweep.n_trials=40. "
+        "Rerun the same command to continue the study; sweep.workers=N for parallel workers.",
+        epilog=_groups_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="OVERRIDE",
+        help="Hydra overrides, including sweep=<name> and sweep.* settings",
+    )
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--parent-run-id", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser(
         "predict",

@@ -127,11 +127,19 @@ class MlflowTracker:
         return MlflowLightningLogger(self.client, run_id, self.experiment_name)
 
     @contextmanager
-    def run(self, run_id: str) -> Iterator[str]:
-        """Mark `run_id` RUNNING, then FINISHED, FAILED (error) or KILLED (Ctrl-C, SIGTERM)."""
+    def run(self, run_id: str, finish_on: tuple[type[BaseException], ...] = ()) -> Iterator[str]:
+        """Mark `run_id` RUNNING, then FINISHED, FAILED (error) or KILLED (Ctrl-C, SIGTERM).
+
+        Exceptions in `finish_on` are a planned stop (a pruned trial): FINISHED, with the
+        reason in the `mbegu.stopped` tag.
+        """
         self.client.update_run(run_id, status="RUNNING")
         try:
             yield run_id
+        except finish_on as err:
+            self.client.set_tag(run_id, "mbegu.stopped", str(err) or type(err).__name__)
+            self.client.set_terminated(run_id, "FINISHED")
+            raise
         except (KeyboardInterrupt, SystemExit) as err:
             code = getattr(err, "code", 1)
             self.client.set_terminated(run_id, "FINISHED" if code in (0, None) else "KILLED")

@@ -67,6 +67,8 @@ def train(
     callbacks: Sequence[Any] = (),
     parent_run_id: str | None = None,
     run_name: str | None = None,
+    tags: dict[str, str] | None = None,
+    finish_on: tuple[type[BaseException], ...] = (),
     write_outputs: bool = True,
 ) -> TrainResult:
     """Fit cfg.model on cfg.data, tracked as one MLflow run.
@@ -74,6 +76,7 @@ def train(
     With `write_outputs` (the DVC stage and `mbegu train`), the model and per-epoch history
     are written under cfg.paths for `evaluate`; sweep trials leave them alone. cfg.resume
     says whether to start fresh, continue a run or fine-tune from one (training.resume).
+    Exceptions in `finish_on` (a pruned sweep trial) end the run FINISHED, not FAILED.
     """
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
@@ -106,8 +109,9 @@ def train(
 
     run_id = plan.run_id if plan.mode == "continue" else None
     if rank_zero_only.rank == 0:
-        run_id = _open_run(tracker, cfg, root, plan, parent_run_id, run_name)
-    with tracker.run(run_id) if run_id else nullcontext(), _sigterm_as_interrupt():
+        run_id = _open_run(tracker, cfg, root, plan, parent_run_id, run_name, tags)
+    run = tracker.run(run_id, finish_on=finish_on) if run_id else nullcontext()
+    with run, _sigterm_as_interrupt():
         if run_id and plan.mode != "continue":
             tracker.log_config(run_id, cfg)
             tracker.log_environment(run_id, root)
@@ -147,6 +151,7 @@ def _open_run(
     plan: Any,
     parent_run_id: str | None,
     run_name: str | None,
+    extra_tags: dict[str, str] | None,
 ) -> str:
     """The MLflow run this fit logs to: the continued one, or a new one with lineage tags."""
     if plan.mode == "continue":
@@ -154,7 +159,7 @@ def _open_run(
         tracker.client.set_tag(plan.run_id, "mbegu.resumed_from", plan.checkpoint.name)
         print(f"MLflow run {plan.run_id} continues from {plan.checkpoint}", flush=True)
         return plan.run_id
-    tags = lineage_tags(root, cfg.model.net.get("_target_"))
+    tags = lineage_tags(root, cfg.model.net.get("_target_")) | (extra_tags or {})
     if plan.mode == "finetune":
         tags |= {"mbegu.finetuned_from": plan.run_id, "mbegu.resume.mode": "finetune"}
     run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=run_name)

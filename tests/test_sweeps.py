@@ -1,0 +1,197 @@
+"""Optuna sweeps on tiny configs: pruning, resume to n_trials, parallel workers, failing
+trials, a killed worker, and a best config that trains."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from mbegu.config.compose import compose
+from mbegu.errors import MbeguError
+from mbegu.sweeps import storage as trials
+from mbegu.sweeps.runner import run_sweep
+from mbegu.training.train import train
+
+from .conftest import runs_of
+
+pytestmark = pytest.mark.usefixtures("no_running_runs")
+
+
+def sweep_args(experiment: str, study: str, n_trials: int, *extra: str) -> list[str]:
+    return [
+        "sweep=digits",
+        "debug=fast",
+        "trainer.max_epochs=5",
+        f"tracking.experiment_name={experiment}",
+        f"sweep.study_name={study}",
+        f"sweep.n_trials={n_trials}",
+        "sweep.pruner.n_startup_trials=2",
+        "sweep.pruner.n_warmup_steps=1",
+        "sweep.sampler.n_startup_trials=2",
+        *extra,
+    ]
+
+
+def load(project: Path, study: str) -> optuna.Study:
+    storage, _ = trials.make_storage(None, study, project)
+    return optuna.load_study(study_name=study, storage=storage)
+
+
+def children(client, experiment: str, parent: str) -> list:
+    return [
+        r for r in runs_of(client, experiment) if r.data.tags.get("mlflow.parentRunId") == parent
+    ]
+
+
+def parent_of(client, experiment: str):
+    [parent] = [
+        r for r in runs_of(client, experiment) if r.data.tags.get("mbegu.sweep.role") == "parent"
+    ]
+    return parent
+
+
+def test_six_trials_with_pruning(project, client, experiment) -> None:
+    summary = run_sweep(sweep_args(experiment, "six", 6))
+
+    study = load(project, "six")
+    states = {t.number: t.state for t in study.trials}
+    assert len(states) == 6
+    assert set(states.values()) <= {TrialState.COMPLETE, TrialState.PRUNED}
+    assert summary["counts"]["complete"] + summary["counts"]["pruned"] == 6
+
+    parent = parent_of(client, experiment)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.metrics["best/val/acc"] == pytest.approx(study.best_value)
+    nested = children(client, experiment, parent.info.run_id)
+    assert len(nested) == 6
+    by_number = {int(r.data.tags["mbegu.trial.number"]): r for r in nested}
+    for number, state in states.items():
+        run = by_number[number]
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["mbegu.trial.state"] == state.name.lower()
+        if state == TrialState.PRUNED:
+            assert run.data.tags["mbegu.stopped"].startswith("pruned at epoch")
+    assert client.list_artifacts(parent.info.run_id, "plots")
+
+    best = Path(summary["best_config"])
+    assert best == project / "conf" / "experiment" / "best_six.yaml"
+    cfg = compose(["experiment=best_six", f"tracking.experiment_name={experiment}-best"])
+    assert cfg.trainer.max_epochs == 5
+    assert cfg.model.optimizer.lr == pytest.approx(study.best_params["model.optimizer.lr"])
+    assert cfg.data.batch_size == study.best_params["data.batch_size"]
+    result = train(cfg, write_outputs=False)
+    assert result.metrics["val/acc"] > 0.5
+
+
+def test_rerun_continues_to_n_trials(project, client, experiment) -> None:
+    run_sweep(sweep_args(experiment, "resumed", 3))
+    run_sweep(sweep_args(experiment, "resumed", 6))
+    study = load(project, "resumed")
+    assert len(study.trials) == 6
+    assert trials.done(study) == 6
+    parent = parent_of(client, experiment)  # still one parent run for the study
+    assert len(children(client, experiment, parent.info.run_id)) == 6
+
+
+def test_two_workers_share_one_study(project, client, experiment) -> None:
+    mbegu = Path(sys.executable).with_name("mbegu")
+    done = subprocess.run(
+        [str(mbegu), "sweep", *sweep_args(experiment, "parallel", 5, "sweep.workers=2")],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = load(project, "parallel")
+    counted = [t for t in study.trials if trials.counted(t)]
+    assert len(counted) == 5
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) == len(set(numbers))
+    pids = {t.user_attrs[trials.PID] for t in counted}
+    assert len(pids) == 2, "both workers ran trials"
+    parent = parent_of(client, experiment)
+    nested = children(client, experiment, parent.info.run_id)
+    assert sorted(int(r.data.tags["mbegu.trial.number"]) for r in nested) == sorted(
+        t.number for t in counted
+    )
+
+
+def test_failing_trial_is_recorded_and_the_sweep_goes_on(project, client, experiment) -> None:
+    sweep_file = project / "conf" / "sweep" / "boom.yaml"
+    sweep_file.write_text(
+        (project / "conf" / "sweep" / "digits.yaml")
+        .read_text()
+        .replace("data.batch_size: choice(32, 64, 128)", "data.batch_size: choice(0, 64)")
+        .replace("  model.optimizer.lr: tag(log, interval(0.0003, 0.03))\n", "")
+        .replace("  model.optimizer.weight_decay: tag(log, interval(0.000001, 0.001))\n", "")
+        .replace("  model.net.dropout: interval(0.0, 0.5)\n", "")
+        .replace("optuna.samplers.TPESampler", "optuna.samplers.RandomSampler")
+        .replace("  n_startup_trials: 5\n", "", 1)
+    )
+    args = [a for a in sweep_args(experiment, "boom", 4) if "sampler" not in a]
+    summary = run_sweep([a.replace("sweep=digits", "sweep=boom") for a in args])
+    counts = summary["counts"]
+    assert counts["failed"] >= 1  # the seeded sampler picks batch_size=0 at least once ...
+    assert counts["complete"] + counts["pruned"] >= 1  # ... and the sweep went on past it
+    assert counts["failed"] + counts["complete"] + counts["pruned"] == 4
+    study = load(project, "boom")
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert all(t.params["data.batch_size"] == 0 for t in failed)
+    assert "data.batch_size must be at least 1" in failed[0].user_attrs[trials.ERROR]
+    parent = parent_of(client, experiment)
+    runs = {
+        r.data.tags["mbegu.trial.state"]: r
+        for r in children(client, experiment, parent.info.run_id)
+    }
+    assert runs["failed"].info.status == "FAILED"
+    assert "must be at least 1" in runs["failed"].data.tags["mbegu.error"]
+
+
+def test_killed_worker_then_rerun_finishes(project, client, experiment) -> None:
+    args = sweep_args(experiment, "killed", 3)
+    mbegu = Path(sys.executable).with_name("mbegu")
+    process = subprocess.Popen(
+        [str(mbegu), "sweep", *args],
+        cwd=project,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=os.environ,
+    )
+    for line in process.stdout:
+        if line.startswith("epoch 2/") and "trial" not in line:
+            started = load(project, "killed").trials
+            if any(t.number == 1 for t in started):
+                process.send_signal(signal.SIGKILL)
+                break
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    study = load(project, "killed")
+    assert any(t.state == TrialState.RUNNING for t in study.trials)
+
+    run_sweep(args)  # the same command again
+    study = load(project, "killed")
+    assert trials.done(study) == 3
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    assert [t for t in study.trials if trials.RETRY_OF in t.user_attrs]
+
+
+def test_bad_search_space_is_one_line(project) -> None:
+    with pytest.raises(MbeguError, match=r"no sweep chosen: add sweep=<name> \(options: digits"):
+        run_sweep(["debug=fast"])
+    bad = project / "conf" / "sweep" / "bad.yaml"
+    bad.write_text(
+        (project / "conf" / "sweep" / "digits.yaml")
+        .read_text()
+        .replace("choice(32, 64, 128)", "choice(32, 64")
+    )
+    with pytest.raises(MbeguError, match=r"sweep.params.data.batch_size=.*not Hydra sweep"):
+        run_sweep(["sweep=bad"])
