@@ -1,0 +1,67 @@
+"""The search space, written in Hydra's sweep override grammar and parsed by Hydra itself.
+
+    model.optimizer.lr: tag(log, interval(0.0003, 0.03))   -> suggest_float(log=True)
+    model.net.dropout: interval(0.0, 0.5)                   -> suggest_float
+    data.batch_size: choice(32, 64, 128)                    -> suggest_categorical
+    trainer.max_epochs: range(10, 40, 10)                   -> suggest_int(step=10)
+    model.net.hidden_sizes: "[128,64]"                      -> fixed, not searched
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mbegu.errors import MbeguError
+
+
+def _parse(key: str, expression: str) -> Any:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    try:
+        return OverridesParser.create().parse_overrides([f"{key}={expression}"])[0]
+    except OverrideParseException as err:
+        first = str(err).splitlines()[0]
+        raise MbeguError(
+            f"sweep.params.{key}={expression!r} is not Hydra sweep syntax ({first}): use "
+            f"choice(...), interval(a, b), tag(log, interval(a, b)) or range(a, b, step)"
+        ) from None
+
+
+class SearchSpace:
+    """Parameter name -> a Hydra sweep (or fixed value); turns an Optuna trial into overrides."""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        if not params:
+            raise MbeguError("sweep.params is empty: give at least one parameter to search")
+        self.overrides = {key: _parse(key, str(value)) for key, value in params.items()}
+
+    def suggest(self, trial: Any) -> list[str]:
+        """The trial's values as Hydra overrides (`key=value`)."""
+        from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+
+        out = []
+        for key, override in self.overrides.items():
+            value = override.value()
+            if isinstance(value, ChoiceSweep):
+                choice = trial.suggest_categorical(key, list(value.list))
+            elif isinstance(value, IntervalSweep):
+                log = "log" in value.tags
+                if "int" in value.tags:
+                    choice = trial.suggest_int(key, int(value.start), int(value.end), log=log)
+                else:
+                    choice = trial.suggest_float(key, value.start, value.end, log=log)
+            elif isinstance(value, RangeSweep):
+                if all(isinstance(v, int) for v in (value.start, value.stop, value.step)):
+                    # Hydra's range excludes stop, like Python's.
+                    last = value.start + (value.stop - value.start - 1) // value.step * value.step
+                    choice = trial.suggest_int(key, value.start, last, step=value.step)
+                else:
+                    steps = list(override.sweep_iterator())
+                    choice = trial.suggest_categorical(key, steps)
+            else:
+                out.append(f"{key}={override.get_value_element_as_str()}")
+                continue
+            out.append(f"{key}={choice}")
+        return out

@@ -1,0 +1,52 @@
+"""A study on PostgreSQL shared by two independent `mbegu sweep` commands, as two machines
+would share it. Needs a server: .ci/run starts one on 127.0.0.1 and sets the URL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+
+from mbegu.sweeps import storage as trials
+
+from .test_sweeps import children, parent_of, sweep_args
+
+URL = os.environ.get("MBEGU_TEST_POSTGRES_URL")
+pytestmark = [
+    pytest.mark.skipif(not URL, reason="MBEGU_TEST_POSTGRES_URL unset (.ci/run starts a server)"),
+    pytest.mark.usefixtures("no_running_runs"),
+]
+
+
+def test_two_commands_share_a_postgres_study(project, client, experiment) -> None:
+    study_name = f"pg-{uuid.uuid4().hex[:8]}"
+    args = sweep_args(experiment, study_name, 5, f"sweep.storage={URL}")
+    mbegu = Path(sys.executable).with_name("mbegu")
+    commands = [
+        subprocess.Popen(
+            [str(mbegu), "sweep", *args],
+            cwd=project,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(2)
+    ]
+    outputs = [c.communicate(timeout=600)[0] for c in commands]
+    assert [c.returncode for c in commands] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+
+    study = optuna.load_study(study_name=study_name, storage=URL)
+    counted = [t for t in study.trials if trials.counted(t)]
+    assert len(counted) == 5
+    assert len({t.number for t in study.trials}) == len(study.trials)
+    assert len({t.user_attrs[trials.PID] for t in counted}) == 2, "both commands ran trials"
+    parent = parent_of(client, experiment)
+    nested = children(client, experiment, parent.info.run_id)
+    assert sorted(int(r.data.tags["mbegu.trial.number"]) for r in nested) == sorted(
+        t.number for t in counted
+    )
