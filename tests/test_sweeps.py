@@ -28,7 +28,7 @@ def sweep_args(experiment: str, study: str, n_trials: int, *extra: str) -> list[
     return [
         "sweep=digits",
         "debug=fast",
-        "trainer.max_epochs=5",
+        "trainer.max_epochs=4",
         f"tracking.experiment_name={experiment}",
         f"sweep.study_name={study}",
         f"sweep.n_trials={n_trials}",
@@ -83,7 +83,7 @@ def test_six_trials_with_pruning(project, client, experiment) -> None:
     best = Path(summary["best_config"])
     assert best == project / "conf" / "experiment" / "best_six.yaml"
     cfg = compose(["experiment=best_six", f"tracking.experiment_name={experiment}-best"])
-    assert cfg.trainer.max_epochs == 5
+    assert cfg.trainer.max_epochs == 4
     assert cfg.model.optimizer.lr == pytest.approx(study.best_params["model.optimizer.lr"])
     assert cfg.data.batch_size == study.best_params["data.batch_size"]
     result = train(cfg, write_outputs=False)

@@ -10,9 +10,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mbegu import __version__
 from mbegu.errors import MbeguError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 EPILOG = """examples:
   mbegu train model=cnn trainer.max_epochs=20     train ad hoc (Hydra overrides)
@@ -51,7 +55,8 @@ def _groups_help() -> str:
     return "config groups (pick one with group=option):\n" + "\n".join(lines) + "\n"
 
 
-def load_config(args: argparse.Namespace):
+def load_config(args: argparse.Namespace) -> DictConfig:
+    """params.yaml for DVC stages (--params), else conf/ composed with the overrides."""
     from mbegu.config.compose import compose, load_params
 
     if args.params is not None:
@@ -64,7 +69,7 @@ def load_config(args: argparse.Namespace):
     return compose(args.overrides)
 
 
-def _print_cfg(cfg) -> int:
+def _print_cfg(cfg: DictConfig) -> int:
     from omegaconf import OmegaConf
 
     print(OmegaConf.to_yaml(cfg), end="")

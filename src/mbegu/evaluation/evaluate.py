@@ -17,22 +17,26 @@ from mbegu.project import project_root
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test metrics to reports/ and to the run; the model logged (and registered) in MLflow."""
+    from hydra.utils import instantiate
+
+    from mbegu.training.artifacts import load_model, read_run_info
+    from mbegu.training.train import resolve_paths
+
+    root = project_root()
+    paths = resolve_paths(cfg, root)
+    run_id = read_run_info(paths["model_dir"])["run_id"]  # no model: fail before heavy imports
+
     import pytorch_lightning as pl
     import torch
-    from hydra.utils import instantiate
 
     from mbegu.data.datamodule import build_datamodule
     from mbegu.evaluation.reports import confusion_matrix, per_class_accuracy, write_reports
     from mbegu.io import atomic_write_json
     from mbegu.models.classifier import Classifier
-    from mbegu.training.artifacts import load_model, read_run_info
-    from mbegu.training.train import quiet_lightning, resolve_paths
+    from mbegu.training.train import quiet_lightning
 
     quiet_lightning()
-    root = project_root()
-    paths = resolve_paths(cfg, root)
     tracker = instantiate(cfg.tracking)
-    run_id = read_run_info(paths["model_dir"])["run_id"]
     tracker.require_run(run_id)
     with tracker.run(run_id):
         net, _ = load_model(paths["model_dir"])

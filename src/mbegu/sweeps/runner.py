@@ -50,12 +50,18 @@ def open_study(cfg: DictConfig) -> tuple[Any, str]:
     storage, where = trials.make_storage(s.storage, s.study_name, project_root())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
-        study_name=s.study_name, storage=storage, direction=s.direction,
-        sampler=instantiate(s.sampler), pruner=instantiate(s.pruner), load_if_exists=True,
+        study_name=s.study_name,
+        storage=storage,
+        direction=s.direction,
+        sampler=instantiate(s.sampler),
+        pruner=instantiate(s.pruner),
+        load_if_exists=True,
     )
     if study.direction.name.lower() != s.direction:
-        raise MbeguError(f"study '{s.study_name}' exists with direction "
-                         f"{study.direction.name.lower()}: use another sweep.study_name")
+        raise MbeguError(
+            f"study '{s.study_name}' exists with direction "
+            f"{study.direction.name.lower()}: use another sweep.study_name"
+        )
     return study, where
 
 
@@ -68,8 +74,9 @@ def parent_run(tracker: Any, cfg: DictConfig, where: str) -> str:
     query = f"tags.`{STUDY_TAG}` = '{name}' and tags.`mbegu.sweep.role` = 'parent'"
 
     def existing() -> list:
-        return client.search_runs([tracker.experiment_id()], filter_string=query,
-                                  order_by=["attributes.start_time ASC"])
+        return client.search_runs(
+            [tracker.experiment_id()], filter_string=query, order_by=["attributes.start_time ASC"]
+        )
 
     found = existing()
     if found:
@@ -95,17 +102,22 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     study, where = open_study(cfg)
     started = time.perf_counter()
     run_id = parent_run(tracker, cfg, where)
-    print(f"sweep '{s.study_name}': {s.n_trials} trials of {s.metric} ({s.direction}), "
-          f"storage {where}, MLflow parent run {run_id}", flush=True)
+    print(
+        f"sweep '{s.study_name}': {s.n_trials} trials of {s.metric} ({s.direction}), "
+        f"storage {where}, MLflow parent run {run_id}",
+        flush=True,
+    )
     with tracker.run(run_id):
         tracker.client.log_text(run_id, OmegaConf.to_yaml(s), "sweep.yaml")
         for key in ("metric", "direction", "n_trials", "workers"):
             tracker.client.set_tag(run_id, f"mbegu.sweep.{key}", str(s[key]))
         trials.fail_dead_trials(study, on_failed=lambda t: _close_dead_run(tracker, s, t))
-        if s.workers <= 1:
+        # This process is one worker; sweep.workers - 1 more join the study as children.
+        children = _spawn_workers(overrides, run_id, s.workers - 1)
+        try:
             work(cfg, overrides, study, run_id)
-        else:
-            _spawn_workers(overrides, run_id, s.workers)
+        finally:
+            _wait_workers(children)
         summary = summarize(study, cfg, overrides, time.perf_counter() - started)
         _log_summary(tracker, run_id, study, cfg, summary)
     print(format_summary(summary), flush=True)
@@ -127,19 +139,32 @@ def _close_dead_run(tracker: Any, s: DictConfig, trial: Any) -> None:
             tracker.client.set_terminated(run.info.run_id, "KILLED")
 
 
-def _spawn_workers(overrides: Sequence[str], parent: str, count: int) -> None:
-    command = [sys.executable, "-m", "mbegu", "sweep", *overrides, "--worker",
-               "--parent-run-id", parent]
-    processes = [subprocess.Popen(command) for _ in range(count)]
+def _spawn_workers(overrides: Sequence[str], parent: str, count: int) -> list[Any]:
+    command = [
+        sys.executable,
+        "-m",
+        "mbegu",
+        "sweep",
+        *overrides,
+        "--worker",
+        "--parent-run-id",
+        parent,
+    ]
+    return [subprocess.Popen(command) for _ in range(max(count, 0))]
+
+
+def _wait_workers(processes: list[Any]) -> None:
     try:
         codes = [p.wait() for p in processes]
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # they got the same Ctrl-C: let them close their trials
         for p in processes:
             p.wait()
         raise
     if any(codes):
-        raise MbeguError(f"{sum(1 for c in codes if c)} of {count} sweep workers failed "
-                         f"(exit codes {codes}): see their output above; rerun to continue")
+        raise MbeguError(
+            f"{sum(1 for c in codes if c)} of {len(codes)} extra sweep workers "
+            f"failed (exit codes {codes}): see their output above; rerun to continue"
+        )
 
 
 def work(cfg: DictConfig, overrides: Sequence[str], study: Any, parent: str) -> None:
@@ -154,8 +179,11 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, parent: str) -> 
             return
         trial = study.ask()
         trials.claim(trial)
-        earlier = [t for t in study.get_trials(deepcopy=False)
-                   if t.number < trial.number and trials.counted(t)]
+        earlier = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.number < trial.number and trials.counted(t)
+        ]
         if len(earlier) >= n_trials:  # another worker took the last slot first
             trial.set_user_attr(trials.SURPLUS, True)
             study.tell(trial, state=TrialState.FAIL)
@@ -171,8 +199,9 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, parent: str) -> 
             study.tell(trial, state=state)
 
 
-def run_trial(cfg: DictConfig, overrides: Sequence[str], trial: Any, space: SearchSpace,
-              parent: str) -> tuple[Any, float | None]:
+def run_trial(
+    cfg: DictConfig, overrides: Sequence[str], trial: Any, space: SearchSpace, parent: str
+) -> tuple[Any, float | None]:
     """Train one trial; returns (Optuna state, objective value)."""
     import optuna
     from hydra.utils import instantiate
@@ -190,9 +219,15 @@ def run_trial(cfg: DictConfig, overrides: Sequence[str], trial: Any, space: Sear
     pruning = OptunaPruning(trial, s.metric)
     try:
         trial_cfg = compose([*base_overrides(overrides), *picked])  # no sweep node
-        result = train(trial_cfg, callbacks=[pruning], parent_run_id=parent,
-                       run_name=f"{s.study_name}-trial-{trial.number}", tags=tags,
-                       finish_on=(optuna.TrialPruned,), write_outputs=False)
+        result = train(
+            trial_cfg,
+            callbacks=[pruning],
+            parent_run_id=parent,
+            run_name=f"{s.study_name}-trial-{trial.number}",
+            tags=tags,
+            finish_on=(optuna.TrialPruned,),
+            write_outputs=False,
+        )
     except optuna.TrialPruned:
         _tag_trial(tracker, tags, parent, "pruned", f"pruned at epoch {pruning.pruned_at}")
         print(f"trial {trial.number}: pruned at epoch {pruning.pruned_at}", flush=True)
@@ -215,8 +250,9 @@ def run_trial(cfg: DictConfig, overrides: Sequence[str], trial: Any, space: Sear
     return TrialState.COMPLETE, value
 
 
-def _tag_trial(tracker: Any, tags: dict[str, str], parent: str, state: str,
-               reason: str | None) -> None:
+def _tag_trial(
+    tracker: Any, tags: dict[str, str], parent: str, state: str, reason: str | None
+) -> None:
     """Tag the trial's run with its final state; a trial that failed before its run
     started still gets a (FAILED) run, so the parent's children match the study."""
     client = tracker.client
@@ -228,8 +264,9 @@ def _tag_trial(tracker: Any, tags: dict[str, str], parent: str, state: str,
     if found:
         run_id = found[0].info.run_id
     else:
-        run_id = tracker.start_run(tags, parent_run_id=parent,
-                                   run_name=f"{tags[STUDY_TAG]}-trial-{tags[TRIAL_TAG]}")
+        run_id = tracker.start_run(
+            tags, parent_run_id=parent, run_name=f"{tags[STUDY_TAG]}-trial-{tags[TRIAL_TAG]}"
+        )
         client.set_terminated(run_id, "FAILED")
     client.set_tag(run_id, STATE_TAG, state)
     if reason:
@@ -240,14 +277,21 @@ def summarize(
     study: Any, cfg: DictConfig, overrides: Sequence[str], seconds: float
 ) -> dict[str, Any]:
     c = trials.counts(study)
-    summary: dict[str, Any] = {"study": cfg.sweep.study_name, "metric": cfg.sweep.metric,
-                               "counts": c, "wall_s": round(seconds, 1)}
+    summary: dict[str, Any] = {
+        "study": cfg.sweep.study_name,
+        "metric": cfg.sweep.metric,
+        "counts": c,
+        "wall_s": round(seconds, 1),
+    }
     try:
         best = study.best_trial
     except ValueError:
         return summary
-    summary |= {"best_value": best.value, "best_trial": best.number,
-                "best_overrides": best.user_attrs.get("overrides", [])}
+    summary |= {
+        "best_value": best.value,
+        "best_trial": best.number,
+        "best_overrides": best.user_attrs.get("overrides", []),
+    }
     summary["best_config"] = str(write_best_config(cfg, overrides, best))
     return summary
 
@@ -276,9 +320,11 @@ def write_best_config(cfg: DictConfig, overrides: Sequence[str], best: Any) -> P
         parsed = parser.parse_overrides([f"{key}={value}"])[0].value()
         dotlist[key] = parsed
     body = OmegaConf.to_yaml(_nest(dotlist)) if dotlist else ""
-    header = (f"# @package _global_\n# Best trial {best.number} of study "
-              f"'{cfg.sweep.study_name}': {cfg.sweep.metric} = {best.value:.6g}.\n"
-              f"# Written by `mbegu sweep`. Retrain: mbegu train experiment=<this file's name>\n")
+    header = (
+        f"# @package _global_\n# Best trial {best.number} of study "
+        f"'{cfg.sweep.study_name}': {cfg.sweep.metric} = {best.value:.6g}.\n"
+        f"# Written by `mbegu sweep`. Retrain: mbegu train experiment=<this file's name>\n"
+    )
     lines = [header]
     if notes:
         lines.append(f"# The trials also ran with: {' '.join(notes)} (add to the command line)\n")
@@ -311,8 +357,9 @@ def _nest(dotlist: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _log_summary(tracker: Any, run_id: str, study: Any, cfg: DictConfig,
-                 summary: dict[str, Any]) -> None:
+def _log_summary(
+    tracker: Any, run_id: str, study: Any, cfg: DictConfig, summary: dict[str, Any]
+) -> None:
     client = tracker.client
     metrics = {f"trials_{k.replace(' ', '_')}": v for k, v in summary["counts"].items()}
     if "best_value" in summary:
@@ -334,17 +381,18 @@ def _plots(study: Any) -> dict[str, Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from optuna.visualization import matplotlib as optuna_plots
-
     import optuna
+    from optuna.visualization import matplotlib as optuna_plots
 
     out: dict[str, Path] = {}
     if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
         return out
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     folder = Path(tempfile.mkdtemp(prefix="mbegu-sweep-"))
-    for name, plot in (("optimization_history", optuna_plots.plot_optimization_history),
-                       ("param_importances", optuna_plots.plot_param_importances)):
+    for name, plot in (
+        ("optimization_history", optuna_plots.plot_optimization_history),
+        ("param_importances", optuna_plots.plot_param_importances),
+    ):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -370,7 +418,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     ]
     if "best_value" in summary:
         lines += [
-            f"best {summary['metric']}: {summary['best_value']:.4f} (trial {summary['best_trial']})",
+            f"best {summary['metric']}: {summary['best_value']:.4f} "
+            f"(trial {summary['best_trial']})",
             f"best params: {' '.join(summary['best_overrides'])}",
             f"best config: {summary['best_config']}",
             f"retrain it: mbegu train experiment={Path(summary['best_config']).stem}  or  "

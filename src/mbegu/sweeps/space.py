@@ -1,10 +1,10 @@
 """The search space, written in Hydra's sweep override grammar and parsed by Hydra itself.
 
-    model.optimizer.lr: tag(log, interval(0.0003, 0.03))   -> suggest_float(log=True)
-    model.net.dropout: interval(0.0, 0.5)                   -> suggest_float
-    data.batch_size: choice(32, 64, 128)                    -> suggest_categorical
-    trainer.max_epochs: range(10, 40, 10)                   -> suggest_int(step=10)
-    model.net.hidden_sizes: "[128,64]"                      -> fixed, not searched
+model.optimizer.lr: tag(log, interval(0.0003, 0.03))   -> suggest_float(log=True)
+model.net.dropout: interval(0.0, 0.5)                   -> suggest_float
+data.batch_size: choice(32, 64, 128)                    -> suggest_categorical
+trainer.max_epochs: range(10, 40, 10)                   -> suggest_int(step=10)
+model.net.hidden_sizes: "[128,64]"                      -> fixed, not searched
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,23 +33,29 @@ def make_storage(url: str | None, study_name: str, root: Path) -> tuple[Any, str
         path = path if path.is_absolute() else root / path
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path))), str(path)
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = RDBStorage(
-                url,
-                heartbeat_interval=15,
-                grace_period=60,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
-                engine_kwargs={"pool_pre_ping": True},
-            )
-    except Exception as err:  # driver missing, server down, bad URL: all one line
-        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-        raise MbeguError(
-            f"cannot open sweep storage {url.split('@')[-1]} ({first}): check sweep.storage, "
-            f"the server and its driver (pip install 'psycopg[binary]' for PostgreSQL)"
-        ) from None
-    return storage, url.split("@")[-1]
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = RDBStorage(
+                    url,
+                    heartbeat_interval=15,
+                    grace_period=60,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
+                    engine_kwargs={"pool_pre_ping": True},
+                )
+            return storage, url.split("@")[-1]
+        except ImportError as err:
+            failure = err
+            break
+        except Exception as err:  # two machines creating the schema at once: try again
+            failure = err
+            time.sleep(1 + attempt)
+    first = str(failure).strip().splitlines()[0][:200] or type(failure).__name__
+    raise MbeguError(
+        f"cannot open sweep storage {url.split('@')[-1]} ({first}): check sweep.storage, "
+        f"the server and its driver (pip install 'psycopg[binary]' for PostgreSQL)"
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -88,7 +95,9 @@ def fail_dead_trials(study: Any, on_failed: Any = None) -> int:
     if _heartbeat(study):
         from optuna.storages import fail_stale_trials
 
-        fail_stale_trials(study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "experimental", "meant for Study.optimize"
+            fail_stale_trials(study)
     return failed
 
 

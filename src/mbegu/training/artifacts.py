@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf
-from torch import nn
 
 from mbegu.errors import MbeguError
 from mbegu.io import atomic_dir
+
+if TYPE_CHECKING:
+    from torch import nn
 
 WEIGHTS = "model.pt"
 RUN_INFO = "run.json"
@@ -19,6 +20,8 @@ RUN_INFO = "run.json"
 
 def save_model(model_dir: Path, net: nn.Module, cfg: DictConfig, run: dict[str, Any]) -> None:
     """Write model.pt (net config, weights, full config) and run.json, all or nothing."""
+    import torch
+
     with atomic_dir(model_dir) as tmp:
         torch.save(
             {
@@ -39,6 +42,8 @@ def build_network(net_config: dict[str, Any]) -> nn.Module:
 
 def load_model(model_dir: Path) -> tuple[nn.Module, dict[str, Any]]:
     """(network in eval mode, the full config it was trained with)."""
+    import torch
+
     path = model_dir / WEIGHTS
     if not path.is_file():
         raise MbeguError(f"model {path} not found: run `dvc repro train`")
