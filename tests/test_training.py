@@ -56,8 +56,11 @@ def test_train_records_one_finished_run(project, client, experiment) -> None:
     assert read_run_info(model_dir)["run_id"] == result.run_id
     _, saved_cfg = load_model(model_dir)
     assert saved_cfg["model"]["optimizer"]["lr"] == 0.004
-    header = (project / "reports" / "history.csv").read_text().splitlines()[0]
-    assert header.startswith("epoch,") and "val/acc" in header
+    history = pd.read_csv(project / "reports" / "history.csv")
+    assert list(history.epoch) == [0, 1, 2]
+    for name in ("train/loss", "train/acc", "val/acc"):  # each row is its own epoch's values
+        logged = [m.value for m in client.get_metric_history(run.info.run_id, name)]
+        np.testing.assert_allclose(history[name], logged, rtol=1e-5)
     checkpoints = list((project / "checkpoints" / result.run_id).glob("*.ckpt"))
     assert {p.name for p in checkpoints} >= {"best.ckpt", "last.ckpt"}
 

@@ -76,23 +76,18 @@ def _print_cfg(cfg: DictConfig) -> int:
     return 0
 
 
-def cmd_prepare(args: argparse.Namespace) -> int:
-    cfg = load_config(args)
-    if args.cfg:
-        return _print_cfg(cfg)
+def run_prepare(cfg: DictConfig) -> None:
     from mbegu.data.stage import prepare
 
     prepare(cfg)
-    return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    cfg = load_config(args)
-    if args.cfg:
-        return _print_cfg(cfg)
+def run_train(cfg: DictConfig) -> None:
     from mbegu.training.train import train
 
     result = train(cfg)
+    if result.run_id is None:  # a DDP process other than rank 0
+        return
     shown = "  ".join(
         f"{k} {result.metrics[k]:.4f}"
         for k in ("val/loss", "val/acc", "val/acc_best")
@@ -103,17 +98,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         import json
 
         print("mbegu-timings " + json.dumps({**result.timings, **result.metrics}))
-    return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    cfg = load_config(args)
-    if args.cfg:
-        return _print_cfg(cfg)
+def run_evaluate(cfg: DictConfig) -> None:
     from mbegu.evaluation.evaluate import evaluate
 
     evaluate(cfg)
-    return 0
+
+
+def config_command(run: Callable[[DictConfig], None]) -> Callable[[argparse.Namespace], int]:
+    """A stage command: load the config, print it for --cfg job, else run the stage."""
+
+    def command(args: argparse.Namespace) -> int:
+        cfg = load_config(args)
+        if args.cfg:
+            return _print_cfg(cfg)
+        run(cfg)
+        return 0
+
+    return command
 
 
 def cmd_params(args: argparse.Namespace) -> int:
@@ -184,31 +187,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mbegu {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    commands: list[tuple[str, str, Callable[[argparse.Namespace], int], bool]] = [
-        (
-            "prepare",
-            "validate the raw CSV and write the seeded, stratified split",
-            cmd_prepare,
-            True,
-        ),
-        ("train", "train a model (Lightning), tracked as an MLflow run", cmd_train, True),
+    stages: list[tuple[str, str, Callable[[DictConfig], None]]] = [
+        ("prepare", "validate the raw CSV and write the seeded, stratified split", run_prepare),
+        ("train", "train a model (Lightning), tracked as an MLflow run", run_train),
         (
             "evaluate",
             "test the trained model; metrics, plots and the model to MLflow",
-            cmd_evaluate,
-            True,
+            run_evaluate,
         ),
     ]
-    for name, help_text, func, configurable in commands:
+    for name, help_text, run in stages:
         p = sub.add_parser(
             name,
             help=help_text,
             description=help_text,
-            epilog=_groups_help() if configurable else None,
+            epilog=_groups_help(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _config_args(p)
-        p.set_defaults(func=func)
+        p.set_defaults(func=config_command(run))
 
     p = sub.add_parser("params", help="compose conf/ into params.yaml (as `dvc exp run` does)")
     p.add_argument("--out", type=Path, help="default: <project>/params.yaml")

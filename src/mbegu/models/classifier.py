@@ -66,7 +66,8 @@ class Classifier(pl.LightningModule):
         if stage == "test":
             values["test/f1_macro"] = self.test_f1.compute()
             self.test_f1.reset()
-        self.log_dict(values)
+        # compute() already reduced across DDP processes: no sync_dist needed.
+        self.log_dict(values, on_step=False, on_epoch=True)
         return values
 
     def training_step(
@@ -74,8 +75,16 @@ class Classifier(pl.LightningModule):
     ) -> torch.Tensor:
         return self._shared_step(batch, "train")
 
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # Log the epoch's train metrics at its last batch, not in on_train_epoch_end: Lightning
+        # runs callbacks' on_train_epoch_end (the epoch report) before the module's, which
+        # would see them one epoch late.
+        if batch_idx + 1 == self.trainer.num_training_batches:
+            self._log_epoch("train")
+
     def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
+        if self.train_metrics.update_count:  # the epoch stopped before its last batch
+            self._log_epoch("train")
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "val")

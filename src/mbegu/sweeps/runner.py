@@ -124,15 +124,18 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     return summary
 
 
-def _close_dead_run(tracker: Any, s: DictConfig, trial: Any) -> None:
-    """A trial whose worker died (SIGKILL, power loss) left its MLflow run RUNNING."""
-    tags = {STUDY_TAG: s.study_name, TRIAL_TAG: str(trial.number)}
-    found = tracker.client.search_runs(
+def _trial_runs(tracker: Any, tags: dict[str, str]) -> list:
+    """The MLflow run of one trial, found by its study and trial-number tags."""
+    return tracker.client.search_runs(
         [tracker.experiment_id()],
         filter_string=" and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items()),
         max_results=1,
     )
-    for run in found:
+
+
+def _close_dead_run(tracker: Any, s: DictConfig, trial: Any) -> None:
+    """A trial whose worker died (SIGKILL, power loss) left its MLflow run RUNNING."""
+    for run in _trial_runs(tracker, {STUDY_TAG: s.study_name, TRIAL_TAG: str(trial.number)}):
         if run.info.status == "RUNNING":
             tracker.client.set_tag(run.info.run_id, STATE_TAG, "failed")
             tracker.client.set_tag(run.info.run_id, "mbegu.error", "its worker died; retried")
@@ -256,11 +259,7 @@ def _tag_trial(
     """Tag the trial's run with its final state; a trial that failed before its run
     started still gets a (FAILED) run, so the parent's children match the study."""
     client = tracker.client
-    found = client.search_runs(
-        [tracker.experiment_id()],
-        filter_string=" and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items()),
-        max_results=1,
-    )
+    found = _trial_runs(tracker, tags)
     if found:
         run_id = found[0].info.run_id
     else:

@@ -37,6 +37,8 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    # Epoch metrics come from torchmetrics, whose compute() already reduces across processes.
+    warnings.filterwarnings("ignore", ".*sync_dist=True.*")
 
 
 def resolve_paths(cfg: DictConfig, root: Path) -> dict[str, Path]:
