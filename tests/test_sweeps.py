@@ -195,3 +195,36 @@ def test_bad_search_space_is_one_line(project) -> None:
     )
     with pytest.raises(MbeguError, match=r"sweep.params.data.batch_size=.*not Hydra sweep"):
         run_sweep(["sweep=bad"])
+
+
+def test_ctrl_c_leaves_study_and_runs_consistent(project, client, experiment) -> None:
+    args = sweep_args(experiment, "interrupted", 4)
+    mbegu = Path(sys.executable).with_name("mbegu")
+    process = subprocess.Popen(
+        [str(mbegu), "sweep", *args],
+        cwd=project,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=os.environ,
+    )
+    in_trial_1 = False
+    for line in process.stdout:
+        in_trial_1 = in_trial_1 or line.startswith("trial 1:")
+        if in_trial_1 and line.startswith("epoch 2/"):
+            process.send_signal(signal.SIGINT)
+            break
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    study = load(project, "interrupted")
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    [stopped] = [t for t in study.trials if t.number == 1]
+    assert stopped.state == TrialState.FAIL
+    assert not trials.counted(stopped)  # a rerun runs it again
+    parent = parent_of(client, experiment)
+    assert parent.info.status == "KILLED"
+    statuses = {
+        r.data.tags["mbegu.trial.number"]: r.info.status
+        for r in children(client, experiment, parent.info.run_id)
+    }
+    assert statuses["1"] == "KILLED"

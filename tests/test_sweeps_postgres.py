@@ -25,24 +25,34 @@ pytestmark = [
 
 def test_two_commands_share_a_postgres_study(project, client, experiment) -> None:
     study_name = f"pg-{uuid.uuid4().hex[:8]}"
-    args = sweep_args(experiment, study_name, 5, f"sweep.storage={URL}")
+    args = sweep_args(experiment, study_name, 4, f"sweep.storage={URL}")
     mbegu = Path(sys.executable).with_name("mbegu")
-    commands = [
-        subprocess.Popen(
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(
             [str(mbegu), "sweep", *args],
             cwd=project,
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        for _ in range(2)
+
+    first = start()
+    head = []
+    for line in first.stdout:  # the second "machine" joins once the study is running
+        head.append(line)
+        if line.startswith("trial 0:"):
+            break
+    second = start()
+    outputs = [
+        "".join(head) + first.communicate(timeout=600)[0],
+        second.communicate(timeout=600)[0],
     ]
-    outputs = [c.communicate(timeout=600)[0] for c in commands]
-    assert [c.returncode for c in commands] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    assert [first.returncode, second.returncode] == [0, 0], "\n".join(o[-2000:] for o in outputs)
 
     study = optuna.load_study(study_name=study_name, storage=URL)
     counted = [t for t in study.trials if trials.counted(t)]
-    assert len(counted) == 4
+    assert len(counted) == 4, [(t.number, t.state.name) for t in study.trials]
     assert len({t.number for t in study.trials}) == len(study.trials)
     assert len({t.user_attrs[trials.PID] for t in counted}) == 2, "both commands ran trials"
     parent = parent_of(client, experiment)
