@@ -23,6 +23,8 @@ EPILOG = """examples:
   mbegu train --cfg job model=cnn                 show the composed config
   dvc repro                                       run the pipeline (prepare -> train -> evaluate)
   dvc exp run -S model=cnn                        the pipeline with an override, as a DVC experiment
+  mbegu sweep sweep=digits sweep.n_trials=20      an Optuna sweep; rerun to continue it
+  mbegu predict rows.csv --model mbegu-digits@candidate   predict with a registered model
   mbegu ui                                        browse runs in the MLflow UI
 """
 

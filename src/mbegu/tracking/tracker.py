@@ -107,12 +107,13 @@ class MlflowTracker:
     def log_environment(self, run_id: str, root: Any) -> None:
         """Resolved package versions as an artifact, the lock file's hash and key versions
         as tags: what it takes to rebuild the environment behind a result."""
+        from mlflow.entities import RunTag
+
         from mbegu.tracking.lineage import environment
 
         requirements, tags = environment(root)
         self.client.log_text(run_id, requirements, "environment/requirements.txt")
-        for key, value in tags.items():
-            self.client.set_tag(run_id, key, value)
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
@@ -153,9 +154,6 @@ class MlflowTracker:
             self.client.set_terminated(run_id, "FAILED")
             raise
         self.client.set_terminated(run_id, "FINISHED")
-
-    def run_url_hint(self, run_id: str) -> str:
-        return f"run {run_id} in experiment '{self.experiment_name}' at {self.tracking_uri}"
 
     def require_run(self, run_id: str) -> None:
         from mlflow.exceptions import MlflowException
