@@ -91,6 +91,6 @@ def run_cli(
 def no_running_runs(client) -> Iterator[None]:
     """After the test, no run anywhere in the session store may be left RUNNING."""
     yield
-    for exp in client.search_experiments():
-        for run in client.search_runs([exp.experiment_id]):
-            assert run.info.status != "RUNNING", f"run {run.info.run_id} left RUNNING"
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    running = client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'")
+    assert not running, f"runs left RUNNING: {[r.info.run_id for r in running]}"
