@@ -87,6 +87,20 @@ def run_cli(
     )
 
 
+def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """The real `mbegu` console script in the background, its output (stdout and stderr) in
+    one text pipe: for tests that signal it mid-run."""
+    mbegu = Path(sys.executable).with_name("mbegu")
+    return subprocess.Popen(
+        [str(mbegu), *args],
+        cwd=cwd,
+        text=True,
+        env=os.environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
 @pytest.fixture
 def no_running_runs(client) -> Iterator[None]:
     """After the test, no run anywhere in the session store may be left RUNNING."""

@@ -4,9 +4,7 @@ SIGTERM, fine-tuning, `mbegu predict` through each way of naming a model, the re
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from mbegu.evaluation.evaluate import evaluate
 from mbegu.inference.predict import from_mlflow, from_pipeline, predict_csv
 from mbegu.training.train import train
 
-from .conftest import FAST, REPO, run_cli
+from .conftest import FAST, REPO, run_cli, start_cli
 
 pytestmark = pytest.mark.usefixtures("no_running_runs")
 
@@ -51,15 +49,7 @@ def shutil_copy(src: Path, folder: Path) -> None:
 
 def _train_cli(project: Path, *overrides: str, kill_at_epoch: int | None = None):
     """Run `mbegu train`; optionally SIGTERM it once it has printed epoch `kill_at_epoch`."""
-    mbegu = Path(sys.executable).with_name("mbegu")
-    process = subprocess.Popen(
-        [str(mbegu), "train", *overrides],
-        cwd=project,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=os.environ,
-    )
+    process = start_cli("train", *overrides, cwd=project)
     output = []
     for line in process.stdout:
         output.append(line)

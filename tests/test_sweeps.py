@@ -3,7 +3,6 @@ trials, a killed worker, and a best config that trains."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from mbegu.sweeps import storage as trials
 from mbegu.sweeps.runner import run_sweep
 from mbegu.training.train import train
 
-from .conftest import runs_of
+from .conftest import runs_of, start_cli
 
 pytestmark = pytest.mark.usefixtures("no_running_runs")
 
@@ -157,15 +156,7 @@ def test_failing_trial_is_recorded_and_the_sweep_goes_on(project, client, experi
 
 def test_killed_worker_then_rerun_finishes(project, client, experiment) -> None:
     args = sweep_args(experiment, "killed", 3)
-    mbegu = Path(sys.executable).with_name("mbegu")
-    process = subprocess.Popen(
-        [str(mbegu), "sweep", *args],
-        cwd=project,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=os.environ,
-    )
+    process = start_cli("sweep", *args, cwd=project)
     for line in process.stdout:
         if line.startswith("epoch 2/") and "trial" not in line:
             started = load(project, "killed").trials
@@ -199,15 +190,7 @@ def test_bad_search_space_is_one_line(project) -> None:
 
 def test_ctrl_c_leaves_study_and_runs_consistent(project, client, experiment) -> None:
     args = sweep_args(experiment, "interrupted", 4)
-    mbegu = Path(sys.executable).with_name("mbegu")
-    process = subprocess.Popen(
-        [str(mbegu), "sweep", *args],
-        cwd=project,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=os.environ,
-    )
+    process = start_cli("sweep", *args, cwd=project)
     in_trial_1 = False
     for line in process.stdout:
         in_trial_1 = in_trial_1 or line.startswith("trial 1:")

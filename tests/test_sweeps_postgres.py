@@ -4,16 +4,14 @@ would share it. Needs a server: .ci/run starts one on 127.0.0.1 and sets the URL
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import optuna
 import pytest
 
 from mbegu.sweeps import storage as trials
 
+from .conftest import start_cli
 from .test_sweeps import children, parent_of, sweep_args
 
 URL = os.environ.get("MBEGU_TEST_POSTGRES_URL")
@@ -26,24 +24,13 @@ pytestmark = [
 def test_two_commands_share_a_postgres_study(project, client, experiment) -> None:
     study_name = f"pg-{uuid.uuid4().hex[:8]}"
     args = sweep_args(experiment, study_name, 4, f"sweep.storage={URL}")
-    mbegu = Path(sys.executable).with_name("mbegu")
-
-    def start() -> subprocess.Popen:
-        return subprocess.Popen(
-            [str(mbegu), "sweep", *args],
-            cwd=project,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-
-    first = start()
+    first = start_cli("sweep", *args, cwd=project)
     head = []
     for line in first.stdout:  # the second "machine" joins once the study is running
         head.append(line)
         if line.startswith("trial 0:"):
             break
-    second = start()
+    second = start_cli("sweep", *args, cwd=project)
     outputs = [
         "".join(head) + first.communicate(timeout=600)[0],
         second.communicate(timeout=600)[0],
