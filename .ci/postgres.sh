@@ -3,7 +3,8 @@
 #   source .ci/postgres.sh start   -> exports MBEGU_TEST_POSTGRES_URL
 #   .ci/postgres.sh stop
 set -euo pipefail
-PORT="${MBEGU_PG_PORT:-55432}"
+# A free port unless one is given, so a server left over from an earlier run cannot collide.
+PORT="${MBEGU_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 DIR="${MBEGU_PG_DIR:-/tmp/mbegu-pg}"
 BIN="$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)")"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
