@@ -15,7 +15,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from mbegu.config.schema import validate
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, first_line
 from mbegu.project import project_root
 
 CONFIG_NAME = "config"
@@ -37,7 +37,7 @@ def _one_line(err: Exception, overrides: Sequence[str], root: Path | None) -> st
     from hydra.errors import ConfigCompositionException, MissingConfigException
     from omegaconf.errors import ConfigKeyError, InterpolationResolutionError
 
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = first_line(err)
     if isinstance(err, MissingConfigException) or "Could not find" in text:
         groups = config_groups(root)
         for override in overrides:

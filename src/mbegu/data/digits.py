@@ -11,8 +11,15 @@ from pathlib import Path
 from mbegu.io import atomic_write_text
 
 NUM_PIXELS = 64
-FEATURES = [f"pixel_{i}" for i in range(NUM_PIXELS)]
 LABEL = "label"
+
+
+def feature_columns(num_features: int) -> list[str]:
+    """The raw CSV's feature column names: pixel_0 .. pixel_{num_features - 1}."""
+    return [f"pixel_{i}" for i in range(num_features)]
+
+
+FEATURES = feature_columns(NUM_PIXELS)
 
 
 def digits_csv() -> str:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mbegu.errors import MbeguError
+from mbegu.data.digits import LABEL, feature_columns
+from mbegu.errors import MbeguError, first_line
 
 
 def read_table(
@@ -34,11 +35,11 @@ def read_table(
         pd.errors.EmptyDataError,
         UnicodeDecodeError,
     ) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err)
         raise MbeguError(
             f"{path} is not a readable CSV ({first}): restore it with `dvc checkout data.dvc`"
         ) from None
-    expected = [f"pixel_{i}" for i in range(num_features)] + ["label"]
+    expected = [*feature_columns(num_features), LABEL]
     if list(frame.columns) != expected:
         missing = [c for c in expected if c not in frame.columns]
         extra = [c for c in frame.columns if c not in expected]

@@ -97,10 +97,11 @@ def log_model(tracker: Any, run_id: str, net: Any, example: Any) -> str | None:
     from mlflow.models import infer_signature
 
     import mbegu
+    from mbegu.data.digits import feature_columns
     from mbegu.models.networks import Probabilities
 
     model = Probabilities(net).eval()
-    columns = [f"pixel_{i}" for i in range(example.shape[1])]
+    columns = feature_columns(example.shape[1])
     frame = pd.DataFrame(example.numpy().astype(np.float64), columns=columns)
     with torch.no_grad():
         output = model(torch.from_numpy(frame.to_numpy(dtype=np.float32).copy())).numpy()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, first_line
 from mbegu.io import atomic_write_text
 
 Predictor = Callable[["object"], np.ndarray]  # DataFrame of feature columns -> probabilities
@@ -29,10 +29,11 @@ class LoadedModel:
 def from_pipeline(model_dir: Path) -> LoadedModel:
     import torch
 
+    from mbegu.data.digits import feature_columns
     from mbegu.training.artifacts import load_model
 
     net, config = load_model(model_dir)
-    features = [f"pixel_{i}" for i in range(config["data"]["num_features"])]
+    features = feature_columns(config["data"]["num_features"])
 
     def predict(frame: object) -> np.ndarray:
         rows = torch.from_numpy(frame.to_numpy(dtype=np.float32))  # type: ignore[attr-defined]
@@ -52,7 +53,7 @@ def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
     try:
         model = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as err:
-        first = str(err).strip().splitlines()[0][:200]
+        first = first_line(err, 200)
         raise MbeguError(
             f"no model at {uri} in {tracking_uri} ({first}): check the run id or name@alias in "
             f"`mbegu ui`, or run `dvc repro` to make one"

@@ -19,7 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from mbegu.config.compose import compose, config_groups
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, first_line
 from mbegu.io import atomic_write_text
 from mbegu.project import project_root
 from mbegu.sweeps import storage as trials
@@ -236,7 +236,7 @@ def run_trial(
         print(f"trial {trial.number}: pruned at epoch {pruning.pruned_at}", flush=True)
         return TrialState.PRUNED, None
     except Exception as err:  # NaN loss, a bad combination of params: record, go on
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:500]
+        reason = first_line(err)
         trial.set_user_attr(trials.ERROR, reason)
         _tag_trial(tracker, tags, parent, "failed", reason)
         print(f"trial {trial.number}: failed: {reason}", flush=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, first_line
 
 
 def _parse(key: str, expression: str) -> Any:
@@ -22,7 +22,7 @@ def _parse(key: str, expression: str) -> Any:
     try:
         return OverridesParser.create().parse_overrides([f"{key}={expression}"])[0]
     except OverrideParseException as err:
-        first = str(err).splitlines()[0]
+        first = first_line(err)
         raise MbeguError(
             f"sweep.params.{key}={expression!r} is not Hydra sweep syntax ({first}): use "
             f"choice(...), interval(a, b), tag(log, interval(a, b)) or range(a, b, step)"

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, first_line
 
 HOST, PID = "mbegu_host", "mbegu_pid"
 ERROR = "mbegu_error"  # a trial that raised: it counts as done and is not retried
@@ -51,7 +51,7 @@ def make_storage(url: str | None, study_name: str, root: Path) -> tuple[Any, str
         except Exception as err:  # two machines creating the schema at once: try again
             failure = err
             time.sleep(1 + attempt)
-    first = str(failure).strip().splitlines()[0][:200] or type(failure).__name__
+    first = first_line(failure, 200)
     raise MbeguError(
         f"cannot open sweep storage {url.split('@')[-1]} ({first}): check sweep.storage, "
         f"the server and its driver (pip install 'psycopg[binary]' for PostgreSQL)"

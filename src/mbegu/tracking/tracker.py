@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, first_line
 from mbegu.tracking.store import check_reachable, default_artifact_root, resolve_tracking_uri
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class MlflowTracker:
             self.client.set_tag(
                 run_id,
                 "mbegu.error",
-                str(err).splitlines()[0][:500] if str(err) else type(err).__name__,
+                first_line(err),
             )
             self.client.set_terminated(run_id, "FAILED")
             raise

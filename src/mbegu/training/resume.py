@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, first_line
 
 MODES = ("fresh", "continue", "finetune")
 CHECKPOINTS = {
@@ -76,7 +76,7 @@ def load_weights(model: object, plan: ResumePlan) -> None:
     try:
         model.load_state_dict(state)  # type: ignore[attr-defined]
     except RuntimeError as err:
-        first = str(err).splitlines()[0]
+        first = first_line(err)
         raise MbeguError(
             f"run {plan.run_id}'s weights do not fit this model ({first}): "
             f"fine-tune with the same model config"
