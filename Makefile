@@ -48,6 +48,7 @@ run: data ## set up, restore the data and run the pipeline (prepare -> train -> 
 	@echo
 	@echo "Metrics: reports/metrics.json  Plots: reports/ (dvc plots show)  Model: artifacts/model/"
 	@echo "Browse every run in MLflow: make ui  (then open http://127.0.0.1:5000)"
+	@echo "Put dvc and mbegu on your PATH in this shell:  source $(VENV)/bin/activate"
 
 repro: install ## run the pipeline again (only the stages whose inputs changed)
 	$(BIN)/dvc repro
@@ -80,4 +81,5 @@ lock: install ## re-pin requirements/constraints.txt from the current .venv
 	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 clean: ## remove pipeline outputs, the local MLflow store and checkpoints (not .venv)
-	rm -rf artifacts reports/*.csv reports/*.json reports/*.png checkpoints mlflow.db mlartifacts
+	rm -rf artifacts checkpoints mlflow.db mlartifacts dvc_plots predictions.csv
+	git checkout -- reports

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +16,32 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["debug=fast", "data.batch_size=128"]  # 3 epochs, 8 steps each: a run in seconds
+# What the suite reads of the project: the committed versions, never the working tree's
+# edits, so `make test` passes after `dvc exp run`, an edited conf/ or a finished sweep.
+PROJECT_FILES = ("conf", "params.yaml", "dvc.yaml", "data.dvc")
+
+
+def _pristine() -> Path:
+    """conf/, params.yaml, dvc.yaml and data.dvc as committed at HEAD, in a folder of their
+    own (the working tree's copy outside a git checkout, e.g. an unpacked release)."""
+    folder = Path(tempfile.mkdtemp(prefix="mbegu-pristine-"))
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", "HEAD", *PROJECT_FILES],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode == 0:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(folder, filter="data")
+    else:
+        shutil.copytree(REPO / "conf", folder / "conf")
+        for name in PROJECT_FILES[1:]:
+            shutil.copy(REPO / name, folder / name)
+    return folder
+
+
+PRISTINE = _pristine()
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
@@ -38,10 +67,7 @@ def project(
     """A scratch copy of the project (configs, pipeline, raw data), as cwd, tracking to the
     session store. Outputs land here, never in the repository."""
     root = tmp_path / "project"
-    root.mkdir()
-    shutil.copytree(REPO / "conf", root / "conf")
-    for name in ("dvc.yaml", "params.yaml", "data.dvc"):
-        shutil.copy(REPO / name, root / name)
+    shutil.copytree(PRISTINE, root)
     (root / "data").mkdir()
     (root / "data" / "digits.csv").write_text(digits_text)
     monkeypatch.chdir(root)
@@ -98,6 +124,19 @@ def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
         env=os.environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+    )
+
+
+def start_ui(port: int, cwd: Path) -> subprocess.Popen[str]:
+    """`mbegu ui` on a port, in a process group of its own (so a test can always stop it)."""
+    mbegu = Path(sys.executable).with_name("mbegu")
+    return subprocess.Popen(
+        [str(mbegu), "ui", "--port", str(port)],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
     )
 
 

@@ -16,13 +16,13 @@ from mbegu.config.compose import compose, config_groups, load_params
 from mbegu.errors import MbeguError
 from mbegu.training.train import build_callbacks
 
-from .conftest import REPO
+from .conftest import PRISTINE, REPO
 
-OPTIONS = [(g, o) for g, options in config_groups(REPO).items() for o in options]
+OPTIONS = [(g, o) for g, options in config_groups(PRISTINE).items() for o in options]
 
 
 def test_every_group_has_options() -> None:
-    groups = config_groups(REPO)
+    groups = config_groups(PRISTINE)
     for group in (
         "data",
         "model",
@@ -44,7 +44,7 @@ def test_every_option_composes_and_instantiates(group: str, option: str, tmp_pat
     if group == "trainer" and option == "gpu" and not torch.cuda.is_available():
         # Everything but the device must still be a valid Trainer argument on a CPU machine.
         overrides += ["trainer.accelerator=cpu", "trainer.precision=32-true"]
-    cfg = compose(overrides, root=REPO)
+    cfg = compose(overrides, root=PRISTINE)
 
     datamodule = instantiate(cfg.data)
     assert datamodule.batch_size == cfg.data.batch_size
@@ -76,25 +76,40 @@ def test_every_option_composes_and_instantiates(group: str, option: str, tmp_pat
         study = optuna.create_study(direction=cfg.sweep.direction)
         overrides = SearchSpace(cfg.sweep.params).suggest(study.ask())
         assert [o.split("=")[0] for o in overrides] == list(cfg.sweep.params)
-        compose(overrides, root=REPO)  # every suggested value is a valid override
+        compose(overrides, root=PRISTINE)  # every suggested value is a valid override
 
 
 def test_option_changes_what_is_built() -> None:
-    cnn = instantiate(compose(["model=cnn"], root=REPO).model)
+    cnn = instantiate(compose(["model=cnn"], root=PRISTINE).model)
     assert type(cnn.net).__name__ == "CNN"
-    fast = compose(["debug=fast"], root=REPO)
-    assert fast.trainer.max_epochs < compose(root=REPO).trainer.max_epochs
+    fast = compose(["debug=fast"], root=PRISTINE)
+    assert fast.trainer.max_epochs < compose(root=PRISTINE).trainer.max_epochs
     assert fast.callbacks.early_stopping is None
-    assert compose(["experiment=cnn_long"], root=REPO).model.net._target_.endswith("CNN")
+    assert compose(["experiment=cnn_long"], root=PRISTINE).model.net._target_.endswith("CNN")
+
+
+def test_suite_reads_the_committed_project_not_the_working_tree() -> None:
+    """So `make test` passes after `dvc exp run`, an edited conf/ or a finished sweep."""
+    for name in ("params.yaml", "dvc.yaml", "conf/model/mlp.yaml", "conf/config.yaml"):
+        committed = subprocess.run(
+            ["git", "show", f"HEAD:{name}"], cwd=REPO, capture_output=True, check=True
+        ).stdout
+        assert (PRISTINE / name).read_bytes() == committed, name
+    tracked = subprocess.run(
+        ["git", "ls-files", "conf"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert sorted(str(p.relative_to(PRISTINE)) for p in (PRISTINE / "conf").rglob("*.yaml")) == (
+        sorted(tracked)
+    )
 
 
 def test_params_yaml_is_conf_composed() -> None:
-    committed = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert committed == OmegaConf.to_container(compose(root=REPO))
+    committed = yaml.safe_load((PRISTINE / "params.yaml").read_text())
+    assert committed == OmegaConf.to_container(compose(root=PRISTINE))
 
 
 def test_conf_has_no_hydra_interpolation() -> None:
-    for path in (REPO / "conf").rglob("*.yaml"):
+    for path in (PRISTINE / "conf").rglob("*.yaml"):
         values = yaml.safe_dump(yaml.safe_load(path.read_text()))  # comments dropped
         assert "${hydra:" not in values, f"{path} uses ${{hydra:...}}"
 
@@ -110,13 +125,22 @@ def test_conf_has_no_hydra_interpolation() -> None:
         (["seed=abc"], "seed='abc' must be an integer"),
         (["data.val_fraction=0.6", "data.test_fraction=0.5"], "leaves under 10%"),
         (["trainer.max_epochs=0"], "trainer.max_epochs must be at least 1"),
-        (["model.optimizer.lr=-1"], "model.optimizer.lr must be positive"),
+        (["model.optimizer.lr=-1"], "model.optimizer.lr must be a positive number"),
+        (["model.optimizer.lr=nan"], "model.optimizer.lr must be a positive number: got nan"),
+        (["model.optimizer.weight_decay=-5"], "model.optimizer.weight_decay must be 0 or more"),
+        (["seed=99999999999999999999"], "must be an integer from 0 to 4294967295"),
+        (["tracking.promote_if.metric=loss"], "tracking.promote_if.metric='loss'"),
+        (["tracking.promote_if.above=always"], "use chance, candidate or a number"),
+        (["sweep=digits", "sweep.n_trials=0"], "sweep.n_trials must be a whole number"),
+        (["sweep=digits", "sweep.workers=0"], "sweep.workers must be a whole number"),
+        (["sweep=digits", "sweep.study_name=../../evil"], "sweep.study_name='../../evil' is not"),
+        (["sweep=digits", "sweep.study_name=/tmp/evil"], "is not a plain name"),
         (["model=mlp=x"], "bad override"),
     ],
 )
 def test_bad_overrides_give_one_line_errors(overrides: list[str], expected: str) -> None:
     with pytest.raises(MbeguError) as err:
-        compose(overrides, root=REPO)
+        compose(overrides, root=PRISTINE)
     message = str(err.value)
     assert expected in message
     assert "\n" not in message
@@ -125,12 +149,42 @@ def test_bad_overrides_give_one_line_errors(overrides: list[str], expected: str)
 def test_stale_params_are_refused(project, monkeypatch) -> None:
     config = project / "conf" / "model" / "mlp.yaml"
     config.write_text(config.read_text().replace("lr: 0.002", "lr: 0.005"))
-    with pytest.raises(
-        MbeguError, match=r"params.yaml is stale.*model\.optimizer\.lr.*dvc exp run"
-    ):
+    with pytest.raises(MbeguError) as err:
         load_params(project / "params.yaml")
+    assert str(err.value).startswith(
+        "params.yaml is stale (model.optimizer.lr: conf/ gives 0.005, params.yaml has 0.002)"
+    )
+    assert "dvc exp run" in str(err.value)
     monkeypatch.setenv("DVC_EXP_NAME", "exp-1")  # `dvc exp run` has just composed it
     assert load_params(project / "params.yaml").model.optimizer.lr == 0.002
+
+
+def test_stale_message_names_exactly_the_differing_keys(project) -> None:
+    """After `dvc exp run -S model=cnn` (params.yaml holds the CNN), then an edit of
+    trainer.max_epochs in conf/: every differing key with both values, and no other."""
+    params = project / "params.yaml"
+    params.write_text(yaml.safe_dump(OmegaConf.to_container(compose(["model=cnn"]))))
+    config = project / "conf" / "trainer" / "default.yaml"
+    config.write_text(config.read_text().replace("max_epochs: 30", "max_epochs: 5"))
+    with pytest.raises(MbeguError) as err:
+        load_params(params)
+    message = str(err.value)
+    assert "trainer.max_epochs: conf/ gives 5, params.yaml has 30" in message
+    assert (
+        "model.net._target_: conf/ gives 'mbegu.models.networks.MLP', params.yaml has "
+        "'mbegu.models.networks.CNN'"
+    ) in message
+    assert "model.optimizer.lr: conf/ gives 0.002, params.yaml has 0.003" in message
+    named = {part.split(":")[0].strip(" (") for part in message.split("; ")}
+    named = {key.removeprefix("params.yaml is stale (") for key in named}
+    fresh = OmegaConf.to_container(compose())
+    old = yaml.safe_load(params.read_text())
+    for key in ("seed", "data.batch_size", "trainer.accelerator", "model.optimizer._partial_"):
+        assert OmegaConf.select(OmegaConf.create(fresh), key) == OmegaConf.select(
+            OmegaConf.create(old), key
+        )
+        assert key not in named, key
+    assert "\n" not in message
 
 
 def test_cli_help_imports_no_torch() -> None:
@@ -149,12 +203,12 @@ def test_cli_help_imports_no_torch() -> None:
 def test_train_help_and_cfg_job() -> None:
     mbegu = [sys.executable, "-m", "mbegu"]
     help_text = subprocess.run(
-        [*mbegu, "train", "--help"], cwd=REPO, capture_output=True, text=True, check=True
+        [*mbegu, "train", "--help"], cwd=PRISTINE, capture_output=True, text=True, check=True
     ).stdout
     assert "model" in help_text and "cnn, mlp" in help_text
     shown = subprocess.run(
         [*mbegu, "train", "--cfg", "job", "model=cnn", "seed=7"],
-        cwd=REPO,
+        cwd=PRISTINE,
         capture_output=True,
         text=True,
         check=True,

@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from mbegu.config.compose import compose
+from mbegu.data.stage import prepare
 from mbegu.errors import MbeguError
 from mbegu.evaluation.evaluate import evaluate
-from mbegu.inference.predict import from_mlflow, from_pipeline, predict_csv
+from mbegu.inference.predict import from_folder, from_mlflow, predict_csv
 from mbegu.training.train import train
 
 from .conftest import FAST, REPO, run_cli, start_cli
@@ -28,7 +29,7 @@ RESUMABLE = ["trainer.max_epochs=10", "data.batch_size=32", "callbacks.early_sto
 
 def test_run_captures_its_environment(project, client, experiment) -> None:
     shutil_copy(REPO / "requirements" / "constraints.txt", project / "requirements")
-    result = train(compose([*FAST, f"tracking.experiment_name={experiment}"]), write_outputs=False)
+    result = train(compose([*FAST, f"tracking.experiment_name={experiment}"]), outputs="none")
     run = client.get_run(result.run_id)
     import torch
 
@@ -96,7 +97,7 @@ def test_sigterm_then_continue_matches_uninterrupted(project, client, experiment
 
 def test_finetune_starts_from_the_source_weights(project, client, experiment) -> None:
     base = [*FAST, f"tracking.experiment_name={experiment}"]
-    source = train(compose(base), write_outputs=False)
+    source = train(compose(base), outputs="none")
     fresh_first = client.get_metric_history(source.run_id, "val/loss")[0].value
     tuned = train(
         compose(
@@ -107,7 +108,7 @@ def test_finetune_starts_from_the_source_weights(project, client, experiment) ->
                 "model.optimizer.lr=0.0005",
             ]
         ),
-        write_outputs=False,
+        outputs="none",
     )
     assert tuned.run_id != source.run_id
     run = client.get_run(tuned.run_id)
@@ -137,6 +138,7 @@ def evaluated(project, experiment):
     cfg = compose(
         [*FAST, f"tracking.experiment_name={experiment}", f"tracking.registered_model_name={name}"]
     )
+    prepare(cfg)
     train(cfg)
     return evaluate(cfg), name
 
@@ -145,7 +147,7 @@ def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, eva
     metrics, name = evaluated
     test_csv = project / "artifacts" / "processed" / "test.csv"
     models = {
-        "pipeline": from_pipeline(project / "artifacts" / "model"),
+        "pipeline": from_folder(project / "artifacts" / "model"),
         "run id": from_mlflow(f"runs:/{metrics['mlflow_run_id']}/model", tracking_uri),
         "registry": from_mlflow(f"models:/{name}@candidate", tracking_uri),
     }
@@ -158,6 +160,9 @@ def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, eva
     columns = list(outputs["pipeline"].columns)
     assert columns[:2] == ["label", "prediction"]
     assert columns[2:] == [f"prob_{k}" for k in range(10)]
+    assert outputs["pipeline"]["prediction"].astype(str).tolist() == [
+        str(v) for v in outputs["registry"]["prediction"]
+    ]
     mlflow.set_tracking_uri(tracking_uri)  # what the README shows for the registry
     try:
         registered = mlflow.pyfunc.load_model(f"models:/{name}@candidate")
@@ -187,11 +192,11 @@ def test_predict_cli_and_its_errors(project, evaluated) -> None:
     frame.to_csv(project / "partial.csv", index=False)
     with pytest.raises(MbeguError, match=r"lacks 2 feature column\(s\) .* \(pixel_7, pixel_8\)"):
         predict_csv(
-            from_pipeline(project / "artifacts" / "model"),
+            from_folder(project / "artifacts" / "model"),
             project / "partial.csv",
             project / "predictions.csv",
         )
     missing = run_cli("predict", str(test_csv), "--run-id", "0" * 32, cwd=project)
     assert missing.returncode == 2
-    assert "no model at runs:/" in missing.stderr
+    assert "no mbegu model at runs:/" in missing.stderr
     assert not (project / "predictions.csv").exists()

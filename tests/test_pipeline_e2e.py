@@ -1,5 +1,8 @@
-"""The whole loop on a fresh clone: `dvc pull`, `dvc repro`, one finished MLflow run holding
-everything; a repeat `dvc repro` does nothing; `dvc exp run -S` trains what it says."""
+"""The whole loop on a fresh clone, in the README's order: `dvc pull` + `dvc repro` (what
+`make run` does after the install) leaves `git status` empty and one finished MLflow run holding
+everything; a second clone gives byte-identical outputs and dvc.lock; two `dvc exp run -S`
+are compared by `dvc exp show`, `dvc metrics diff` and `dvc plots diff`; an ad hoc
+`mbegu train` leaves the pipeline alone."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from .conftest import REPO
+from .conftest import REPO, start_ui
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +55,6 @@ def fresh_clone(parent: Path, tracking_uri: str | None = None) -> Path:
     sh("dvc", "pull", "data.dvc", cwd=root)
     repro = sh("dvc", "repro", cwd=root, tracking_uri=tracking_uri)
     assert "Running stage 'train'" in repro.stdout
-    shutil.copy(root / "reports" / "metrics.json", parent / "first-metrics.json")
     return root
 
 
@@ -74,10 +76,23 @@ def all_runs(root: Path) -> list:
     return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time"])
 
 
+def outputs(root: Path) -> dict[str, bytes]:
+    """Every file the pipeline writes that DVC tracks, and dvc.lock."""
+    files = [*(root / "artifacts").rglob("*"), *(root / "reports").rglob("*"), root / "dvc.lock"]
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in files
+        if (p.is_file() and p.name != "run.json") or p.parent.name == "reports"
+    }
+
+
 def test_pipeline_outputs(clone: Path) -> None:
     for name in ("train.csv", "val.csv", "test.csv"):
         assert (clone / "artifacts" / "processed" / name).is_file()
-    assert (clone / "artifacts" / "model" / "model.pt").is_file()
+    assert sorted(p.name for p in (clone / "artifacts" / "model").iterdir()) == [
+        "model.json",
+        "model.pt",
+    ]
     for name in ("metrics.json", "history.csv", "confusion.csv", "confusion_matrix.png"):
         assert (clone / "reports" / name).is_file(), name
     assert sorted(p.name for p in (clone / "data").iterdir()) == ["digits.csv"]
@@ -88,23 +103,38 @@ def test_pipeline_outputs(clone: Path) -> None:
     assert "prepare" in sh("dvc", "dag", cwd=clone).stdout
 
 
+def test_a_clean_clone_stays_clean(clone: Path) -> None:
+    """The committed dvc.lock and reports are what the code produces: nothing to commit
+    after `make run`, nothing for DVC to redo, and the run knows its tree was clean."""
+    assert sh("git", "status", "--porcelain", cwd=clone).stdout == ""
+    assert "up to date" in sh("dvc", "status", cwd=clone).stdout
+    [run] = all_runs(clone)
+    assert run.data.tags["mbegu.git.dirty"] == "false"
+    head = sh("git", "rev-parse", "HEAD", cwd=clone).stdout.strip()
+    assert run.data.tags["mlflow.source.git.commit"] == head
+
+
 def test_one_finished_run_holds_everything(clone: Path) -> None:
     [run] = all_runs(clone)
     client = store(clone)
     run_id = run.info.run_id
     metrics = json.loads((clone / "reports" / "metrics.json").read_text())
     params = yaml.safe_load((clone / "params.yaml").read_text())
-    assert json.loads((clone / "reports" / "run.json").read_text())["mlflow_run_id"] == run_id
     assert run.info.status == "FINISHED"
+    assert run.info.run_name.startswith("mlp-digits-")
     # config
     assert run.data.params["model.optimizer.lr"] == str(params["model"]["optimizer"]["lr"])
     assert run.data.params["seed"] == str(params["seed"])
     assert "config.yaml" in {a.path for a in client.list_artifacts(run_id)}
+    # the data version as an MLflow dataset
+    data_md5 = yaml.safe_load((clone / "data.dvc").read_text())["outs"][0]["md5"]
+    [dataset] = run.inputs.dataset_inputs
+    assert (dataset.dataset.name, dataset.dataset.digest) == ("digits", data_md5[:32])
     # metrics: per epoch from train, test from evaluate
     epochs = len((clone / "reports" / "history.csv").read_text().splitlines()) - 1
     assert len(client.get_metric_history(run_id, "val/acc")) == epochs > 1
     assert run.data.metrics["test/acc"] == pytest.approx(metrics["test"]["acc"])
-    # plots and model
+    # plots and model; the model's page shows the final and test metrics
     assert "plots/confusion_matrix.png" in {a.path for a in client.list_artifacts(run_id, "plots")}
     mlflow.set_tracking_uri(f"sqlite:///{clone / 'mlflow.db'}")
     try:
@@ -112,26 +142,29 @@ def test_one_finished_run_holds_everything(clone: Path) -> None:
     finally:
         mlflow.set_tracking_uri(None)
     assert model.metadata.signature is not None
+    [logged] = client.search_logged_models([run.info.experiment_id])
+    linked = {m.key: m.value for m in logged.metrics or []}
+    assert "test/acc" in linked, sorted(linked)
+    assert linked["test/acc"] == pytest.approx(metrics["test"]["acc"])
+    assert linked["val/acc"] == pytest.approx(run.data.metrics["val/acc"])  # the last epoch's
     version = client.get_model_version_by_alias("mbegu-digits", "candidate")
     assert version.run_id == run_id
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     # lineage tags
-    head = sh("git", "rev-parse", "HEAD", cwd=clone).stdout.strip()
-    data_md5 = yaml.safe_load((clone / "data.dvc").read_text())["outs"][0]["md5"]
     tags = run.data.tags
-    assert tags["mlflow.source.git.commit"] == head
-    assert tags["mbegu.git.dirty"] in {"true", "false"}
     assert tags["mbegu.data.md5"] == data_md5
     assert tags["mbegu.command"] == "mbegu train --params params.yaml"
     assert tags["mbegu.dvc.stage"] == "train"
+    assert tags["mbegu.promotion"].startswith("promoted: mbegu-digits v1 is now @candidate")
 
 
-def test_two_clones_give_identical_metrics(clone: Path, tmp_path: Path, tracking_uri: str) -> None:
-    other = fresh_clone(tmp_path, tracking_uri)  # where runs are stored does not change metrics
-    first = (clone.parent / "first-metrics.json").read_text()
-    assert (other / "reports" / "metrics.json").read_text() == first
-    assert (other / "reports" / "history.csv").read_text() == (
-        clone / "reports" / "history.csv"
-    ).read_text()
+def test_two_clones_give_identical_outputs(clone: Path, tmp_path: Path, tracking_uri: str) -> None:
+    other = fresh_clone(tmp_path, tracking_uri)  # where runs are stored does not change them
+    mine, theirs = outputs(clone), outputs(other)
+    assert sorted(mine) == sorted(theirs)
+    differ = [name for name in mine if mine[name] != theirs[name]]
+    assert differ == [], differ
 
 
 def test_second_repro_runs_no_stage(clone: Path) -> None:
@@ -144,14 +177,7 @@ def test_ui_shows_the_run(clone: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    mbegu = Path(sys.executable).with_name("mbegu")
-    server = subprocess.Popen(
-        [str(mbegu), "ui", "--port", str(port)],
-        cwd=clone,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = start_ui(port, clone)
     try:
         remote = MlflowClient(f"http://127.0.0.1:{port}")
         deadline, found = time.monotonic() + 90, None
@@ -175,28 +201,84 @@ def test_edited_conf_is_not_silently_ignored(clone: Path) -> None:
     try:
         result = sh("dvc", "repro", cwd=clone, check=False)
         assert result.returncode != 0
-        assert "params.yaml is stale" in result.stderr + result.stdout
-        assert "dvc exp run" in result.stderr + result.stdout
+        assert (
+            "params.yaml is stale (model.optimizer.lr: conf/ gives 0.01, params.yaml has 0.002)"
+            in result.stderr + result.stdout
+        )
         assert all(r.info.status != "RUNNING" for r in all_runs(clone))
     finally:
         config.write_text(original)
-        sh("dvc", "repro", cwd=clone)
+    assert sh("git", "status", "--porcelain", cwd=clone).stdout == ""
 
 
-def test_exp_run_with_override_trains_the_cnn(clone: Path) -> None:
+def exp_show(root: Path) -> dict[str, dict]:
+    """`dvc exp show --json` as {experiment name: {"metrics": ..., "run": ...}}."""
+    rows = json.loads(sh("dvc", "exp", "show", "--json", cwd=root).stdout)
+    out = {}
+    for commit in rows:
+        for experiment in commit.get("experiments") or []:
+            for rev in experiment["revs"]:
+                metrics = rev["data"]["metrics"]
+                out[rev["name"]] = {
+                    "metrics": metrics["reports/metrics.json"]["data"]["test"],
+                    "run": metrics["reports/run.json"]["data"],
+                }
+    return out
+
+
+def test_experiments_compare(clone: Path) -> None:
     before = {r.info.run_id for r in all_runs(clone)}
-    sh("dvc", "exp", "run", "-S", "model=cnn", cwd=clone)
+    for epochs in (5, 6):
+        sh("dvc", "exp", "run", "-S", f"trainer.max_epochs={epochs}", cwd=clone)
     new = [r for r in all_runs(clone) if r.info.run_id not in before]
-    assert len(new) == 1
-    [run] = new
-    assert run.info.status == "FINISHED"
-    assert run.data.tags["mbegu.model"] == "CNN"
-    assert run.data.params["model.net._target_"] == "mbegu.models.networks.CNN"
-    assert run.data.tags.get("mbegu.dvc.exp_name")
-    metrics = json.loads((clone / "reports" / "metrics.json").read_text())
-    assert json.loads((clone / "reports" / "run.json").read_text()) == {
-        "mlflow_run_id": run.info.run_id
-    }
-    assert metrics["test"]["acc"] >= 0.97, metrics
-    table = sh("dvc", "exp", "show", "--csv", cwd=clone).stdout
-    assert run.info.run_id in table  # the DVC experiment links to its MLflow run
+    assert len(new) == 2 and all(r.info.status == "FINISHED" for r in new)
+
+    shown = exp_show(clone)
+    assert len(shown) == 2
+    by_run = {r.info.run_id: r for r in new}
+    for name, row in shown.items():
+        assert row["run"] == {"dvc_exp_name": name, "mlflow_run_id": row["run"]["mlflow_run_id"]}
+        run = by_run[row["run"]["mlflow_run_id"]]
+        assert run.info.run_name == name  # the MLflow run is named after the experiment
+        assert run.data.metrics["test/acc"] == pytest.approx(row["metrics"]["acc"])
+        assert len(run.inputs.dataset_inputs) == 1
+    names = [r.info.run_name for r in all_runs(clone)]
+    assert len(set(names)) == len(names) == 3
+
+    first, second = sorted(shown)
+    diff = sh("dvc", "metrics", "diff", "--json", cwd=clone)
+    assert "failed" not in diff.stderr
+    against_head = json.loads(diff.stdout)["reports/metrics.json"]["test.acc"]
+    assert (
+        against_head["old"]
+        == json.loads(sh("git", "show", "HEAD:reports/metrics.json", cwd=clone).stdout)["test"][
+            "acc"
+        ]
+    )
+    between = json.loads(sh("dvc", "metrics", "diff", first, second, "--json", cwd=clone).stdout)[
+        "reports/metrics.json"
+    ]["test.acc"]
+    assert (between["old"], between["new"]) == (
+        shown[first]["metrics"]["acc"],
+        shown[second]["metrics"]["acc"],
+    )
+    sh("dvc", "plots", "diff", first, second, "-o", "plots-diff", cwd=clone)
+    assert '<script src="http' not in (clone / "plots-diff" / "index.html").read_text()
+
+
+def test_adhoc_train_leaves_the_pipeline_alone(clone: Path) -> None:
+    status = sh("git", "status", "--porcelain", cwd=clone).stdout
+    adhoc = sh("mbegu", "train", "model=cnn", "trainer.max_epochs=2", cwd=clone)
+    run_id = next(li.split()[2] for li in adhoc.stdout.splitlines() if li.startswith("MLflow run"))
+    assert f"model: checkpoints/{run_id}/model" in adhoc.stdout
+    assert "up to date" in sh("dvc", "status", cwd=clone).stdout
+    assert sh("git", "status", "--porcelain", cwd=clone).stdout == status
+    predicted = sh(
+        "mbegu",
+        "predict",
+        "reports/../artifacts/processed/test.csv",
+        "--run-id",
+        run_id,
+        cwd=clone,
+    )
+    assert "accuracy" in predicted.stdout

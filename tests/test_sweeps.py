@@ -85,7 +85,7 @@ def test_six_trials_with_pruning(project, client, experiment) -> None:
     assert cfg.trainer.max_epochs == 4
     assert cfg.model.optimizer.lr == pytest.approx(study.best_params["model.optimizer.lr"])
     assert cfg.data.batch_size == study.best_params["data.batch_size"]
-    result = train(cfg, write_outputs=False)
+    result = train(cfg, outputs="none")
     assert result.metrics["val/acc"] > 0.5
 
 
@@ -211,3 +211,46 @@ def test_ctrl_c_leaves_study_and_runs_consistent(project, client, experiment) ->
         for r in children(client, experiment, parent.info.run_id)
     }
     assert statuses["1"] == "KILLED"
+
+
+def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experiment) -> None:
+    import psutil
+
+    args = sweep_args(experiment, "terminated", 12, "sweep.workers=2")
+    process = start_cli("sweep", *args, cwd=project)
+    output, finished = [], 0
+    for line in process.stdout:
+        output.append(line)
+        finished += line.startswith("trial ") and " val/acc " in line
+        if finished >= 2 and line.startswith("epoch 2/"):
+            process.send_signal(signal.SIGTERM)
+            break
+    output.append(process.communicate(timeout=120)[0])
+    text = "".join(output)
+    assert process.returncode == 143, text[-3000:]
+    study = load(project, "terminated")
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    pids = {t.user_attrs[trials.PID] for t in study.trials}
+    assert len(pids) == 2, "both workers had started trials"
+    assert not [pid for pid in pids if psutil.pid_exists(pid)], "a worker outlived SIGTERM"
+    assert len(study.trials) < 12
+    best = project / "conf" / "experiment" / "best_terminated.yaml"
+    assert best.is_file(), text[-3000:]
+    assert f"val/acc = {study.best_value:.6g}" in best.read_text()
+    assert parent_of(client, experiment).info.status == "KILLED"
+
+
+def test_a_new_study_with_an_old_name_gets_its_own_parent(project, client, experiment) -> None:
+    args = sweep_args(experiment, "reused", 2)
+    run_sweep(args)
+    [old] = [r for r in runs_of(client, experiment) if r.data.tags.get("mbegu.sweep.role")]
+    (project / "sweeps" / "reused.journal").unlink()  # the study is gone, its runs are not
+    run_sweep(args)
+    parents = [r for r in runs_of(client, experiment) if r.data.tags.get("mbegu.sweep.role")]
+    assert len(parents) == 2
+    [new] = [p for p in parents if p.info.run_id != old.info.run_id]
+    assert new.data.tags["mbegu.sweep.study_uid"] != old.data.tags["mbegu.sweep.study_uid"]
+    again = client.get_run(old.info.run_id)
+    assert again.data.metrics == old.data.metrics  # the old parent was not re-marked
+    assert again.info.end_time == old.info.end_time
+    assert len(children(client, experiment, new.info.run_id)) == 2

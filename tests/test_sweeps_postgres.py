@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import optuna
 import pytest
@@ -21,9 +22,19 @@ pytestmark = [
 ]
 
 
-def test_two_commands_share_a_postgres_study(project, client, experiment) -> None:
+SECRET = "s3cretPW-9f2"
+
+
+def with_password(url: str) -> str:
+    """The server trusts loopback, so any password works: one that must never be stored."""
+    scheme, rest = url.split("://", 1)
+    user, host = rest.split("@", 1)
+    return f"{scheme}://{user}:{SECRET}@{host}"
+
+
+def test_two_commands_share_a_postgres_study(project, client, experiment, tracking_uri) -> None:
     study_name = f"pg-{uuid.uuid4().hex[:8]}"
-    args = sweep_args(experiment, study_name, 4, f"sweep.storage={URL}")
+    args = sweep_args(experiment, study_name, 4, f"sweep.storage={with_password(URL)}")
     first = start_cli("sweep", *args, cwd=project)
     head = []
     for line in first.stdout:  # the second "machine" joins once the study is running
@@ -47,3 +58,12 @@ def test_two_commands_share_a_postgres_study(project, client, experiment) -> Non
     assert sorted(int(r.data.tags["mbegu.trial.number"]) for r in nested) == sorted(
         t.number for t in counted
     )
+    # The password is in neither output, nor the store, nor any artifact or project file.
+    assert SECRET not in "".join(outputs)
+    assert "mbegu:***@" in "".join(outputs)
+    db = Path(tracking_uri.removeprefix("sqlite:///"))
+    for path in [db, *db.parent.rglob("*"), *project.rglob("*")]:
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    command = nested[0].data.tags["mbegu.command"]
+    assert "sweep.storage=postgresql://mbegu:***@" in command

@@ -3,6 +3,7 @@ is left RUNNING or half-written when something goes wrong."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import mlflow.pyfunc
@@ -11,12 +12,14 @@ import pandas as pd
 import pytest
 import pytorch_lightning as pl
 import torch
+from omegaconf import OmegaConf
 
 from mbegu.config.compose import compose
 from mbegu.data.split import load_split
+from mbegu.data.stage import prepare
 from mbegu.errors import MbeguError
 from mbegu.evaluation.evaluate import evaluate
-from mbegu.training.artifacts import load_model, read_run_info
+from mbegu.models.saved import load_model
 from mbegu.training.train import train
 
 from .conftest import FAST, runs_of
@@ -53,9 +56,14 @@ def test_train_records_one_finished_run(project, client, experiment) -> None:
     assert "config.yaml" in artifacts
 
     model_dir = project / "artifacts" / "model"
-    assert read_run_info(model_dir)["run_id"] == result.run_id
-    _, saved_cfg = load_model(model_dir)
-    assert saved_cfg["model"]["optimizer"]["lr"] == 0.004
+    assert json.loads((project / "artifacts" / "run.json").read_text()) == {
+        "mlflow_run_id": result.run_id
+    }
+    saved = load_model(model_dir)
+    assert saved.config["model"]["optimizer"]["lr"] == 0.004
+    assert saved.features == [f"pixel_{i}" for i in range(64)]
+    assert saved.classes == [str(c) for c in range(10)]
+    assert result.run_id not in (model_dir / "model.json").read_text()  # same bytes every run
     history = pd.read_csv(project / "reports" / "history.csv")
     assert list(history.epoch) == [0, 1, 2]
     for name in ("train/loss", "train/acc", "val/acc"):  # each row is its own epoch's values
@@ -67,8 +75,8 @@ def test_train_records_one_finished_run(project, client, experiment) -> None:
 
 def test_same_config_same_metrics(project, experiment) -> None:
     cfg = compose([*FAST, f"tracking.experiment_name={experiment}"])
-    first = train(cfg, write_outputs=False)
-    second = train(cfg, write_outputs=False)
+    first = train(cfg, outputs="none")
+    second = train(cfg, outputs="none")
     assert first.history == second.history
     assert first.metrics["val/acc"] == second.metrics["val/acc"]
 
@@ -105,6 +113,7 @@ def test_evaluate_completes_the_same_run(project, client, experiment) -> None:
     cfg = compose(
         [*FAST, f"tracking.experiment_name={experiment}", "tracking.registered_model_name=null"]
     )
+    prepare(cfg)  # the DVC stage that writes the split
     result = train(cfg)
     metrics = evaluate(cfg)
 
@@ -128,7 +137,74 @@ def test_evaluate_completes_the_same_run(project, client, experiment) -> None:
     probs = np.asarray(model.predict(frame))
     assert probs.shape == (len(labels), 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
-    net, _ = load_model(project / "artifacts" / "model")
+    net = load_model(project / "artifacts" / "model").net
     with torch.no_grad():
         expected = torch.softmax(net(torch.from_numpy(features)), -1).numpy()
     np.testing.assert_allclose(probs, expected, atol=1e-5)
+
+
+def test_non_finite_loss_fails_the_run_and_promotes_nothing(project, client, experiment) -> None:
+    """lr=1e6 diverges: one line naming the metric and epoch, run FAILED with the reason,
+    nothing written to artifacts/, nothing registered."""
+    name = f"m-{experiment}"[:60]
+    cfg = compose(
+        [
+            *FAST,
+            f"tracking.experiment_name={experiment}",
+            f"tracking.registered_model_name={name}",
+            "model.optimizer.lr=1e12",
+        ]
+    )
+    with pytest.raises(
+        MbeguError, match=r"^train/loss is (nan|inf) at epoch 1: the model diverged"
+    ):
+        train(cfg)
+    [run] = runs_of(client, experiment)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["mbegu.error"].startswith("train/loss is")
+    assert not (project / "artifacts" / "model").exists()
+    assert not (project / "artifacts" / "run.json").exists()
+    assert client.search_model_versions(f"name = '{name}'") == []
+
+
+def test_alias_moves_only_for_a_model_that_clears_the_bar(project, client, experiment) -> None:
+    name = f"m-{experiment}"[:60]
+    base = [
+        *FAST,
+        f"tracking.experiment_name={experiment}",
+        f"tracking.registered_model_name={name}",
+    ]
+    good = compose(base)
+    train(good)
+    first = evaluate(good)
+    assert first["promoted"]
+    assert str(client.get_model_version_by_alias(name, "candidate").version) == "1"
+    # One epoch at a tiny learning rate: registered, but not better than the candidate.
+    weak = compose([*base, "trainer.max_epochs=1", "model.optimizer.lr=1e-6"])
+    weak = OmegaConf.merge(weak, {"tracking": {"promote_if": {"above": "candidate"}}})
+    train(weak)
+    second = evaluate(weak)
+    assert not second["promoted"]
+    assert {str(v.version) for v in client.search_model_versions(f"name = '{name}'")} == {"1", "2"}
+    assert str(client.get_model_version_by_alias(name, "candidate").version) == "1"
+    tag = client.get_run(second["mlflow_run_id"]).data.tags["mbegu.promotion"]
+    assert tag.startswith(f"not promoted: {name} v2 is registered but @candidate stays")
+    metrics = json.loads((project / "reports" / "metrics.json").read_text())
+    assert metrics["test"]["acc"] == second["test"]["acc"]
+
+
+def test_adhoc_train_leaves_the_pipeline_alone(project, client, experiment) -> None:
+    cfg = compose([*FAST, f"tracking.experiment_name={experiment}"])
+    result = train(cfg, outputs="run")
+    assert not (project / "artifacts").exists()
+    assert not (project / "reports").exists()
+    model_dir = project / "checkpoints" / result.run_id / "model"
+    saved = load_model(model_dir)
+    frame = pd.DataFrame(np.zeros((2, 64)), columns=saved.features)
+    logged = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
+    np.testing.assert_allclose(np.asarray(logged.predict(frame)).sum(axis=1), 1, atol=1e-5)
+    [run] = runs_of(client, experiment)
+    assert run.info.run_name.startswith("mlp-digits-")
+    [dataset] = run.inputs.dataset_inputs
+    assert dataset.dataset.name == "digits"
+    assert dataset.dataset.digest == run.data.tags["mbegu.data.md5"].removesuffix(".dir")

@@ -24,7 +24,7 @@ EPILOG = """examples:
   dvc repro                                       run the pipeline (prepare -> train -> evaluate)
   dvc exp run -S model=cnn                        the pipeline with an override, as a DVC experiment
   mbegu sweep sweep=digits sweep.n_trials=20      an Optuna sweep; rerun to continue it
-  mbegu predict rows.csv --model mbegu-digits@candidate   predict with a registered model
+  mbegu predict examples/digits_rows.csv               predict with the pipeline's model
   mbegu ui                                        browse runs in the MLflow UI
 """
 
@@ -78,16 +78,18 @@ def _print_cfg(cfg: DictConfig) -> int:
     return 0
 
 
-def run_prepare(cfg: DictConfig) -> None:
+def run_prepare(cfg: DictConfig, args: argparse.Namespace) -> None:
     from mbegu.data.stage import prepare
 
     prepare(cfg)
 
 
-def run_train(cfg: DictConfig) -> None:
+def run_train(cfg: DictConfig, args: argparse.Namespace) -> None:
+    """`--params` is the DVC stage (the pipeline's outputs); without it, an ad hoc run that
+    leaves artifacts/ and reports/ alone."""
     from mbegu.training.train import train
 
-    result = train(cfg)
+    result = train(cfg, outputs="pipeline" if args.params is not None else "run")
     if result.run_id is None:  # a DDP process other than rank 0
         return
     shown = "  ".join(
@@ -102,20 +104,23 @@ def run_train(cfg: DictConfig) -> None:
         print("mbegu-timings " + json.dumps({**result.timings, **result.metrics}))
 
 
-def run_evaluate(cfg: DictConfig) -> None:
+def run_evaluate(cfg: DictConfig, args: argparse.Namespace) -> None:
     from mbegu.evaluation.evaluate import evaluate
 
     evaluate(cfg)
 
 
-def config_command(run: Callable[[DictConfig], None]) -> Callable[[argparse.Namespace], int]:
+Stage = Callable[["DictConfig", argparse.Namespace], None]
+
+
+def config_command(run: Stage) -> Callable[[argparse.Namespace], int]:
     """A stage command: load the config, print it for --cfg job, else run the stage."""
 
     def command(args: argparse.Namespace) -> int:
         cfg = load_config(args)
         if args.cfg:
             return _print_cfg(cfg)
-        run(cfg)
+        run(cfg, args)
         return 0
 
     return command
@@ -151,13 +156,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def configured_tracking_uri() -> str:
+    """The one tracking URI every command uses: tracking.tracking_uri from conf/, else
+    $MLFLOW_TRACKING_URI, else the project's SQLite store."""
+    from mbegu.config.compose import compose
+    from mbegu.tracking.store import resolve_tracking_uri
+
+    return resolve_tracking_uri(compose().tracking.get("tracking_uri"))
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
-    from mbegu.inference.predict import from_mlflow, from_pipeline, predict_csv
+    from mbegu.inference.predict import from_folder, from_mlflow, predict_csv
     from mbegu.project import project_root
-    from mbegu.tracking.store import check_reachable, resolve_tracking_uri
+    from mbegu.tracking.store import check_reachable
 
     if args.run_id or args.model:
-        uri = resolve_tracking_uri()
+        uri = configured_tracking_uri()
         check_reachable(uri)
         if args.run_id:
             target = f"runs:/{args.run_id}/model"
@@ -166,7 +180,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             target = f"models:/{name}@{alias or 'candidate'}"
         model = from_mlflow(target, uri)
     else:
-        model = from_pipeline(args.model_dir or project_root() / "artifacts" / "model")
+        model = from_folder(args.model_dir or project_root() / "artifacts" / "model")
     result = predict_csv(model, args.input, args.output)
     shown = f", accuracy {result['accuracy']:.4f} on its label column" if result else ""
     print(f"wrote {args.output} with {model.source}{shown}")
@@ -176,7 +190,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     from mbegu.cli.ui import serve
 
-    return serve(host=args.host, port=args.port, workers=args.workers)
+    return serve(configured_tracking_uri(), host=args.host, port=args.port, workers=args.workers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mbegu {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    stages: list[tuple[str, str, Callable[[DictConfig], None]]] = [
+    stages: list[tuple[str, str, Stage]] = [
         ("prepare", "validate the raw CSV and write the seeded, stratified split", run_prepare),
         ("train", "train a model (Lightning), tracked as an MLflow run", run_train),
         (
@@ -249,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--model", metavar="NAME[@ALIAS]", help="a registered model, e.g. mbegu-digits@candidate"
     )
-    which.add_argument("--model-dir", type=Path, help="a pipeline model folder")
+    which.add_argument(
+        "--model-dir", type=Path, help="a model folder (default: the pipeline's artifacts/model)"
+    )
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("ui", help="open the MLflow UI on this project's store")
@@ -264,11 +280,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    from mbegu.security import mask_secrets
+
     try:
         return args.func(args)
     except MbeguError as err:
-        print(f"mbegu: error: {err}", file=sys.stderr)
+        print(f"mbegu: error: {mask_secrets(str(err))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         print("mbegu: interrupted", file=sys.stderr)
-        return 130
+        return 143 if "signal 15" in str(err) else 130
+    except Exception as err:  # a bug or an input nobody foresaw: still one line
+        if os.environ.get("MBEGU_DEBUG") == "1":
+            raise
+        from mbegu.errors import first_line
+
+        print(
+            f"mbegu: error: unexpected {type(err).__name__}: {mask_secrets(first_line(err))} "
+            f"(MBEGU_DEBUG=1 shows the traceback; please report it)",
+            file=sys.stderr,
+        )
+        return 1

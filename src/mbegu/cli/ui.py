@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
+from typing import Any
 
-from mbegu.tracking.store import default_artifact_root, resolve_tracking_uri
+from mbegu.errors import MbeguError
+from mbegu.security import mask_secrets
+from mbegu.tracking.store import default_artifact_root
 
 
-def serve(host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> int:
-    """Run `mlflow server` in the foreground until Ctrl-C.
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def serve(uri: str, host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> int:
+    """Run `mlflow server` in the foreground until Ctrl-C or SIGTERM, then stop it and its
+    workers (it runs in a process group of its own, which is stopped whole).
 
     One worker answers in about half the time of the default four; job execution off, so a
     quick stop leaves no stray worker processes.
     """
-    uri = resolve_tracking_uri()
     if uri.startswith(("http://", "https://")):
-        print(f"MLFLOW_TRACKING_URI points to a server: open {uri} in a browser")
+        print(f"the tracking URI points to a server: open {mask_secrets(uri)} in a browser")
         return 0
+    if not _port_free(host, port):
+        raise MbeguError(
+            f"port {port} on {host} is in use (another `mbegu ui`?): stop it, or pass --port"
+        )
+    from mlflow import MlflowClient
+
+    from mbegu.tracking.store import close_dead_runs, retrying
+
+    close_dead_runs(retrying(MlflowClient(uri), 10))
     command = [
         sys.executable,
         "-m",
@@ -41,11 +65,34 @@ def serve(host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> int:
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, stop)
     print(f"MLflow UI on http://{host}:{port} (store {uri}); Ctrl-C stops it", flush=True)
-    process = subprocess.Popen(command, env=env)
     try:
         return process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        process.wait(timeout=15)
+        _stop_group(process)
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the server's whole process group (gunicorn/uvicorn workers included),
+    SIGKILL to whatever is still there after 15 s."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        with contextlib.suppress(ProcessLookupError):  # workers may outlive the leader
+            os.killpg(process.pid, signal.SIGKILL)
+        return

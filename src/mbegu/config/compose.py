@@ -105,24 +105,34 @@ def load_params(path: Path, check_stale: bool = True) -> DictConfig:
     if check_stale and not _exp_run() and os.environ.get("MBEGU_ALLOW_STALE_PARAMS") != "1":
         fresh = OmegaConf.to_container(compose(root=path.parent.resolve()))
         if fresh != raw:
-            changed = sorted(_diff_keys(fresh, raw))
+            changed = "; ".join(
+                f"{key}: conf/ gives {_show(new)}, {path.name} has {_show(old)}"
+                for key, new, old in _diff_keys(fresh, raw)
+            )
             raise MbeguError(
-                f"{path.name} is stale: conf/ changed ({', '.join(changed[:4])}) but plain "
-                f"`dvc repro` never recomposes it; run `dvc exp run` (or `mbegu params`, then "
-                f"`dvc repro`)"
+                f"{path.name} is stale ({changed}): plain `dvc repro` never recomposes it from "
+                f"conf/; run `dvc exp run` (or `mbegu params`, then `dvc repro`)"
             )
     cfg = OmegaConf.create(raw)
     validate(cfg)
     return cfg
 
 
-def _diff_keys(a: object, b: object, prefix: str = "") -> list[str]:
+_ABSENT = object()
+
+
+def _diff_keys(a: object, b: object, prefix: str = "") -> list[tuple[str, object, object]]:
+    """Every leaf key whose value differs: (dotted key, value in a, value in b)."""
     if isinstance(a, dict) and isinstance(b, dict):
-        out: list[str] = []
+        out: list[tuple[str, object, object]] = []
         for key in sorted(set(a) | set(b), key=str):
-            out += _diff_keys(a.get(key), b.get(key), f"{prefix}{key}.")
+            out += _diff_keys(a.get(key, _ABSENT), b.get(key, _ABSENT), f"{prefix}{key}.")
         return out
-    return [] if a == b else [prefix.rstrip(".") or "<root>"]
+    return [] if a == b else [(prefix.rstrip(".") or "<root>", a, b)]
+
+
+def _show(value: object) -> str:
+    return "nothing" if value is _ABSENT else repr(value)
 
 
 def write_params(path: Path, root: Path | None = None) -> None:

@@ -6,6 +6,7 @@ argument can be added in YAML without touching Python.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -54,6 +55,7 @@ class TrackingSchema:
     run_name: str | None
     registered_model_name: str | None
     model_alias: str | None
+    store_retry_seconds: float
 
 
 SCHEMAS: dict[str, type] = {
@@ -81,10 +83,14 @@ def _check_section(cfg: DictConfig, key: str, schema: type) -> None:
         ) from None
 
 
+MAX_SEED = 2**32 - 1  # numpy's and Lightning's bound
+
+
 def validate(cfg: DictConfig) -> None:
     """Check types of the known keys and the values that must make sense together."""
-    if not isinstance(cfg.get("seed"), int) or isinstance(cfg.get("seed"), bool):
-        raise MbeguError(f"seed={cfg.get('seed')!r} must be an integer: pass e.g. seed=42")
+    seed = cfg.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise MbeguError(f"seed={seed!r} must be an integer from 0 to {MAX_SEED}: e.g. seed=42")
     for key, schema in SCHEMAS.items():
         _check_section(cfg, key, schema)
     data = cfg.data
@@ -101,5 +107,41 @@ def validate(cfg: DictConfig) -> None:
     for key in ("data.batch_size", "trainer.max_epochs"):
         if OmegaConf.select(cfg, key) < 1:
             raise MbeguError(f"{key} must be at least 1: got {OmegaConf.select(cfg, key)}")
-    if cfg.model.optimizer.lr <= 0:
-        raise MbeguError(f"model.optimizer.lr must be positive: got {cfg.model.optimizer.lr}")
+    optimizer = cfg.model.optimizer
+    if not math.isfinite(optimizer.lr) or optimizer.lr <= 0:
+        raise MbeguError(f"model.optimizer.lr must be a positive number: got {optimizer.lr}")
+    decay = optimizer.get("weight_decay")
+    if decay is not None and (not math.isfinite(decay) or decay < 0):
+        raise MbeguError(f"model.optimizer.weight_decay must be 0 or more: got {decay}")
+    _check_promotion(cfg.tracking.get("promote_if"))
+    if cfg.get("sweep") is not None:
+        _check_sweep(cfg.sweep)
+
+
+PROMOTE_METRICS = ("acc", "f1_macro")
+
+
+def _check_promotion(rule: object) -> None:
+    if rule is None:
+        return
+    metric, above = rule.get("metric"), rule.get("above")  # type: ignore[attr-defined]
+    if metric not in PROMOTE_METRICS:
+        raise MbeguError(
+            f"tracking.promote_if.metric={metric!r}: use one of {', '.join(PROMOTE_METRICS)}"
+        )
+    if above not in ("chance", "candidate") and (
+        isinstance(above, bool) or not isinstance(above, int | float) or not math.isfinite(above)
+    ):
+        raise MbeguError(
+            f"tracking.promote_if.above={above!r}: use chance, candidate or a number like 0.9"
+        )
+
+
+def _check_sweep(sweep: DictConfig) -> None:
+    from mbegu.security import safe_name
+
+    safe_name(sweep.get("study_name"), "sweep.study_name")
+    for key in ("n_trials", "workers"):
+        value = sweep.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise MbeguError(f"sweep.{key} must be a whole number of at least 1: got {value!r}")

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
+from mbegu.data.digits import feature_columns
 from mbegu.data.loading import EpochSeededSampler, TensorRows, as_batch
-from mbegu.data.split import SPLITS, load_split, prepare_split
+from mbegu.data.split import SPLITS, is_prepared, load_split, make_split
 from mbegu.errors import MbeguError
 
 
 class DigitsDataModule(pl.LightningDataModule):
-    """Raw CSV -> validated, stratified split on disk -> tensor batches."""
+    """Raw CSV -> validated, stratified split -> tensor batches.
+
+    The split comes from the `prepare` stage's files when they match the raw data, seed and
+    fractions; otherwise (an ad hoc `mbegu train seed=7`) it is made in memory, so only the
+    DVC stage ever writes artifacts/processed.
+    """
 
     def __init__(
         self,
@@ -35,21 +42,23 @@ class DigitsDataModule(pl.LightningDataModule):
         self.batch_size, self.seed = batch_size, seed
         self.datasets: dict[str, TensorRows] = {}
 
-    def prepare_data(self) -> None:
-        """Validate the raw CSV and write the split, unless an up-to-date one is on disk.
+    @property
+    def feature_names(self) -> list[str]:
+        """The raw columns the model reads, in order: what `predict` and MLflow ask for."""
+        return feature_columns(self.num_features)
 
-        The DVC `prepare` stage does the same through prepare_split; an ad-hoc `mbegu train`
-        gets it from Lightning, without redoing the work when nothing changed.
-        """
-        prepare_split(
-            self.raw_path,
-            self.processed_dir,
-            self.num_features,
-            self.num_classes,
-            self.val_fraction,
-            self.test_fraction,
-            self.seed,
-        )
+    @property
+    def class_names(self) -> list[str]:
+        return [str(c) for c in range(self.num_classes)]
+
+    def example_frame(self, rows: int = 5):  # -> pandas.DataFrame
+        """A few raw test rows with their column names: the MLflow model's input example."""
+        import numpy as np
+        import pandas as pd
+
+        self.setup("test")
+        features = self.datasets["test"].features[:rows].numpy().astype(np.float64)
+        return pd.DataFrame(features, columns=self.feature_names)
 
     def setup(self, stage: str | None = None) -> None:
         wanted = {
@@ -58,19 +67,40 @@ class DigitsDataModule(pl.LightningDataModule):
             "test": ("test",),
             "predict": ("test",),
         }.get(stage or "", SPLITS)
+        if all(name in self.datasets for name in wanted):
+            return
+        if is_prepared(
+            self.processed_dir, self.raw_path, self.val_fraction, self.test_fraction, self.seed
+        ):
+            splits = {name: load_split(self.processed_dir / f"{name}.csv") for name in wanted}
+        elif self.raw_path.is_file():
+            splits, _, _ = make_split(
+                self.raw_path,
+                self.num_features,
+                self.num_classes,
+                self.val_fraction,
+                self.test_fraction,
+                self.seed,
+            )
+        else:
+            raise MbeguError(f"data file {self.raw_path} not found: run `dvc pull` to restore it")
         for name in wanted:
-            if name in self.datasets:
-                continue
-            path = self.processed_dir / f"{name}.csv"
-            if not path.is_file():
-                raise MbeguError(f"processed split {path} not found: run `dvc repro prepare`")
-            features, labels = load_split(path)
-            if features.shape[1] != self.num_features:
-                raise MbeguError(
-                    f"{path} has {features.shape[1]} features, the config says "
-                    f"{self.num_features}: run `dvc repro prepare`"
-                )
+            features, labels = splits[name]
+            self._check(name, features, labels)
             self.datasets[name] = TensorRows(torch.from_numpy(features), torch.from_numpy(labels))
+
+    def _check(self, name: str, features: np.ndarray, labels: np.ndarray) -> None:
+        if features.shape[1] != self.num_features:
+            raise MbeguError(
+                f"the {name} split has {features.shape[1]} features, data.num_features says "
+                f"{self.num_features}: fix data.num_features or run `dvc repro prepare`"
+            )
+        if len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise MbeguError(
+                f"the {name} split has label {int(labels.max())}, outside 0.."
+                f"{self.num_classes - 1}: data.num_classes={self.num_classes} disagrees with "
+                f"the data"
+            )
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         rows = self.datasets[name]
@@ -92,10 +122,11 @@ class DigitsDataModule(pl.LightningDataModule):
 
 def build_datamodule(cfg: DictConfig, root: Path) -> DigitsDataModule:
     """Instantiate cfg.data with its paths anchored at the project root."""
-    from hydra.utils import instantiate
+    from mbegu.security import instantiate
 
     return instantiate(
         cfg.data,
+        where="data",
         raw_path=str(root / cfg.data.raw_path),
         processed_dir=str(root / cfg.data.processed_dir),
     )

@@ -45,11 +45,13 @@ def write_split(
 ) -> None:
     """Write train/val/test CSVs (same columns as the raw file) and a manifest, atomically."""
     header = ",".join([*columns, "label"])
+    # %.9g writes every float32 exactly (integers as integers): the split never alters data.
+    fmt = ["%.9g"] * len(columns) + ["%d"]
     with atomic_dir(out_dir) as tmp:
         for name, rows in indices.items():
-            table = np.column_stack([features[rows].astype(np.int64), labels[rows]])
+            table = np.column_stack([features[rows].astype(np.float64), labels[rows]])
             np.savetxt(
-                tmp / f"{name}.csv", table, fmt="%d", delimiter=",", header=header, comments=""
+                tmp / f"{name}.csv", table, fmt=fmt, delimiter=",", header=header, comments=""
             )
         counts = {name: len(rows) for name, rows in indices.items()}
         (tmp / MANIFEST).write_text(json.dumps({**manifest, "rows": counts}, indent=2) + "\n")
@@ -64,8 +66,8 @@ def read_manifest(out_dir: Path) -> dict | None:
 
 def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(features float32, labels int64) from one processed CSV."""
-    table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2)
-    return table[:, :-1], table[:, -1].astype(np.int64)
+    table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+    return table[:, :-1].astype(np.float32), table[:, -1].astype(np.int64)
 
 
 def split_manifest(raw_path: Path, val_fraction: float, test_fraction: float, seed: int) -> dict:
@@ -88,6 +90,31 @@ def is_prepared(
     return found == split_manifest(raw_path, val_fraction, test_fraction, seed)
 
 
+def make_split(
+    raw_path: Path,
+    num_features: int,
+    num_classes: int,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str], dict]:
+    """Validate the raw CSV and split it in memory: ({split: (features, labels)}, columns,
+    manifest)."""
+    from mbegu.data.validate import read_table
+
+    features, labels, columns = read_table(raw_path, num_features, num_classes)
+    counts = np.bincount(labels, minlength=num_classes)
+    if counts.min() < 3:
+        raise MbeguError(
+            f"{raw_path}: class {int(counts.argmin())} has {int(counts.min())} rows, too few "
+            "to stratify into train/val/test: add rows or set data.num_classes"
+        )
+    indices = stratified_split(labels, val_fraction, test_fraction, seed)
+    manifest = split_manifest(raw_path, val_fraction, test_fraction, seed)
+    splits = {name: (features[rows], labels[rows]) for name, rows in indices.items()}
+    return splits, columns, manifest
+
+
 def prepare_split(
     raw_path: Path,
     out_dir: Path,
@@ -97,21 +124,15 @@ def prepare_split(
     test_fraction: float,
     seed: int,
 ) -> dict[str, int]:
-    """Validate the raw CSV and write the split, unless an up-to-date one is on disk.
-
-    Returns the row count of each split.
-    """
-    from mbegu.data.validate import read_table
-
+    """Validate the raw CSV and write the split, unless an up-to-date one is on disk (the
+    `prepare` stage: the only writer of the processed split). Returns each split's rows."""
     if not is_prepared(out_dir, raw_path, val_fraction, test_fraction, seed):
-        features, labels, columns = read_table(raw_path, num_features, num_classes)
-        counts = np.bincount(labels, minlength=num_classes)
-        if counts.min() < 3:
-            raise MbeguError(
-                f"{raw_path}: class {int(counts.argmin())} has {int(counts.min())} rows, too few "
-                "to stratify into train/val/test: add rows or set data.num_classes"
-            )
-        indices = stratified_split(labels, val_fraction, test_fraction, seed)
-        manifest = split_manifest(raw_path, val_fraction, test_fraction, seed)
+        splits, columns, manifest = make_split(
+            raw_path, num_features, num_classes, val_fraction, test_fraction, seed
+        )
+        features = np.concatenate([f for f, _ in splits.values()])
+        labels = np.concatenate([y for _, y in splits.values()])
+        offsets = np.cumsum([0, *(len(y) for _, y in splits.values())])
+        indices = {name: np.arange(offsets[i], offsets[i + 1]) for i, name in enumerate(splits)}
         write_split(out_dir, features, labels, columns, indices, manifest)
     return (read_manifest(out_dir) or {}).get("rows", {})

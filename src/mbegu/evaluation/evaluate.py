@@ -1,49 +1,65 @@
-"""evaluate(cfg): test the trained model and complete its MLflow run.
+"""evaluate(cfg): test the trained model, complete its MLflow run, register and maybe promote.
 
-It reopens the run that `train` created (its id is in the model folder's run.json), so one
-pipeline run stays one MLflow run.
+It reopens the run that `train` created (its id is in artifacts/run.json), so one pipeline run
+stays one MLflow run. The `candidate` alias moves only when the test metric clears
+tracking.promote_if.
 """
 
 from __future__ import annotations
 
-import logging
-import warnings
+import json
+import math
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
 
+from mbegu.errors import MbeguError
 from mbegu.project import project_root
+
+
+def read_run_id(run_file: Path) -> str:
+    """The MLflow run that the train stage opened."""
+    try:
+        return str(json.loads(run_file.read_text())["mlflow_run_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise MbeguError(
+            f"{run_file} (the train stage's MLflow run) not found: run `dvc repro train`"
+        ) from None
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test metrics to reports/ and to the run; the model logged (and registered) in MLflow."""
-    from hydra.utils import instantiate
-
-    from mbegu.training.artifacts import load_model, read_run_info
+    from mbegu.security import instantiate
     from mbegu.training.train import resolve_paths
 
     root = project_root()
     paths = resolve_paths(cfg, root)
-    run_id = read_run_info(paths["model_dir"])["run_id"]  # no model: fail before heavy imports
+    run_id = read_run_id(paths["run_file"])  # no model: fail before heavy imports
+    if not (paths["model_dir"] / "model.json").is_file():
+        raise MbeguError(f"no model in {paths['model_dir']}: run `dvc repro train`")
 
     import pytorch_lightning as pl
     import torch
 
     from mbegu.data.datamodule import build_datamodule
     from mbegu.evaluation.reports import confusion_matrix, per_class_accuracy, write_reports
-    from mbegu.io import atomic_write_json
     from mbegu.models.classifier import Classifier
+    from mbegu.models.mlflow_model import log_model
+    from mbegu.models.saved import load_model
     from mbegu.training.train import quiet_lightning
 
     quiet_lightning()
-    tracker = instantiate(cfg.tracking)
+    tracker = instantiate(cfg.tracking, where="tracking")
     tracker.require_run(run_id)
     with tracker.run(run_id):
-        net, _ = load_model(paths["model_dir"])
+        saved = load_model(paths["model_dir"])
         datamodule = build_datamodule(cfg, root)
-        module = Classifier(net=net, optimizer=torch.optim.Adam, num_classes=cfg.data.num_classes)
+        module = Classifier(
+            net=saved.net, optimizer=torch.optim.Adam, num_classes=cfg.data.num_classes
+        )
         trainer = pl.Trainer(
             accelerator="cpu",
             devices=1,
@@ -53,6 +69,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             enable_model_summary=False,
         )
         scores = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+        bad = {k: v for k, v in scores.items() if not math.isfinite(float(v))}
+        if bad:
+            raise MbeguError(
+                f"test metrics are not finite ({', '.join(f'{k}={v}' for k, v in bad.items())})"
+                f": the model is broken; retrain it with a lower model.optimizer.lr"
+            )
         probs = torch.cat(trainer.predict(module, datamodule=datamodule)).numpy()
         labels = datamodule.datasets["test"].labels.numpy()
         preds = probs.argmax(axis=1)
@@ -61,75 +83,91 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         test = {k.removeprefix("test/"): round(float(v), 6) for k, v in sorted(scores.items())}
         metrics = {"test": {**test, "per_class_acc": per_class}}
         files = write_reports(paths["reports_dir"], metrics, labels, preds, matrix)
-        # Apart from metrics.json, which stays identical across clones: the link from the DVC
-        # experiment (a column in `dvc exp show`) to its MLflow run.
-        atomic_write_json(paths["reports_dir"] / "run.json", {"mlflow_run_id": run_id})
+        _write_run_link(paths["reports_dir"] / "run.json", run_id)
 
         flat = {f"test/{k}": v for k, v in test.items()}
         flat |= {f"test/acc_class_{c}": v for c, v in per_class.items()}
-        tracker.log_metrics(run_id, flat)
         client = tracker.client
+        # Test metrics at the last epoch's step: MLflow links that step's metrics to the
+        # logged model, whose page then shows the final and test values, not epoch 0's.
+        step = max((m.step for m in client.get_metric_history(run_id, "val/loss")), default=0)
+        tracker.log_metrics(run_id, flat, step=step)
         client.log_artifact(run_id, str(files["confusion_png"]), "plots")
         client.log_artifact(run_id, str(files["metrics"]), "reports")
         history = paths["reports_dir"] / "history.csv"
         if history.is_file():
             client.log_artifact(run_id, str(history), "reports")
-        version = log_model(tracker, run_id, net, datamodule.datasets["test"].features[:5])
-    print(
-        f"test/acc {test['acc']:.4f}  test/f1_macro {test['f1_macro']:.4f}  "
-        f"test/loss {test['loss']:.4f}  (MLflow run {run_id}"
-        + (f", model {tracker.registered_model_name} v{version}" if version else "")
-        + ")"
-    )
-    return {**metrics, "mlflow_run_id": run_id}
-
-
-def log_model(tracker: Any, run_id: str, net: Any, example: Any) -> str | None:
-    """Log the network as an MLflow Model (raw pixel rows in, class probabilities out).
-
-    The mbegu package travels with it (code_paths), so it loads wherever torch and mlflow do.
-    Returns the registered version when tracking.registered_model_name is set.
-    """
-    import mlflow
-    import mlflow.pytorch
-    import pandas as pd
-    import torch
-    from mlflow.models import infer_signature
-
-    import mbegu
-    from mbegu.data.digits import feature_columns
-    from mbegu.models.networks import Probabilities
-
-    model = Probabilities(net).eval()
-    columns = feature_columns(example.shape[1])
-    frame = pd.DataFrame(example.numpy().astype(np.float64), columns=columns)
-    with torch.no_grad():
-        output = model(torch.from_numpy(frame.to_numpy(dtype=np.float32).copy())).numpy()
-    signature = infer_signature(frame, output)
-    mlflow.set_tracking_uri(tracker.tracking_uri)
-    # Pickle is chosen on purpose (named columns in, mbegu shipped as code_paths); pandas'
-    # read-only arrays trip a harmless torch warning inside MLflow's input-example check.
-    logging.getLogger("mlflow.pytorch").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-    with mlflow.start_run(run_id=run_id):
-        info = mlflow.pytorch.log_model(
-            model,
-            name="model",
-            signature=signature,
-            input_example=frame,
-            serialization_format="pickle",
-            code_paths=[str(Path(mbegu.__file__).parent)],
-            pip_requirements=[
-                f"torch=={torch.__version__.split('+')[0]}",
-                f"mlflow=={mlflow.__version__}",
-                "pandas",
-                "numpy",
-            ],
-            registered_model_name=tracker.registered_model_name,
+        register = bool(tracker.registered_model_name)
+        version, _ = log_model(
+            tracker,
+            run_id,
+            paths["model_dir"],
+            datamodule.example_frame(),
+            register=register,
+            step=step,
         )
-    version = getattr(info, "registered_model_version", None)
-    if tracker.registered_model_name and version and tracker.model_alias:
-        tracker.client.set_registered_model_alias(
-            tracker.registered_model_name, tracker.model_alias, str(version)
+        promotion = promote(tracker, run_id, version, test, labels) if version else ""
+    shown = f"test/acc {test['acc']:.4f}  test/f1_macro {test['f1_macro']:.4f}  "
+    print(f"{shown}test/loss {test['loss']:.4f}  (MLflow run {run_id})")
+    if version:
+        print(promotion)
+    return {**metrics, "mlflow_run_id": run_id, "promoted": promotion.startswith("promoted")}
+
+
+def _write_run_link(path: Path, run_id: str) -> None:
+    """reports/run.json, the link from a DVC experiment to its MLflow run (a column in
+    `dvc exp show`). Under `dvc exp run` DVC commits it into the experiment; plain `dvc repro`
+    writes the same placeholder every time, so a clean clone stays clean (its run is found by
+    the `mlflow.source.git.commit` tag, and printed by the stages)."""
+    from mbegu.io import atomic_write_json
+
+    name = os.environ.get("DVC_EXP_NAME")
+    link = {"dvc_exp_name": name, "mlflow_run_id": run_id if name else None}
+    atomic_write_json(path, link)
+
+
+def promote(
+    tracker: Any, run_id: str, version: str, test: dict[str, float], labels: np.ndarray
+) -> str:
+    """Point the alias at `version` only if its test metric clears tracking.promote_if."""
+    client, name, alias = tracker.client, tracker.registered_model_name, tracker.model_alias
+    if not alias:
+        return f"registered {name} v{version} (no alias configured)"
+    rule = tracker.promote_if or {}
+    metric = rule.get("metric", "acc")
+    value = float(test[metric])
+    bar, what = _bar(client, name, alias, metric, rule.get("above"), labels)
+    if bar is None or value > bar:
+        client.set_registered_model_alias(name, alias, version)
+        shown = f"test/{metric} {value:.4f} > {what} {bar:.4f}" if bar is not None else "no bar"
+        line = f"promoted: {name} v{version} is now @{alias} ({shown})"
+    else:
+        line = (
+            f"not promoted: {name} v{version} is registered but @{alias} stays where it was: "
+            f"test/{metric} {value:.4f} is not above {what} {bar:.4f} (tracking.promote_if)"
         )
-    return str(version) if version else None
+    client.set_tag(run_id, "mbegu.promotion", line)
+    return line
+
+
+def _bar(
+    client: Any, name: str, alias: str, metric: str, above: Any, labels: np.ndarray
+) -> tuple[float | None, str]:
+    """The value to beat and what it is."""
+    chance = float(np.bincount(labels).max() / max(len(labels), 1))
+    if above is None:
+        return None, ""
+    if above == "chance":
+        return chance, "chance"
+    if above == "candidate":
+        from mlflow.exceptions import MlflowException
+
+        try:
+            current = client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return chance, "chance (no current candidate)"
+        value = client.get_run(current.run_id).data.metrics.get(f"test/{metric}")
+        if value is None:
+            return chance, "chance (the candidate has no test metric)"
+        return float(value), f"the current @{alias} (v{current.version})"
+    return float(above), "the bar"

@@ -2,7 +2,8 @@
 
 - an MLflow run id (the model that run logged),
 - a registered model name and alias (`mbegu-digits@candidate`),
-- the DVC pipeline's output (artifacts/model), the default.
+- a model folder: the DVC pipeline's artifacts/model (the default) or an ad hoc run's
+  checkpoints/<run id>/model.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from mbegu.errors import MbeguError, first_line
 from mbegu.io import atomic_write_text
+from mbegu.security import mask_secrets
 
-Predictor = Callable[["object"], np.ndarray]  # DataFrame of feature columns -> probabilities
+Predictor = Callable[[Any], Any]  # DataFrame of feature columns -> DataFrame, a column a class
 
 
 @dataclass
@@ -26,48 +27,40 @@ class LoadedModel:
     source: str
 
 
-def from_pipeline(model_dir: Path) -> LoadedModel:
-    import torch
+def from_folder(model_dir: Path) -> LoadedModel:
+    from mbegu.models.mlflow_model import probabilities
+    from mbegu.models.saved import load_model
 
-    from mbegu.data.digits import feature_columns
-    from mbegu.training.artifacts import load_model
-
-    net, config = load_model(model_dir)
-    features = feature_columns(config["data"]["num_features"])
-
-    def predict(frame: object) -> np.ndarray:
-        rows = torch.from_numpy(frame.to_numpy(dtype=np.float32))  # type: ignore[attr-defined]
-        with torch.no_grad():
-            return torch.softmax(net(rows), dim=-1).numpy()
-
-    return LoadedModel(predict, features, str(model_dir))
+    saved = load_model(model_dir)
+    return LoadedModel(lambda frame: probabilities(saved, frame), saved.features, str(model_dir))
 
 
 def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
     """A pyfunc model from the store: `runs:/<id>/model` or `models:/<name>@<alias>`."""
     import mlflow
     import mlflow.pyfunc
+    import pandas as pd
     from mlflow.exceptions import MlflowException
 
     mlflow.set_tracking_uri(tracking_uri)
     try:
         model = mlflow.pyfunc.load_model(uri)
-    except (MlflowException, OSError) as err:
-        first = first_line(err, 200)
+    except (MlflowException, OSError, ModuleNotFoundError) as err:
+        first = mask_secrets(first_line(err, 200))
         raise MbeguError(
-            f"no model at {uri} in {tracking_uri} ({first}): check the run id or name@alias in "
-            f"`mbegu ui`, or run `dvc repro` to make one"
+            f"no mbegu model at {uri} in {mask_secrets(tracking_uri)} ({first}): check the run "
+            f"id or name@alias in `mbegu ui`, or run `dvc repro` to make one"
         ) from None
     features = model.metadata.get_input_schema().input_names()
 
-    def predict(frame: object) -> np.ndarray:
-        return np.asarray(model.predict(frame.astype(np.float64)))  # type: ignore[attr-defined]
+    def predict(frame: Any) -> Any:
+        return pd.DataFrame(model.predict(frame[features].astype("float64")))
 
     return LoadedModel(predict, features, uri)
 
 
 def predict_csv(model: LoadedModel, input_csv: Path, output_csv: Path) -> dict[str, float]:
-    """Write `prediction,prob_0..prob_k` (and `label`, when the input has one) per input row.
+    """Write `prediction,prob_<class>...` (and `label`, when the input has one) per input row.
 
     Returns the accuracy when the input has a label column, else {}.
     """
@@ -87,12 +80,14 @@ def predict_csv(model: LoadedModel, input_csv: Path, output_csv: Path) -> dict[s
     if features.isna().any().any():
         raise MbeguError(f"{input_csv} has missing values in feature columns: fill or drop them")
     probs = model.predict(features)
-    preds = probs.argmax(axis=1)
-    out = pd.DataFrame(probs, columns=[f"prob_{k}" for k in range(probs.shape[1])])
-    out.insert(0, "prediction", preds)
+    classes = [str(c) for c in probs.columns]
+    out = pd.DataFrame(probs.to_numpy(), columns=[f"prob_{c}" for c in classes])
+    predicted = [classes[i] for i in probs.to_numpy().argmax(axis=1)]
+    out.insert(0, "prediction", predicted)
     result: dict[str, float] = {}
     if "label" in frame.columns:
+        labels = frame["label"].astype(str).to_numpy()
         out.insert(0, "label", frame["label"].to_numpy())
-        result["accuracy"] = float((preds == frame["label"].to_numpy()).mean())
+        result["accuracy"] = float((out["prediction"].to_numpy() == labels).mean())
     atomic_write_text(output_csv, out.to_csv(index=False, float_format="%.6g"))
     return result

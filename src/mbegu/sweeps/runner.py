@@ -22,10 +22,12 @@ from mbegu.config.compose import compose, config_groups
 from mbegu.errors import MbeguError, first_line
 from mbegu.io import atomic_write_text
 from mbegu.project import project_root
+from mbegu.security import instantiate, mask_secrets, mask_tree
 from mbegu.sweeps import storage as trials
 from mbegu.sweeps.space import SearchSpace
 
 STUDY_TAG, TRIAL_TAG, STATE_TAG = "mbegu.sweep.study", "mbegu.trial.number", "mbegu.trial.state"
+UID_TAG, UID_ATTR = "mbegu.sweep.study_uid", "mbegu_uid"
 
 
 def base_overrides(overrides: Sequence[str]) -> list[str]:
@@ -44,7 +46,6 @@ def sweep_config(overrides: Sequence[str]) -> DictConfig:
 
 def open_study(cfg: DictConfig) -> tuple[Any, str]:
     import optuna
-    from hydra.utils import instantiate
 
     s = cfg.sweep
     storage, where = trials.make_storage(s.storage, s.study_name, project_root())
@@ -53,8 +54,8 @@ def open_study(cfg: DictConfig) -> tuple[Any, str]:
         study_name=s.study_name,
         storage=storage,
         direction=s.direction,
-        sampler=instantiate(s.sampler),
-        pruner=instantiate(s.pruner),
+        sampler=instantiate(s.sampler, where="sweep.sampler"),
+        pruner=instantiate(s.pruner, where="sweep.pruner"),
         load_if_exists=True,
     )
     if study.direction.name.lower() != s.direction:
@@ -65,13 +66,22 @@ def open_study(cfg: DictConfig) -> tuple[Any, str]:
     return study, where
 
 
-def parent_run(tracker: Any, cfg: DictConfig, where: str) -> str:
+def study_uid(study: Any) -> str:
+    """An id of this very study: a new study that reuses an old name gets a new parent run."""
+    import uuid
+
+    if UID_ATTR not in study.user_attrs:
+        study.set_user_attr(UID_ATTR, uuid.uuid4().hex)
+    return str(study.user_attrs[UID_ATTR])
+
+
+def parent_run(tracker: Any, cfg: DictConfig, where: str, uid: str) -> str:
     """The study's one parent run: found by its tag on a rerun or from another machine.
 
     Two coordinators starting at once may both create one; both then keep the oldest.
     """
     client, name = tracker.client, cfg.sweep.study_name
-    query = f"tags.`{STUDY_TAG}` = '{name}' and tags.`mbegu.sweep.role` = 'parent'"
+    query = f"tags.`{UID_TAG}` = '{uid}' and tags.`mbegu.sweep.role` = 'parent'"
 
     def existing() -> list:
         return client.search_runs(
@@ -82,7 +92,12 @@ def parent_run(tracker: Any, cfg: DictConfig, where: str) -> str:
     if found:
         return found[0].info.run_id
     mine = tracker.start_run(
-        {STUDY_TAG: name, "mbegu.sweep.role": "parent", "mbegu.sweep.storage": where},
+        {
+            STUDY_TAG: name,
+            UID_TAG: uid,
+            "mbegu.sweep.role": "parent",
+            "mbegu.sweep.storage": mask_secrets(where),
+        },
         run_name=f"sweep-{name}",
     )
     oldest = existing()[0].info.run_id
@@ -93,34 +108,44 @@ def parent_run(tracker: Any, cfg: DictConfig, where: str) -> str:
 
 def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     """Coordinate a sweep; returns the summary it prints."""
-    from hydra.utils import instantiate
+    from mbegu.training.train import sigterm_as_interrupt
 
     cfg = sweep_config(overrides)
     s = cfg.sweep
-    tracker = instantiate(cfg.tracking)
+    tracker = instantiate(cfg.tracking, where="tracking")
     tracker.check()
     study, where = open_study(cfg)
     started = time.perf_counter()
-    run_id = parent_run(tracker, cfg, where)
+    run_id = parent_run(tracker, cfg, where, study_uid(study))
     print(
         f"sweep '{s.study_name}': {s.n_trials} trials of {s.metric} ({s.direction}), "
-        f"storage {where}, MLflow parent run {run_id}",
+        f"storage {mask_secrets(where)}, MLflow parent run {run_id}",
         flush=True,
     )
-    with tracker.run(run_id):
-        tracker.client.log_text(run_id, OmegaConf.to_yaml(s), "sweep.yaml")
+    with tracker.run(run_id), sigterm_as_interrupt():
+        masked = mask_tree(OmegaConf.to_container(s, resolve=True))
+        tracker.client.log_text(run_id, OmegaConf.to_yaml(masked), "sweep.yaml")
         for key in ("metric", "direction", "n_trials", "workers"):
             tracker.client.set_tag(run_id, f"mbegu.sweep.{key}", str(s[key]))
         trials.fail_dead_trials(study, on_failed=lambda t: _close_dead_run(tracker, s, t))
         # This process is one worker; sweep.workers - 1 more join the study as children.
         children = _spawn_workers(overrides, run_id, s.workers - 1)
+        interrupted: KeyboardInterrupt | None = None
         try:
             work(cfg, overrides, study, run_id)
+        except KeyboardInterrupt as err:
+            interrupted = err
+            # Ctrl-C reached the whole process group; SIGTERM only this process: pass it on.
+            for child in children:
+                if child.poll() is None:
+                    child.terminate()
         finally:
-            _wait_workers(children)
+            _wait_workers(children, interrupted=interrupted is not None)
         summary = summarize(study, cfg, overrides, time.perf_counter() - started)
         _log_summary(tracker, run_id, study, cfg, summary)
-    print(format_summary(summary), flush=True)
+        print(format_summary(summary), flush=True)
+        if interrupted is not None:
+            raise interrupted  # the parent run ends KILLED, with what was found so far
     return summary
 
 
@@ -156,14 +181,16 @@ def _spawn_workers(overrides: Sequence[str], parent: str, count: int) -> list[An
     return [subprocess.Popen(command) for _ in range(max(count, 0))]
 
 
-def _wait_workers(processes: list[Any]) -> None:
+def _wait_workers(processes: list[Any], interrupted: bool = False) -> None:
     try:
         codes = [p.wait() for p in processes]
     except KeyboardInterrupt:  # they got the same Ctrl-C: let them close their trials
         for p in processes:
+            if p.poll() is None:
+                p.terminate()
             p.wait()
         raise
-    if any(codes):
+    if any(codes) and not interrupted:
         raise MbeguError(
             f"{sum(1 for c in codes if c)} of {len(codes)} extra sweep workers "
             f"failed (exit codes {codes}): see their output above; rerun to continue"
@@ -207,7 +234,6 @@ def run_trial(
 ) -> tuple[Any, float | None]:
     """Train one trial; returns (Optuna state, objective value)."""
     import optuna
-    from hydra.utils import instantiate
     from optuna.trial import TrialState
 
     from mbegu.sweeps.pruning import OptunaPruning
@@ -215,7 +241,7 @@ def run_trial(
 
     s = cfg.sweep
     tags = {STUDY_TAG: s.study_name, TRIAL_TAG: str(trial.number)}
-    tracker = instantiate(cfg.tracking)
+    tracker = instantiate(cfg.tracking, where="tracking")
     picked = space.suggest(trial)
     trial.set_user_attr("overrides", picked)
     print(f"trial {trial.number}: {' '.join(picked)}", flush=True)
@@ -229,7 +255,7 @@ def run_trial(
             run_name=f"{s.study_name}-trial-{trial.number}",
             tags=tags,
             finish_on=(optuna.TrialPruned,),
-            write_outputs=False,
+            outputs="none",
         )
     except optuna.TrialPruned:
         _tag_trial(tracker, tags, parent, "pruned", f"pruned at epoch {pruning.pruned_at}")
@@ -430,6 +456,9 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def run_worker(overrides: Sequence[str], parent: str) -> None:
     """A child worker of `sweep.workers > 1`."""
+    from mbegu.training.train import sigterm_as_interrupt
+
     cfg = sweep_config(overrides)
     study, _ = open_study(cfg)
-    work(cfg, overrides, study, parent)
+    with sigterm_as_interrupt():
+        work(cfg, overrides, study, parent)

@@ -29,6 +29,23 @@ def _parse(key: str, expression: str) -> Any:
         ) from None
 
 
+def _check_bounds(key: str, override: Any) -> None:
+    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+
+    value = override.value()
+    if isinstance(value, IntervalSweep) and not value.start < value.end:
+        raise MbeguError(
+            f"sweep.params.{key}: interval({value.start}, {value.end}) is empty: the lower "
+            f"bound must come first"
+        )
+    if isinstance(value, IntervalSweep) and "log" in value.tags and value.start <= 0:
+        raise MbeguError(f"sweep.params.{key}: a log interval needs a lower bound above 0")
+    if isinstance(value, RangeSweep) and not list(override.sweep_iterator()):
+        raise MbeguError(f"sweep.params.{key}: the range is empty")
+    if isinstance(value, ChoiceSweep) and not value.list:
+        raise MbeguError(f"sweep.params.{key}: choice() needs at least one value")
+
+
 class SearchSpace:
     """Parameter name -> a Hydra sweep (or fixed value); turns an Optuna trial into overrides."""
 
@@ -36,6 +53,8 @@ class SearchSpace:
         if not params:
             raise MbeguError("sweep.params is empty: give at least one parameter to search")
         self.overrides = {key: _parse(key, str(value)) for key, value in params.items()}
+        for key, override in self.overrides.items():
+            _check_bounds(key, override)
 
     def suggest(self, trial: Any) -> list[str]:
         """The trial's values as Hydra overrides (`key=value`)."""

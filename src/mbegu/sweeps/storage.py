@@ -28,9 +28,11 @@ def make_storage(url: str | None, study_name: str, root: Path) -> tuple[Any, str
     from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
 
+    from mbegu.security import inside, mask_secrets, safe_name
+
     if not url or url.endswith(".journal"):
-        path = Path(url) if url else root / "sweeps" / f"{study_name}.journal"
-        path = path if path.is_absolute() else root / path
+        relative = url or f"sweeps/{safe_name(study_name, 'sweep.study_name')}.journal"
+        path = inside(root, relative, "sweep.storage")
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path))), str(path)
     for attempt in range(3):
@@ -44,16 +46,16 @@ def make_storage(url: str | None, study_name: str, root: Path) -> tuple[Any, str
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
                     engine_kwargs={"pool_pre_ping": True},
                 )
-            return storage, url.split("@")[-1]
+            return storage, mask_secrets(url)
         except ImportError as err:
             failure = err
             break
         except Exception as err:  # two machines creating the schema at once: try again
             failure = err
             time.sleep(1 + attempt)
-    first = first_line(failure, 200)
+    first = mask_secrets(first_line(failure, 200))
     raise MbeguError(
-        f"cannot open sweep storage {url.split('@')[-1]} ({first}): check sweep.storage, "
+        f"cannot open sweep storage {mask_secrets(url)} ({first}): check sweep.storage, "
         f"the server and its driver (pip install 'psycopg[binary]' for PostgreSQL)"
     )
 

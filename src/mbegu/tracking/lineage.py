@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from mbegu.security import mask_secrets
+
 TAG_COMMIT = "mlflow.source.git.commit"
 TAG_DIRTY = "mbegu.git.dirty"
 TAG_DATA_MD5 = "mbegu.data.md5"
@@ -42,7 +44,7 @@ def data_md5(root: Path, dvc_file: str = "data.dvc") -> str | None:
 def lineage_tags(root: Path, model_target: str | None = None) -> dict[str, str]:
     """Tags that lead from an MLflow run back to exactly what made it."""
     tags = {
-        TAG_COMMAND: shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        TAG_COMMAND: mask_secrets(shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])),
         "mlflow.source.name": Path(sys.argv[0]).name,
     }
     commit = _git(root, "rev-parse", "HEAD")
@@ -59,6 +61,18 @@ def lineage_tags(root: Path, model_target: str | None = None) -> dict[str, str]:
     if model_target:
         tags[TAG_MODEL] = model_target.rsplit(".", 1)[-1]
     return tags
+
+
+def run_name(model_target: str | None, data_name: str) -> str:
+    """The DVC experiment's name under `dvc exp run`, else model, data and start time:
+    runs you can tell apart in the MLflow UI (MLflow's own names derive from the seed)."""
+    import time
+
+    exp = os.environ.get("DVC_EXP_NAME")
+    if exp:
+        return exp
+    model = (model_target or "model").rsplit(".", 1)[-1].lower()
+    return f"{model}-{data_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 LOCK_FILE = "requirements/constraints.txt"

@@ -61,4 +61,11 @@ class MlflowLightningLogger(Logger):
     @rank_zero_only
     def finalize(self, status: str) -> None:
         """Write what is buffered; the run's status is set by MlflowTracker.run()."""
-        self.flush()
+        from mbegu.errors import MbeguError
+
+        try:
+            self.flush()
+        except MbeguError:
+            if status == "success":
+                raise
+            self._buffer.clear()  # training already failed: report that, not a second error

@@ -7,12 +7,18 @@ DVC's temporary experiment copies all land in one place.
 from __future__ import annotations
 
 import os
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, first_line
 from mbegu.project import store_root
+from mbegu.security import mask_secrets
+
+T = TypeVar("T")
 
 DB_NAME = "mlflow.db"
 ARTIFACTS_NAME = "mlartifacts"
@@ -35,11 +41,35 @@ def default_artifact_root(tracking_uri: str, root: Path | None = None) -> str | 
     return None
 
 
-def check_reachable(tracking_uri: str, timeout: float = 3.0) -> None:
+def _writable(folder: Path) -> bool:
+    """A real write, not os.access: root passes os.access even on a read-only filesystem."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def check_reachable(
+    tracking_uri: str, artifact_root: str | None = None, timeout: float = 3.0
+) -> None:
     """Fail in seconds, before any training, when the store cannot be used.
 
     MLflow's own client retries an unreachable server for minutes.
     """
+    shown = mask_secrets(tracking_uri)
+    if artifact_root and artifact_root.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        folder = Path(unquote(urlparse(artifact_root).path))
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is None or not _writable(existing):
+            raise MbeguError(
+                f"MLflow artifact store {folder} is not writable: fix its permissions or point "
+                f"tracking.artifact_root elsewhere"
+            )
     if tracking_uri.startswith(("http://", "https://")):
         try:
             with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout):
@@ -47,7 +77,7 @@ def check_reachable(tracking_uri: str, timeout: float = 3.0) -> None:
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
             raise MbeguError(
-                f"MLflow tracking server {tracking_uri} is unreachable ({reason}): start it, fix "
+                f"MLflow tracking server {shown} is unreachable ({reason}): start it, fix "
                 f"MLFLOW_TRACKING_URI / tracking.tracking_uri, or unset them for the local store"
             ) from None
     elif tracking_uri.startswith("sqlite:///"):
@@ -59,6 +89,108 @@ def check_reachable(tracking_uri: str, timeout: float = 3.0) -> None:
             )
     elif tracking_uri.startswith(("file:", "./", "/")) or "://" not in tracking_uri:
         raise MbeguError(
-            f"tracking URI {tracking_uri!r} is a file store, which MLflow 3 refuses: use "
+            f"tracking URI {shown!r} is a file store, which MLflow 3 refuses: use "
             f"sqlite:///path/to/mlflow.db or an http(s) server"
         )
+
+
+def _locked(err: BaseException) -> bool:
+    return "database is locked" in str(err) or "database table is locked" in str(err)
+
+
+def with_retry(call: Callable[[], T], seconds: float, what: str) -> T:
+    """Run a store call, retrying with backoff while SQLite reports the database locked.
+
+    Another process holding mlflow.db (a backup, a second UI, a long query) must not crash a
+    training run; after `seconds` the error is one line.
+    """
+    deadline, pause = time.monotonic() + seconds, 0.1
+    while True:
+        try:
+            return call()
+        except Exception as err:
+            if not _locked(err):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise MbeguError(
+                    f"the MLflow store stayed locked for {seconds:.0f} s ({what}: "
+                    f"{first_line(err, 120)}): close the program holding mlflow.db and rerun; "
+                    f"the run's status is set by the next mbegu command"
+                ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+class RetryingClient:
+    """An MlflowClient whose every call goes through with_retry (MLflow itself does not
+    retry SQLite's "database is locked")."""
+
+    def __init__(self, client: Any, seconds: float) -> None:
+        self._client, self._seconds = client, seconds
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return with_retry(lambda: attr(*args, **kwargs), self._seconds, name)
+
+        return call
+
+
+class _QuietLocks:
+    """MLflow waits 20 s on a lock (busy_timeout), then logs the error with its traceback
+    before raising it; a lock that with_retry waits out is not worth 40 lines."""
+
+    def filter(self, record: Any) -> bool:
+        return not (record.exc_info and _locked(record.exc_info[1]))
+
+
+def retrying(client: Any, seconds: float) -> Any:
+    import logging
+
+    db_logger = logging.getLogger("mlflow.store.db.utils")
+    if not any(isinstance(f, _QuietLocks) for f in db_logger.filters):
+        db_logger.addFilter(_QuietLocks())
+    return RetryingClient(client, seconds)
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        return started is None or abs(process.create_time() - float(started)) < 1.0
+    except (psutil.Error, ValueError):
+        return False
+
+
+def close_dead_runs(client: Any) -> list[str]:
+    """Mark KILLED the RUNNING runs whose owning process on this machine is gone.
+
+    A SIGKILL, an OOM kill or a power cut gives a process no chance to close its run; the
+    next mbegu command on the same store does it, with the reason in `mbegu.error`.
+    """
+    import socket
+
+    host = socket.gethostname()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return []
+    running = client.search_runs(
+        experiments,
+        filter_string=f"attributes.status = 'RUNNING' and tags.`mbegu.host` = '{host}'",
+        max_results=1000,
+    )
+    closed = []
+    for run in running:
+        tags = run.data.tags
+        pid = int(tags.get("mbegu.pid", "-1"))
+        if pid > 0 and _alive(pid, tags.get("mbegu.pid_start")):
+            continue
+        reason = f"its process (pid {pid} on {host}) died; closed by a later mbegu command"
+        client.set_tag(run.info.run_id, "mbegu.error", reason)
+        client.set_terminated(run.info.run_id, "KILLED")
+        closed.append(run.info.run_id)
+    return closed

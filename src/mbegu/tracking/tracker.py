@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from mbegu.errors import MbeguError, first_line
-from mbegu.tracking.store import check_reachable, default_artifact_root, resolve_tracking_uri
+from mbegu.security import mask_secrets, mask_tree
+from mbegu.tracking.store import (
+    check_reachable,
+    close_dead_runs,
+    default_artifact_root,
+    resolve_tracking_uri,
+    retrying,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -18,6 +25,19 @@ if TYPE_CHECKING:
     from mbegu.tracking.logger import MlflowLightningLogger
 
 MAX_PARAM_LENGTH = 6000
+TAG_HOST, TAG_PID, TAG_PID_START = "mbegu.host", "mbegu.pid", "mbegu.pid_start"
+
+
+def owner_tags() -> dict[str, str]:
+    """Which process owns a run: a later command can tell that it died and close the run."""
+    import os
+    import socket
+
+    import psutil
+
+    pid = os.getpid()
+    started = psutil.Process(pid).create_time()
+    return {TAG_HOST: socket.gethostname(), TAG_PID: str(pid), TAG_PID_START: f"{started:.2f}"}
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -28,7 +48,7 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         if isinstance(value, Mapping) and value:
             out.update(flatten(value, f"{name}."))
         else:
-            out[name] = str(value)[:MAX_PARAM_LENGTH]
+            out[name] = mask_secrets(str(value))[:MAX_PARAM_LENGTH]
     return out
 
 
@@ -43,6 +63,8 @@ class MlflowTracker:
         run_name: str | None = None,
         registered_model_name: str | None = None,
         model_alias: str | None = "candidate",
+        promote_if: Mapping[str, Any] | None = None,
+        store_retry_seconds: float = 60.0,
     ) -> None:
         self.experiment_name = experiment_name
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
@@ -50,20 +72,26 @@ class MlflowTracker:
         self.run_name = run_name
         self.registered_model_name = registered_model_name
         self.model_alias = model_alias
+        self.promote_if = dict(promote_if or {})
+        self.store_retry_seconds = store_retry_seconds
         self._client: MlflowClient | None = None
 
     def check(self) -> None:
-        """Fail in seconds with a one-line error if the store cannot be reached."""
-        check_reachable(self.tracking_uri)
+        """Fail in seconds with a one-line error if the store cannot be reached or written."""
+        check_reachable(self.tracking_uri, self.artifact_root)
 
     @property
     def client(self) -> MlflowClient:
+        """The store's client: retries a locked SQLite store, and on first use closes the
+        runs left RUNNING by processes that died on this machine."""
         if self._client is None:
-            check_reachable(self.tracking_uri)
+            check_reachable(self.tracking_uri, self.artifact_root)
             from mlflow import MlflowClient
 
-            self._client = MlflowClient(self.tracking_uri)
-        return self._client
+            client = retrying(MlflowClient(self.tracking_uri), self.store_retry_seconds)
+            close_dead_runs(client)
+            self._client = client
+        return self._client  # type: ignore[return-value]
 
     def experiment_id(self) -> str:
         experiment = self.client.get_experiment_by_name(self.experiment_name)
@@ -73,7 +101,12 @@ class MlflowTracker:
         if self.artifact_root:
             location = f"{self.artifact_root.rstrip('/')}/{self.experiment_name}"
         try:
-            return self.client.create_experiment(self.experiment_name, artifact_location=location)
+            # "custom model development": the UI opens on training runs, not the GenAI overview.
+            return self.client.create_experiment(
+                self.experiment_name,
+                artifact_location=location,
+                tags={"mlflow.experimentKind": "custom_model_development"},
+            )
         except Exception:  # another worker created it first
             experiment = self.client.get_experiment_by_name(self.experiment_name)
             if experiment is None:
@@ -86,7 +119,7 @@ class MlflowTracker:
         parent_run_id: str | None = None,
         run_name: str | None = None,
     ) -> str:
-        all_tags = dict(tags or {})
+        all_tags = {**dict(tags or {}), **owner_tags()}
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
         run = self.client.create_run(
@@ -98,11 +131,11 @@ class MlflowTracker:
         """The composed config as params (searchable, comparable) and as config.yaml."""
         from mlflow.entities import Param
 
-        container = OmegaConf.to_container(cfg, resolve=True)
+        container = mask_tree(OmegaConf.to_container(cfg, resolve=True))
         params = [Param(k, v) for k, v in flatten(container).items()]
         for start in range(0, len(params), 100):
             self.client.log_batch(run_id, params=params[start : start + 100])
-        self.client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+        self.client.log_text(run_id, OmegaConf.to_yaml(container), "config.yaml")
 
     def log_environment(self, run_id: str, root: Any) -> None:
         """Resolved package versions as an artifact, the lock file's hash and key versions
@@ -115,11 +148,33 @@ class MlflowTracker:
         self.client.log_text(run_id, requirements, "environment/requirements.txt")
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
-    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+    def log_dataset(self, run_id: str, name: str, digest: str, source: str, rows: int) -> None:
+        """The data as an MLflow dataset input: the UI's Dataset column shows its version."""
+        import json
+
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(
+            name=name,
+            digest=digest.removesuffix(".dir")[:36],
+            source_type="dvc",
+            source=json.dumps({"path": source, "dvc_md5": digest}),
+            profile=json.dumps({"num_rows": rows}),
+        )
+        context = InputTag("mlflow.data.context", "training")
+        self.client.log_inputs(run_id, datasets=[DatasetInput(dataset, [context])])
+
+    def log_metrics(
+        self,
+        run_id: str,
+        metrics: Mapping[str, float],
+        step: int = 0,
+        model_id: str | None = None,
+    ) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        batch = [Metric(k, float(v), now, step, model_id=model_id) for k, v in metrics.items()]
         self.client.log_batch(run_id, metrics=batch)
 
     def lightning_logger(self, run_id: str) -> MlflowLightningLogger:
@@ -134,6 +189,10 @@ class MlflowTracker:
         Exceptions in `finish_on` are a planned stop (a pruned trial): FINISHED, with the
         reason in the `mbegu.stopped` tag.
         """
+        from mlflow.entities import RunTag
+
+        tags = [RunTag(k, v) for k, v in owner_tags().items()]
+        self.client.log_batch(run_id, tags=tags)  # this process owns the run now
         self.client.update_run(run_id, status="RUNNING")
         try:
             yield run_id
@@ -146,11 +205,7 @@ class MlflowTracker:
             self.client.set_terminated(run_id, "FINISHED" if code in (0, None) else "KILLED")
             raise
         except BaseException as err:
-            self.client.set_tag(
-                run_id,
-                "mbegu.error",
-                first_line(err),
-            )
+            self.client.set_tag(run_id, "mbegu.error", mask_secrets(first_line(err)))
             self.client.set_terminated(run_id, "FAILED")
             raise
         self.client.set_terminated(run_id, "FINISHED")
@@ -162,6 +217,6 @@ class MlflowTracker:
             self.client.get_run(run_id)
         except MlflowException:
             raise MbeguError(
-                f"MLflow run {run_id} not found in {self.tracking_uri}: run `dvc repro train` "
-                f"(or check MLFLOW_TRACKING_URI)"
+                f"MLflow run {run_id} not found in {mask_secrets(self.tracking_uri)}: run "
+                f"`dvc repro train` (or check MLFLOW_TRACKING_URI)"
             ) from None

@@ -7,7 +7,47 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.utilities import rank_zero_only
+
+from mbegu.errors import MbeguError
+
+
+class NonFiniteError(MbeguError):
+    """The loss or a validation metric became NaN or infinite: the model diverged."""
+
+
+class StopOnNonFinite(pl.Callback):
+    """Stops training at the first non-finite loss, so a diverged model never reaches
+    artifacts/ or the registry. (EarlyStopping's check_finite only stops, quietly, and only
+    on its own monitor at validation time.)"""
+
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all()):
+            self._stop("train/loss", float(loss.detach().float().mean()), trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        for name in ("val/loss",):
+            value = trainer.callback_metrics.get(name)
+            if value is not None and not bool(torch.isfinite(value).all()):
+                self._stop(name, float(value), trainer)
+
+    @staticmethod
+    def _stop(name: str, value: float, trainer: pl.Trainer) -> None:
+        raise NonFiniteError(
+            f"{name} is {value} at epoch {trainer.current_epoch + 1}: the model diverged; "
+            f"lower model.optimizer.lr (or check the data for extreme values)"
+        )
 
 
 class EpochReport(pl.Callback):
@@ -51,6 +91,7 @@ class EpochReport(pl.Callback):
 class RunState(pl.Callback):
     """Puts the composed config and the RNG states into every checkpoint, and writes
     interrupted.ckpt when training stops on an exception (Ctrl-C, SIGTERM, a crash).
+    (Lightning's OnExceptionCheckpoint cannot skip a diverged model.)
 
     With them a checkpoint reloads without the config that made it, and a continued run
     draws the same dropout masks as an uninterrupted one. Everything stored is plain lists,
@@ -96,4 +137,6 @@ class RunState(pl.Callback):
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
+        if isinstance(exception, NonFiniteError):
+            return  # diverged weights are not worth continuing from
         trainer.save_checkpoint(self.checkpoint_dir / "interrupted.ckpt")

@@ -55,24 +55,41 @@ def plan_resume(cfg: DictConfig, checkpoint_root: Path) -> ResumePlan:
 
 def continued_config(plan: ResumePlan, cfg: DictConfig) -> DictConfig:
     """The config the run was started with (stored in its checkpoints), with this resume."""
-    import torch
+    from mbegu.config.schema import validate
+    from mbegu.security import check_targets
 
-    saved = torch.load(plan.checkpoint, map_location="cpu", weights_only=False)
-    if "mbegu_config" not in saved:
+    saved = _load(plan)
+    if not isinstance(saved.get("mbegu_config"), dict):
         raise MbeguError(
             f"{plan.checkpoint} holds no mbegu config: continue needs a checkpoint "
             f"written by mbegu train"
         )
+    check_targets(saved["mbegu_config"], str(plan.checkpoint))
     config = OmegaConf.create(saved["mbegu_config"])
     config.resume = cfg.resume
+    validate(config)
     return config
+
+
+def _load(plan: ResumePlan) -> dict:
+    """A checkpoint read as plain data: tensors, numbers, strings, lists and dicts only."""
+    import torch
+
+    try:
+        saved = torch.load(plan.checkpoint, map_location="cpu", weights_only=True)
+    except Exception as err:  # weights_only refuses anything that would run code
+        raise MbeguError(
+            f"{plan.checkpoint} is not a plain checkpoint ({first_line(err, 160)}): refused, "
+            f"nothing was loaded"
+        ) from None
+    if not isinstance(saved, dict):
+        raise MbeguError(f"{plan.checkpoint} is not a Lightning checkpoint")
+    return saved
 
 
 def load_weights(model: object, plan: ResumePlan) -> None:
     """Fine-tuning: the source run's weights into a model of the same architecture."""
-    import torch
-
-    state = torch.load(plan.checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    state = _load(plan).get("state_dict", {})
     try:
         model.load_state_dict(state)  # type: ignore[attr-defined]
     except RuntimeError as err:

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from mbegu.project import project_root
 from mbegu.tracking.lineage import lineage_tags
+from mbegu.tracking.lineage import run_name as default_run_name
 
 
 @dataclass
@@ -42,25 +43,33 @@ def quiet_lightning() -> None:
 
 
 def resolve_paths(cfg: DictConfig, root: Path) -> dict[str, Path]:
-    return {key: root / value for key, value in cfg.paths.items()}
+    """cfg.paths anchored at the project root; none may point outside it."""
+    from mbegu.security import inside
+
+    paths = {key: inside(root, value, f"paths.{key}") for key, value in cfg.paths.items()}
+    paths["run_file"] = paths["model_dir"].parent / "run.json"
+    return paths
 
 
 def build_callbacks(callbacks_cfg: DictConfig | None, checkpoint_dir: Path) -> list[Any]:
     """Instantiate each callback in the group; null entries (e.g. from debug=fast) are off."""
-    from hydra.utils import instantiate
+    from mbegu.security import instantiate
 
     built = []
     for spec in (callbacks_cfg or {}).values():
         if spec is None:
             continue
         extra = {"dirpath": str(checkpoint_dir)} if "dirpath" in spec and not spec.dirpath else {}
-        built.append(instantiate(spec, **extra))
+        built.append(instantiate(spec, where="callbacks", **extra))
     return built
 
 
 def show_progress_bar(cfg: DictConfig) -> bool:
     configured = cfg.trainer.get("enable_progress_bar")
     return sys.stderr.isatty() if configured is None else bool(configured)
+
+
+OUTPUTS = ("pipeline", "run", "none")
 
 
 def train(
@@ -71,20 +80,25 @@ def train(
     run_name: str | None = None,
     tags: dict[str, str] | None = None,
     finish_on: tuple[type[BaseException], ...] = (),
-    write_outputs: bool = True,
+    outputs: str = "pipeline",
 ) -> TrainResult:
     """Fit cfg.model on cfg.data, tracked as one MLflow run.
 
-    With `write_outputs` (the DVC stage and `mbegu train`), the model and per-epoch history
-    are written under cfg.paths for `evaluate`; sweep trials leave them alone. cfg.resume
-    says whether to start fresh, continue a run or fine-tune from one (training.resume).
-    Exceptions in `finish_on` (a pruned sweep trial) end the run FINISHED, not FAILED.
+    `outputs` says where the model goes: "pipeline" (the DVC train stage) writes
+    artifacts/model, reports/history.csv and the run id for `evaluate`; "run" (an ad hoc
+    `mbegu train`) leaves the pipeline alone and puts the model under checkpoints/<run id>/model
+    and into the MLflow run; "none" (a sweep trial) keeps only the run. cfg.resume says whether
+    to start fresh, continue a run or fine-tune from one (training.resume). Exceptions in
+    `finish_on` (a pruned sweep trial) end the run FINISHED, not FAILED.
     """
-    from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
+    from mbegu.config.options import check_options
+    from mbegu.security import instantiate
     from mbegu.training.resume import continued_config, load_weights, plan_resume
 
+    if outputs not in OUTPUTS:
+        raise ValueError(f"outputs={outputs!r} is not one of {OUTPUTS}")
     timings: dict[str, Any] = {}
     clock = time.perf_counter()
     root = project_root()
@@ -92,19 +106,20 @@ def train(
     if plan.mode == "continue":
         cfg = continued_config(plan, cfg)
     paths = resolve_paths(cfg, root)
-    tracker = instantiate(cfg.tracking)
+    tracker = instantiate(cfg.tracking, where="tracking")
     tracker.check()  # an unreachable server fails now, not after the heavy imports
 
     import pytorch_lightning as pl
     from pytorch_lightning.utilities import rank_zero_only
 
     from mbegu.data.datamodule import build_datamodule
-    from mbegu.training.callbacks import EpochReport, RunState
+    from mbegu.training.callbacks import EpochReport, RunState, StopOnNonFinite
 
     quiet_lightning()
+    check_options(cfg)  # a misspelt option is one line, before any run is opened
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, root)
-    model = instantiate(cfg.model)
+    model = instantiate(cfg.model, where="model")
     if plan.mode == "finetune":
         load_weights(model, plan)
     timings["setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
@@ -113,10 +128,11 @@ def train(
     if rank_zero_only.rank == 0:
         run_id = _open_run(tracker, cfg, root, plan, parent_run_id, run_name, tags)
     run = tracker.run(run_id, finish_on=finish_on) if run_id else nullcontext()
-    with run, _sigterm_as_interrupt():
+    with run, sigterm_as_interrupt():
         if run_id and plan.mode != "continue":
             tracker.log_config(run_id, cfg)
             tracker.log_environment(run_id, root)
+            _log_dataset(tracker, run_id, cfg, root)
         timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
         bar = show_progress_bar(cfg)
         report = EpochReport(print_lines=not bar)
@@ -124,8 +140,10 @@ def train(
         state = RunState(OmegaConf.to_container(cfg, resolve=True), checkpoint_dir)
         trainer = instantiate(
             cfg.trainer,
+            where="trainer",
             callbacks=[
                 *build_callbacks(cfg.get("callbacks"), checkpoint_dir),
+                StopOnNonFinite(),
                 state,
                 report,
                 *callbacks,
@@ -135,15 +153,40 @@ def train(
             default_root_dir=str(checkpoint_dir),
         )
         ckpt_path = str(plan.checkpoint) if plan.mode == "continue" else None
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        _fit(trainer, model, datamodule, ckpt_path)
         timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
         best = _restore_best(trainer, model)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-        if write_outputs and trainer.is_global_zero:
-            _write_outputs(cfg, paths, model, report.rows, run_id, tracker)
+        if trainer.is_global_zero and run_id and outputs != "none":
+            _write_outputs(cfg, paths, model, datamodule, report.rows, run_id, tracker, outputs)
     timings["outputs_and_close_s"] = time.perf_counter() - clock
     timings["epoch_s"] = report.seconds
     return TrainResult(run_id, metrics, report.rows, best, timings)
+
+
+def _fit(trainer: Any, model: Any, datamodule: Any, ckpt_path: str | None) -> None:
+    """trainer.fit, with an interrupt kept an interrupt: Lightning turns Ctrl-C and SIGTERM
+    into sys.exit(1) after its teardown and leaves SIGINT ignored; a sweep and the CLI need to
+    know it was an interrupt (exit 130/143, the run KILLED, the other workers stopped)."""
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except SystemExit as stop:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if isinstance(stop.__context__, KeyboardInterrupt):
+            raise stop.__context__ from None
+        raise
+
+
+def _log_dataset(tracker: Any, run_id: str, cfg: DictConfig, root: Path) -> None:
+    """The raw data as the run's MLflow dataset: its DVC md5 is the version."""
+    from mbegu.tracking.lineage import data_md5
+
+    raw = Path(cfg.data.raw_path)
+    digest = data_md5(root)
+    if digest:
+        rows = sum(1 for _ in (root / raw).open()) - 1 if (root / raw).is_file() else 0
+        tracker.log_dataset(run_id, raw.stem, digest, raw.as_posix(), rows)
 
 
 def _open_run(
@@ -161,16 +204,18 @@ def _open_run(
         tracker.client.set_tag(plan.run_id, "mbegu.resumed_from", plan.checkpoint.name)
         print(f"MLflow run {plan.run_id} continues from {plan.checkpoint}", flush=True)
         return plan.run_id
-    tags = lineage_tags(root, cfg.model.net.get("_target_")) | (extra_tags or {})
+    target = cfg.model.net.get("_target_")
+    tags = lineage_tags(root, target) | (extra_tags or {})
     if plan.mode == "finetune":
         tags |= {"mbegu.finetuned_from": plan.run_id, "mbegu.resume.mode": "finetune"}
-    run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=run_name)
+    name = run_name or tracker.run_name or default_run_name(target, Path(cfg.data.raw_path).stem)
+    run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=name)
     print(f"MLflow run {run_id} (experiment '{tracker.experiment_name}')", flush=True)
     return run_id
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (a scheduler, `kill`, `docker stop`) stops training like Ctrl-C: Lightning
     writes interrupted.ckpt and the run ends KILLED instead of vanishing mid-write."""
     if threading.current_thread() is not threading.main_thread():
@@ -194,7 +239,7 @@ def _restore_best(trainer: Any, model: Any) -> str | None:
     callback = getattr(trainer, "checkpoint_callback", None)
     best = getattr(callback, "best_model_path", "") if callback else ""
     if best and Path(best).is_file():
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         model.load_state_dict(state)
         return best
     return None
@@ -204,23 +249,41 @@ def _write_outputs(
     cfg: DictConfig,
     paths: dict[str, Path],
     model: Any,
+    datamodule: Any,
     rows: list[dict],
-    run_id: str | None,
+    run_id: str,
     tracker: Any,
+    outputs: str,
 ) -> None:
-    from mbegu.io import atomic_write_text
-    from mbegu.training.artifacts import save_model
+    """The pipeline's model and history, or an ad hoc run's model under its run id."""
+    from omegaconf import OmegaConf
 
-    run = {
-        "run_id": run_id,
-        "tracking_uri": tracker.tracking_uri,
-        "experiment_name": tracker.experiment_name,
-    }
-    save_model(paths["model_dir"], model.net, cfg, run)
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    lines = [",".join(columns)]
-    lines += [",".join(_fmt(row.get(c)) for c in columns) for row in rows]
-    atomic_write_text(paths["reports_dir"] / "history.csv", "\n".join(lines) + "\n")
+    from mbegu.io import atomic_write_json, atomic_write_text
+    from mbegu.models.saved import save_model
+
+    config = OmegaConf.to_container(cfg, resolve=True)
+    features, classes = datamodule.feature_names, datamodule.class_names
+    if outputs == "pipeline":
+        save_model(paths["model_dir"], model.net, config, features, classes)
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        lines = [",".join(columns)]
+        lines += [",".join(_fmt(row.get(c)) for c in columns) for row in rows]
+        atomic_write_text(paths["reports_dir"] / "history.csv", "\n".join(lines) + "\n")
+        # Not a DVC output (run ids differ on every run, the model does not): how `evaluate`
+        # finds the run to complete.
+        atomic_write_json(paths["run_file"], {"mlflow_run_id": run_id})
+        return
+    from mbegu.models.mlflow_model import log_model
+
+    model_dir = paths["checkpoint_dir"] / run_id / "model"
+    save_model(model_dir, model.net, config, features, classes)
+    last = rows[-1]["epoch"] if rows else 0
+    log_model(tracker, run_id, model_dir, datamodule.example_frame(), register=False, step=last)
+    print(
+        f"model: {model_dir.relative_to(project_root())} and the MLflow run's `model` "
+        f"(mbegu predict ROWS.csv --run-id {run_id})",
+        flush=True,
+    )
 
 
 def _fmt(value: Any) -> str:

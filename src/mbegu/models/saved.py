@@ -1,0 +1,79 @@
+"""The trained model on disk, read by evaluation, `mbegu predict` and the MLflow model alike.
+
+A model folder holds two files, neither of them pickle:
+- model.json: the format version, the network's config (`_target_` + arguments), the input
+  columns, the class names and the composed training config;
+- model.pt: the network's state dict, read with torch.load(weights_only=True).
+Loading checks every `_target_` against mbegu.security's allow-list before building anything,
+so a hostile folder is refused, never run. Both files are byte-identical for the same commit,
+data and config: no run id, time or absolute path goes in (those live in reports/run.json).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mbegu.errors import MbeguError, first_line
+from mbegu.io import atomic_dir
+from mbegu.security import instantiate
+
+if TYPE_CHECKING:
+    from torch import nn
+
+FORMAT = 1
+WEIGHTS, INFO = "model.pt", "model.json"
+
+
+@dataclass
+class SavedModel:
+    """A loaded model: the network in eval mode, its input columns and class names."""
+
+    net: nn.Module
+    features: list[str]
+    classes: list[str]
+    config: dict[str, Any]
+
+
+def save_model(
+    model_dir: Path, net: nn.Module, config: dict[str, Any], features: list[str], classes: list[str]
+) -> None:
+    """Write model.pt and model.json, all or nothing."""
+    import torch
+
+    info = {
+        "format": FORMAT,
+        "net": config["model"]["net"],
+        "features": list(features),
+        "classes": [str(c) for c in classes],
+        "config": config,
+    }
+    with atomic_dir(model_dir) as tmp:
+        torch.save(net.state_dict(), tmp / WEIGHTS)
+        (tmp / INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+def load_model(model_dir: Path) -> SavedModel:
+    """Read a model folder without unpickling anything or building a class off the allow-list."""
+    import torch
+
+    info_path, weights = model_dir / INFO, model_dir / WEIGHTS
+    if not info_path.is_file() or not weights.is_file():
+        raise MbeguError(f"no model in {model_dir} (model.json, model.pt): run `dvc repro train`")
+    try:
+        info = json.loads(info_path.read_text())
+    except ValueError as err:
+        raise MbeguError(f"{info_path} is not valid JSON ({first_line(err)})") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise MbeguError(
+            f"{info_path} is not an mbegu model of format {FORMAT}: retrain with this mbegu"
+        )
+    net = instantiate(info["net"], where=str(info_path))
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    except Exception as err:  # weights_only refuses pickled objects; shapes may not fit
+        raise MbeguError(f"{weights} cannot be loaded as weights ({first_line(err)})") from None
+    return SavedModel(net.eval(), list(info["features"]), list(info["classes"]), info["config"])
