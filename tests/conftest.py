@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import shutil
@@ -42,6 +43,7 @@ def _pristine() -> Path:
 
 
 PRISTINE = _pristine()
+atexit.register(shutil.rmtree, PRISTINE, ignore_errors=True)
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")

@@ -19,7 +19,7 @@ from mbegu.data.split import load_split
 from mbegu.data.stage import prepare
 from mbegu.errors import MbeguError
 from mbegu.evaluation.evaluate import evaluate
-from mbegu.models.saved import load_model
+from mbegu.models.saved import load_model, model_md5
 from mbegu.training.train import train
 
 from .conftest import FAST, runs_of
@@ -56,9 +56,9 @@ def test_train_records_one_finished_run(project, client, experiment) -> None:
     assert "config.yaml" in artifacts
 
     model_dir = project / "artifacts" / "model"
-    assert json.loads((project / "artifacts" / "run.json").read_text()) == {
-        "mlflow_run_id": result.run_id
-    }
+    link = json.loads((project / "artifacts" / "run.json").read_text())
+    assert link == {"mlflow_run_id": result.run_id, "model_md5": model_md5(model_dir)}
+    assert run.data.tags["mbegu.model.md5"] == link["model_md5"]
     saved = load_model(model_dir)
     assert saved.config["model"]["optimizer"]["lr"] == 0.004
     assert saved.features == [f"pixel_{i}" for i in range(64)]

@@ -45,6 +45,12 @@ def test_mask_secrets_forms() -> None:
     assert mask_secrets("s3://b/k?X-Amz-Signature=abc&y=1") == "s3://b/k?X-Amz-Signature=***&y=1"
     assert mask_secrets("http://host:5000/api?token=abc") == "http://host:5000/api?token=***"
     assert mask_secrets("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
+    assert mask_secrets("postgresql://u:pa/ss@h/db") == "postgresql://u:***@h/db"
+    assert mask_secrets("postgresql://u:p@ss#1@h/db") == "postgresql://u:***@h/db"
+    assert mask_secrets("host=db password=hunter2 user=u") == "host=db password=*** user=u"
+    assert mask_secrets("https://h/x?client_secret=a&X-Amz-Security-Token=b") == (
+        "https://h/x?client_secret=***&X-Amz-Security-Token=***"
+    )
 
 
 def test_pickled_checkpoint_is_refused_and_runs_nothing(project: Path) -> None:
@@ -80,8 +86,11 @@ def test_checkpoint_config_outside_the_allow_list_is_refused(project: Path) -> N
         {"_target_": "builtins.open", "file": "x", "mode": "w"},
         {"_target_": "shutil.copyfile", "src": "dvc.yaml", "dst": "copied"},
         {"_target_": "mbegu.models.networks.MLP", "layers": {"_target_": "os.system"}},
+        {"_target_": "mbegu.tracking.store.os.system", "_args_": ["touch PWNED"]},
+        {"_target_": "torch.nn.modules.module.torch.load", "f": "evil.pkl", "weights_only": False},
+        {"_target_": "mbegu.data.digits.write_digits", "path": "copied"},
     ],
-    ids=["read_pickle", "open", "copyfile", "nested"],
+    ids=["read_pickle", "open", "copyfile", "nested", "via-module", "via-torch", "function"],
 )
 def test_hostile_model_folder_is_refused(project: Path, net: dict) -> None:
     folder = project / "hostile"
@@ -112,6 +121,43 @@ def test_pickled_weights_are_refused(project: Path) -> None:
     result = run_cli("predict", "rows.csv", "--model-dir", str(folder), cwd=project)
     assert result.returncode == 2 and "cannot be loaded as weights" in result.stderr
     assert not (project / "PWNED").exists()
+
+
+def test_pickled_mlflow_model_is_refused(project: Path, client, experiment, tracking_uri) -> None:
+    import mlflow
+    import mlflow.pyfunc
+
+    class Pickled(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return model_input
+
+    store = (project / "store").as_uri()
+    run = client.create_run(client.create_experiment(experiment, artifact_location=store))
+    mlflow.set_tracking_uri(tracking_uri)  # (this sets MLFLOW_TRACKING_URI, as the fixture did)
+    with mlflow.start_run(run_id=run.info.run_id):
+        mlflow.pyfunc.log_model(name="model", python_model=Pickled())
+    (project / "rows.csv").write_text("a\n1\n")
+    result = run_cli("predict", "rows.csv", "--run-id", run.info.run_id, cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert "is not an mbegu model" in result.stderr and "nothing was loaded" in result.stderr
+
+
+def test_secrets_in_the_config_are_stored_nowhere(project, client, experiment) -> None:
+    secret = "pw-0ut-0f-sight"
+    cfg = compose([*FAST, f"tracking.experiment_name={experiment}"])
+    cfg.tracking.run_name = f"https://u:{secret}@example.invalid/x?token={secret}"
+    prepare(cfg)
+    result = train(cfg)
+    files = [p for p in (project / "artifacts").rglob("*") if p.is_file()]
+    files += list((project / "checkpoints" / result.run_id).glob("*.ckpt"))
+    assert files
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), path
+    run = client.get_run(result.run_id)
+    shown = [run.info.run_name, *run.data.params.values(), *run.data.tags.values()]
+    assert not [value for value in shown if secret in value]
+    config = Path(client.download_artifacts(result.run_id, "config.yaml")).read_text()
+    assert secret not in config and "u:***@example.invalid" in config
 
 
 def test_password_in_tracking_uri_is_never_printed(project: Path) -> None:

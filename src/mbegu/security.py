@@ -9,6 +9,7 @@ store. Loading them must never run code, so:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,35 +17,55 @@ from typing import Any
 
 from mbegu.errors import MbeguError
 
-# What a `_target_` may name: mbegu's own modules, torch's layers and optimizers, Lightning's
-# Trainer and callbacks, Optuna's samplers and pruners. Nothing that reads files or runs commands.
-ALLOWED_TARGETS = (
+# Where a `_target_`'s class may be defined: mbegu's own modules, torch's layers and
+# optimizers, Lightning's Trainer and callbacks, Optuna's samplers and pruners. Checked on the
+# text before anything is imported, then on the class itself (Hydra resolves attributes, so
+# `mbegu.tracking.store.os.system` names os.system): it must be a class defined there.
+ALLOWED_MODULES = (
     "mbegu.",
     "torch.nn.",
     "torch.optim.",
-    "pytorch_lightning.Trainer",
-    "pytorch_lightning.trainer.trainer.Trainer",
+    "pytorch_lightning.trainer.",
     "pytorch_lightning.callbacks.",
-    "lightning.pytorch.Trainer",
+    "lightning.pytorch.trainer.",
     "lightning.pytorch.callbacks.",
     "optuna.samplers.",
     "optuna.pruners.",
 )
-# Loading mbegu's own modules is fine, but not the parts that start processes or touch files.
-DENIED_TARGETS = ("mbegu.cli.", "mbegu.io.", "mbegu.security.")
+ALLOWED_NAMES = (*ALLOWED_MODULES, "pytorch_lightning.Trainer", "lightning.pytorch.Trainer")
+# mbegu's own modules that start processes or touch files are no class library.
+DENIED_MODULES = ("mbegu.cli", "mbegu.io", "mbegu.security")
 
 
 def check_targets(node: Any, where: str) -> None:
-    """Refuse any `_target_` outside the allow-list, anywhere in a config tree."""
+    """Refuse any `_target_` that is not a class defined in an allowed module."""
     for path, target in _targets(node, ""):
-        allowed = target.startswith(ALLOWED_TARGETS) and not target.startswith(DENIED_TARGETS)
-        if not allowed or ".." in target or not re.fullmatch(r"[A-Za-z_][\w.]*", target):
-            key = f"{path}._target_" if path else "_target_"
+        key = f"{path}._target_" if path else "_target_"
+        if not _allowed(target):
             raise MbeguError(
                 f"{where}: {key}={target!r} is not an allowed class (mbegu.*, torch.nn.*, "
                 f"torch.optim.*, Lightning's Trainer and callbacks, Optuna samplers/pruners): "
                 f"refused, nothing was loaded"
             )
+
+
+def _allowed(target: str) -> bool:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+", target):
+        return False
+    if not target.startswith(ALLOWED_NAMES) or target.startswith(DENIED_MODULES):
+        return False
+    from hydra.utils import get_object
+
+    try:
+        found = get_object(target)  # imports only a module under an allowed name
+    except Exception:
+        return False
+    module = getattr(found, "__module__", "") or ""
+    return (
+        isinstance(found, type)
+        and f"{module}.".startswith(ALLOWED_MODULES)
+        and not module.startswith(DENIED_MODULES)
+    )
 
 
 def _targets(node: Any, path: str) -> list[tuple[str, str]]:
@@ -88,36 +109,46 @@ def safe_name(value: Any, key: str) -> str:
 
 
 def inside(root: Path, relative: str, key: str) -> Path:
-    """`root / relative`, refused when it would land outside the project."""
-    path = (root / relative).resolve()
-    if path != root.resolve() and root.resolve() not in path.parents:
+    """`root / relative`, refused when it is absolute or climbs out with `..`. (Symlinks
+    inside the project, e.g. checkpoints/ on a scratch disk, are the user's choice.)"""
+    text = str(relative)
+    normal = os.path.normpath(text)
+    if os.path.isabs(text) or normal == ".." or normal.startswith(f"..{os.sep}"):
         raise MbeguError(
-            f"{key}={relative!r} points outside the project ({root}): use a path inside it"
+            f"{key}={text!r} points outside the project ({root}): use a path inside it"
         )
-    return path
+    return root / normal
 
 
-# user:password@ in any URL, and secret-looking query parameters.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@\s:]*)(:[^/@\s]*)?@")
+# A URL's user:password@ (up to the last @ of the URL: passwords may hold / or @), secret-looking
+# query parameters, and libpq's `password=...` keyword form.
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<rest>[^\s'\"<>]+)")
 _QUERY = re.compile(
-    r"(?P<key>[?&;](?:password|passwd|pwd|token|access_token|api_key|apikey|key|secret|"
-    r"sig|signature|sas|credential|X-Amz-Signature|X-Amz-Credential)=)[^&\s'\"]+",
+    r"(?P<key>[?&;](?:sig|sas|[A-Za-z_.-]*(?:password|passwd|pwd|token|secret|signature|"
+    r"credential|api_?key|access_?key)[A-Za-z_.-]*)=)[^&\s'\"]+",
     re.IGNORECASE,
 )
+_KEYWORD = re.compile(r"(?P<key>(?:^|\s)(?:password|passwd)\s*=\s*)\S+", re.IGNORECASE)
 MASK = "***"
+
+
+def _mask_url(match: re.Match[str]) -> str:
+    scheme, rest = match.group("scheme"), match.group("rest")
+    if "@" in rest:
+        userinfo, host = rest.rsplit("@", 1)
+        user, has_password, _ = userinfo.partition(":")
+        # user:password@ keeps the user; a lone user@ may itself be a token.
+        rest = f"{user}:{MASK}@{host}" if has_password and "/" not in user else f"{MASK}@{host}"
+    return scheme + rest
 
 
 def mask_secrets(text: str) -> str:
     """`postgresql://u:pw@host/db?password=x` -> `postgresql://u:***@host/db?password=***`."""
     if "://" not in text and "=" not in text:
         return text
-
-    def userinfo(match: re.Match[str]) -> str:
-        scheme, user = match.group("scheme"), match.group("user")
-        # user:password@ keeps the user; a lone user@ may itself be a token.
-        return f"{scheme}{user}:{MASK}@" if match.group(3) is not None else f"{scheme}{MASK}@"
-
-    return _QUERY.sub(lambda m: m.group("key") + MASK, _USERINFO.sub(userinfo, text))
+    text = _URL.sub(_mask_url, text)
+    text = _QUERY.sub(lambda m: m.group("key") + MASK, text)
+    return _KEYWORD.sub(lambda m: m.group("key") + MASK, text)
 
 
 def mask_tree(node: Any) -> Any:

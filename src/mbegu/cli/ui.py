@@ -17,6 +17,8 @@ from mbegu.tracking.store import default_artifact_root
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as probe:
+        # As a server binds: a port left in TIME_WAIT by the last `mbegu ui` is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -71,14 +73,17 @@ def serve(uri: str, host: str = "127.0.0.1", port: int = 5000, workers: int = 1)
         raise KeyboardInterrupt(f"signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, stop)
-    print(f"MLflow UI on http://{host}:{port} (store {uri}); Ctrl-C stops it", flush=True)
+    shown = mask_secrets(uri)
+    print(f"MLflow UI on http://{host}:{port} (store {shown}); Ctrl-C stops it", flush=True)
     try:
         return process.wait()
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the stop
         _stop_group(process)
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _stop_group(process: subprocess.Popen) -> None:

@@ -122,11 +122,11 @@ class DigitsDataModule(pl.LightningDataModule):
 
 def build_datamodule(cfg: DictConfig, root: Path) -> DigitsDataModule:
     """Instantiate cfg.data with its paths anchored at the project root."""
-    from mbegu.security import instantiate
+    from mbegu.security import inside, instantiate
 
     return instantiate(
         cfg.data,
         where="data",
-        raw_path=str(root / cfg.data.raw_path),
-        processed_dir=str(root / cfg.data.processed_dir),
+        raw_path=str(inside(root, cfg.data.raw_path, "data.raw_path")),
+        processed_dir=str(inside(root, cfg.data.processed_dir, "data.processed_dir")),
     )

@@ -6,13 +6,14 @@ from omegaconf import DictConfig
 
 from mbegu.data.split import prepare_split
 from mbegu.project import project_root
+from mbegu.security import inside
 
 
 def prepare(cfg: DictConfig) -> dict[str, int]:
     root, data = project_root(), cfg.data
-    out_dir = root / data.processed_dir
+    out_dir = inside(root, data.processed_dir, "data.processed_dir")
     rows = prepare_split(
-        root / data.raw_path,
+        inside(root, data.raw_path, "data.raw_path"),
         out_dir,
         data.num_features,
         data.num_classes,

@@ -20,14 +20,32 @@ from mbegu.errors import MbeguError
 from mbegu.project import project_root
 
 
-def read_run_id(run_file: Path) -> str:
-    """The MLflow run that the train stage opened."""
+def find_train_run(tracker: Any, run_file: Path, model_dir: Path) -> str:
+    """The MLflow run that trained the model in `model_dir`: the one artifacts/run.json names,
+    else (the train stage was up to date and skipped, e.g. in a queued experiment that only
+    changed evaluate's params) the latest run tagged with this model's md5."""
+    from mbegu.models.saved import model_md5
+    from mbegu.training.train import TAG_MODEL_MD5
+
+    digest = model_md5(model_dir)
     try:
-        return str(json.loads(run_file.read_text())["mlflow_run_id"])
-    except (OSError, ValueError, KeyError, TypeError):
+        link = json.loads(run_file.read_text())
+    except (OSError, ValueError):
+        link = {}
+    if isinstance(link, dict) and link.get("model_md5") == digest and link.get("mlflow_run_id"):
+        return str(link["mlflow_run_id"])
+    found = tracker.client.search_runs(
+        [tracker.experiment_id()],
+        filter_string=f"tags.`{TAG_MODEL_MD5}` = '{digest}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not found:
         raise MbeguError(
-            f"{run_file} (the train stage's MLflow run) not found: run `dvc repro train`"
-        ) from None
+            f"no MLflow run in experiment '{tracker.experiment_name}' trained {model_dir}: "
+            f"run `dvc repro -f train`"
+        )
+    return found[0].info.run_id
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -37,22 +55,27 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     root = project_root()
     paths = resolve_paths(cfg, root)
-    run_id = read_run_id(paths["run_file"])  # no model: fail before heavy imports
-    if not (paths["model_dir"] / "model.json").is_file():
+    if not (paths["model_dir"] / "model.json").is_file():  # fail before heavy imports
         raise MbeguError(f"no model in {paths['model_dir']}: run `dvc repro train`")
 
     import pytorch_lightning as pl
     import torch
 
     from mbegu.data.datamodule import build_datamodule
-    from mbegu.evaluation.reports import confusion_matrix, per_class_accuracy, write_reports
+    from mbegu.evaluation.reports import (
+        confusion_matrix,
+        per_class_accuracy,
+        write_predictions,
+        write_reports,
+    )
     from mbegu.models.classifier import Classifier
     from mbegu.models.mlflow_model import log_model
-    from mbegu.models.saved import load_model
+    from mbegu.models.saved import load_model, model_md5
     from mbegu.training.train import quiet_lightning
 
     quiet_lightning()
     tracker = instantiate(cfg.tracking, where="tracking")
+    run_id = find_train_run(tracker, paths["run_file"], paths["model_dir"])
     tracker.require_run(run_id)
     with tracker.run(run_id):
         saved = load_model(paths["model_dir"])
@@ -83,7 +106,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         test = {k.removeprefix("test/"): round(float(v), 6) for k, v in sorted(scores.items())}
         metrics = {"test": {**test, "per_class_acc": per_class}}
         files = write_reports(paths["reports_dir"], metrics, labels, preds, matrix)
-        _write_run_link(paths["reports_dir"] / "run.json", run_id)
+        # Git-ignored and cached by DVC: a fresh clone lacks it, so `dvc repro` evaluates the
+        # model that train just made even though the committed reports already match.
+        predictions = paths["model_dir"].parent / "evaluation" / "test_predictions.csv"
+        write_predictions(predictions, labels, probs, saved.classes)
+        _write_run_link(paths["reports_dir"] / "run.json", run_id, model_md5(paths["model_dir"]))
 
         flat = {f"test/{k}": v for k, v in test.items()}
         flat |= {f"test/acc_class_{c}": v for c, v in per_class.items()}
@@ -114,15 +141,22 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return {**metrics, "mlflow_run_id": run_id, "promoted": promotion.startswith("promoted")}
 
 
-def _write_run_link(path: Path, run_id: str) -> None:
+def _write_run_link(path: Path, run_id: str, digest: str) -> None:
     """reports/run.json, the link from a DVC experiment to its MLflow run (a column in
-    `dvc exp show`). Under `dvc exp run` DVC commits it into the experiment; plain `dvc repro`
-    writes the same placeholder every time, so a clean clone stays clean (its run is found by
-    the `mlflow.source.git.commit` tag, and printed by the stages)."""
+    `dvc exp show`), committed by DVC into each experiment. Plain `dvc repro` writes a
+    placeholder with no run id, so a clean clone stays clean, but keeps an experiment's link
+    (after `dvc exp apply` and a commit) while the model is still that experiment's."""
     from mbegu.io import atomic_write_json
 
     name = os.environ.get("DVC_EXP_NAME")
-    link = {"dvc_exp_name": name, "mlflow_run_id": run_id if name else None}
+    if not name:
+        try:
+            kept = json.loads(path.read_text())
+        except (OSError, ValueError):
+            kept = None
+        if isinstance(kept, dict) and kept.get("dvc_exp_name") and kept.get("model_md5") == digest:
+            return
+    link = {"dvc_exp_name": name, "mlflow_run_id": run_id if name else None, "model_md5": digest}
     atomic_write_json(path, link)
 
 

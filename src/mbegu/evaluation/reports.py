@@ -39,6 +39,19 @@ def write_reports(
     return files
 
 
+def write_predictions(
+    path: Path, labels: np.ndarray, probs: np.ndarray, classes: list[str]
+) -> None:
+    """Per test row: label, prediction and one probability per class (a DVC-cached output)."""
+    header = ",".join(["label", "prediction", *(f"prob_{c}" for c in classes)])
+    preds = probs.argmax(axis=1)
+    lines = [
+        ",".join([classes[y], classes[p], *(f"{v:.6g}" for v in row)])
+        for y, p, row in zip(labels.tolist(), preds.tolist(), probs.tolist(), strict=True)
+    ]
+    atomic_write_text(path, "\n".join([header, *lines]) + "\n")
+
+
 def _plot_confusion(matrix: np.ndarray, path: Path) -> None:
     import matplotlib
 

@@ -44,6 +44,7 @@ def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
 
     mlflow.set_tracking_uri(tracking_uri)
     try:
+        _require_mbegu_model(uri)
         model = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError, ModuleNotFoundError) as err:
         first = mask_secrets(first_line(err, 200))
@@ -57,6 +58,22 @@ def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
         return pd.DataFrame(model.predict(frame[features].astype("float64")))
 
     return LoadedModel(predict, features, uri)
+
+
+LOADER = "mbegu.models.mlflow_model"
+
+
+def _require_mbegu_model(uri: str) -> None:
+    """Read the model's MLmodel file (YAML) first: only mbegu's own loader is trusted to load
+    it; another flavor could unpickle whatever the store holds."""
+    from mlflow.models import get_model_info
+
+    flavor = get_model_info(uri).flavors.get("python_function", {})
+    if flavor.get("loader_module") != LOADER:
+        raise MbeguError(
+            f"{uri} is not an mbegu model (loader {flavor.get('loader_module')!r}): refused, "
+            f"nothing was loaded; load other models with MLflow yourself if you trust them"
+        )
 
 
 def predict_csv(model: LoadedModel, input_csv: Path, output_csv: Path) -> dict[str, float]:

@@ -55,6 +55,16 @@ def save_model(
         (tmp / INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
 
 
+def model_md5(model_dir: Path) -> str:
+    """One digest of a model folder's two files: which trained model this is."""
+    import hashlib
+
+    digest = hashlib.md5()
+    for name in (INFO, WEIGHTS):
+        digest.update((model_dir / name).read_bytes())
+    return digest.hexdigest()
+
+
 def load_model(model_dir: Path) -> SavedModel:
     """Read a model folder without unpickling anything or building a class off the allow-list."""
     import torch

@@ -136,9 +136,10 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
         except KeyboardInterrupt as err:
             interrupted = err
             # Ctrl-C reached the whole process group; SIGTERM only this process: pass it on.
-            for child in children:
-                if child.poll() is None:
-                    child.terminate()
+            if "signal 15" in str(err):
+                for child in children:
+                    if child.poll() is None:
+                        child.terminate()
         finally:
             _wait_workers(children, interrupted=interrupted is not None)
         summary = summarize(study, cfg, overrides, time.perf_counter() - started)

@@ -186,11 +186,17 @@ def close_dead_runs(client: Any) -> list[str]:
     closed = []
     for run in running:
         tags = run.data.tags
-        pid = int(tags.get("mbegu.pid", "-1"))
+        try:
+            pid = int(tags.get("mbegu.pid", "-1"))
+        except ValueError:
+            pid = -1
         if pid > 0 and _alive(pid, tags.get("mbegu.pid_start")):
             continue
-        reason = f"its process (pid {pid} on {host}) died; closed by a later mbegu command"
-        client.set_tag(run.info.run_id, "mbegu.error", reason)
-        client.set_terminated(run.info.run_id, "KILLED")
+        if "mbegu.error" in tags:  # it failed, but could not say so (e.g. a locked store)
+            client.set_terminated(run.info.run_id, "FAILED")
+        else:
+            reason = f"its process (pid {pid} on {host}) died; closed by a later mbegu command"
+            client.set_tag(run.info.run_id, "mbegu.error", reason)
+            client.set_terminated(run.info.run_id, "KILLED")
         closed.append(run.info.run_id)
     return closed

@@ -122,8 +122,9 @@ class MlflowTracker:
         all_tags = {**dict(tags or {}), **owner_tags()}
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
+        name = run_name or self.run_name
         run = self.client.create_run(
-            self.experiment_id(), tags=all_tags, run_name=run_name or self.run_name
+            self.experiment_id(), tags=all_tags, run_name=mask_secrets(name) if name else None
         )
         return run.info.run_id
 

@@ -67,6 +67,7 @@ def continued_config(plan: ResumePlan, cfg: DictConfig) -> DictConfig:
     check_targets(saved["mbegu_config"], str(plan.checkpoint))
     config = OmegaConf.create(saved["mbegu_config"])
     config.resume = cfg.resume
+    config.tracking = cfg.tracking  # where runs go now (checkpoints hold no credentials)
     validate(config)
     return config
 

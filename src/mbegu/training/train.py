@@ -70,6 +70,7 @@ def show_progress_bar(cfg: DictConfig) -> bool:
 
 
 OUTPUTS = ("pipeline", "run", "none")
+TAG_MODEL_MD5 = "mbegu.model.md5"
 
 
 def train(
@@ -94,7 +95,7 @@ def train(
     from omegaconf import OmegaConf
 
     from mbegu.config.options import check_options
-    from mbegu.security import instantiate
+    from mbegu.security import instantiate, mask_tree
     from mbegu.training.resume import continued_config, load_weights, plan_resume
 
     if outputs not in OUTPUTS:
@@ -106,6 +107,7 @@ def train(
     if plan.mode == "continue":
         cfg = continued_config(plan, cfg)
     paths = resolve_paths(cfg, root)
+    check_options(cfg, ("tracking",))
     tracker = instantiate(cfg.tracking, where="tracking")
     tracker.check()  # an unreachable server fails now, not after the heavy imports
 
@@ -137,7 +139,7 @@ def train(
         bar = show_progress_bar(cfg)
         report = EpochReport(print_lines=not bar)
         checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
-        state = RunState(OmegaConf.to_container(cfg, resolve=True), checkpoint_dir)
+        state = RunState(mask_tree(OmegaConf.to_container(cfg, resolve=True)), checkpoint_dir)
         trainer = instantiate(
             cfg.trainer,
             where="trainer",
@@ -259,19 +261,22 @@ def _write_outputs(
     from omegaconf import OmegaConf
 
     from mbegu.io import atomic_write_json, atomic_write_text
-    from mbegu.models.saved import save_model
+    from mbegu.models.saved import model_md5, save_model
+    from mbegu.security import mask_tree
 
-    config = OmegaConf.to_container(cfg, resolve=True)
+    config = mask_tree(OmegaConf.to_container(cfg, resolve=True))  # a DVC output: no secrets
     features, classes = datamodule.feature_names, datamodule.class_names
     if outputs == "pipeline":
         save_model(paths["model_dir"], model.net, config, features, classes)
+        digest = model_md5(paths["model_dir"])
+        tracker.client.set_tag(run_id, TAG_MODEL_MD5, digest)  # evaluate finds the run by it
         columns = list(dict.fromkeys(k for row in rows for k in row))
         lines = [",".join(columns)]
         lines += [",".join(_fmt(row.get(c)) for c in columns) for row in rows]
         atomic_write_text(paths["reports_dir"] / "history.csv", "\n".join(lines) + "\n")
         # Not a DVC output (run ids differ on every run, the model does not): how `evaluate`
         # finds the run to complete.
-        atomic_write_json(paths["run_file"], {"mlflow_run_id": run_id})
+        atomic_write_json(paths["run_file"], {"mlflow_run_id": run_id, "model_md5": digest})
         return
     from mbegu.models.mlflow_model import log_model
 
