@@ -47,7 +47,7 @@ run: data ## set up, restore the data and run the pipeline (prepare -> train -> 
 	@$(BIN)/dvc metrics show
 	@echo
 	@echo "Metrics: reports/metrics.json  Plots: reports/ (dvc plots show)  Model: artifacts/model/"
-	@echo "Browse every run in MLflow: make ui  (then open http://127.0.0.1:5000)"
+	@echo "Browse every run in MLflow: make ui  (then open the link it prints)"
 	@echo "Put dvc and mbegu on your PATH in this shell:  source $(VENV)/bin/activate"
 
 repro: install ## run the pipeline again (only the stages whose inputs changed)

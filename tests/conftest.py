@@ -129,13 +129,14 @@ def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
-def start_ui(port: int, cwd: Path) -> subprocess.Popen[str]:
-    """`mbegu ui` on a port, in a process group of its own (so a test can always stop it)."""
+def start_ui(port: int, cwd: Path, log: Path | None = None) -> subprocess.Popen[str]:
+    """`mbegu ui` on a port, in a process group of its own (so a test can always stop it);
+    what it prints goes to `log`."""
     mbegu = Path(sys.executable).with_name("mbegu")
     return subprocess.Popen(
         [str(mbegu), "ui", "--port", str(port)],
         cwd=cwd,
-        stdout=subprocess.DEVNULL,
+        stdout=log.open("w") if log else subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,

@@ -181,7 +181,8 @@ def test_ui_shows_the_run(clone: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = start_ui(port, clone)
+    log = clone.parent / "ui.log"
+    server = start_ui(port, clone, log)
     try:
         remote = MlflowClient(f"http://127.0.0.1:{port}")
         deadline, found = time.monotonic() + 90, None
@@ -193,6 +194,9 @@ def test_ui_shows_the_run(clone: Path) -> None:
                 time.sleep(1)
         assert found is not None, "the UI did not answer within 90 s"
         assert [r.info.run_id for r in found] == [r.info.run_id for r in all_runs(clone)]
+        # The link it prints opens the training runs, not MLflow 3's GenAI overview.
+        link = f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}"
+        assert f"{link}?workflowType=machine_learning" in log.read_text()
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)

@@ -156,13 +156,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def configured_tracking_uri() -> str:
-    """The one tracking URI every command uses: tracking.tracking_uri from conf/, else
-    $MLFLOW_TRACKING_URI, else the project's SQLite store."""
+def configured_tracking() -> tuple[str, str]:
+    """(tracking URI, experiment name) every command uses: tracking.tracking_uri from conf/,
+    else $MLFLOW_TRACKING_URI, else the project's SQLite store."""
     from mbegu.config.compose import compose
     from mbegu.tracking.store import resolve_tracking_uri
 
-    return resolve_tracking_uri(compose().tracking.get("tracking_uri"))
+    tracking = compose().tracking
+    return resolve_tracking_uri(tracking.get("tracking_uri")), tracking.experiment_name
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -171,7 +172,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from mbegu.tracking.store import check_reachable
 
     if args.run_id or args.model:
-        uri = configured_tracking_uri()
+        uri, _ = configured_tracking()
         check_reachable(uri)
         if args.run_id:
             target = f"runs:/{args.run_id}/model"
@@ -190,7 +191,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     from mbegu.cli.ui import serve
 
-    return serve(configured_tracking_uri(), host=args.host, port=args.port, workers=args.workers)
+    uri, experiment = configured_tracking()
+    return serve(uri, args.host, args.port, args.workers, experiment_name=experiment)
 
 
 def build_parser() -> argparse.ArgumentParser:

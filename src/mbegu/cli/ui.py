@@ -26,7 +26,18 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def serve(uri: str, host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> int:
+# MLflow 3's UI opens experiments on its GenAI overview unless told otherwise; this query
+# parameter (remembered by the browser afterwards) opens the training runs list instead.
+TRAINING_VIEW = "workflowType=machine_learning"
+
+
+def serve(
+    uri: str,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    workers: int = 1,
+    experiment_name: str | None = None,
+) -> int:
     """Run `mlflow server` in the foreground until Ctrl-C or SIGTERM, then stop it and its
     workers (it runs in a process group of its own, which is stopped whole).
 
@@ -44,7 +55,10 @@ def serve(uri: str, host: str = "127.0.0.1", port: int = 5000, workers: int = 1)
 
     from mbegu.tracking.store import close_dead_runs, retrying
 
-    close_dead_runs(retrying(MlflowClient(uri), 10))
+    client = retrying(MlflowClient(uri), 10)
+    close_dead_runs(client)
+    experiment = client.get_experiment_by_name(experiment_name) if experiment_name else None
+    page = f"#/experiments/{experiment.experiment_id}" if experiment else "#/experiments"
     command = [
         sys.executable,
         "-m",
@@ -74,7 +88,11 @@ def serve(uri: str, host: str = "127.0.0.1", port: int = 5000, workers: int = 1)
 
     previous = signal.signal(signal.SIGTERM, stop)
     shown = mask_secrets(uri)
-    print(f"MLflow UI on http://{host}:{port} (store {shown}); Ctrl-C stops it", flush=True)
+    print(
+        f"MLflow UI on http://{host}:{port}/{page}?{TRAINING_VIEW} (store {shown}); "
+        f"Ctrl-C stops it",
+        flush=True,
+    )
     try:
         return process.wait()
     except KeyboardInterrupt:

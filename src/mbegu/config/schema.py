@@ -109,10 +109,16 @@ def validate(cfg: DictConfig) -> None:
             raise MbeguError(f"{key} must be at least 1: got {OmegaConf.select(cfg, key)}")
     optimizer = cfg.model.optimizer
     if not math.isfinite(optimizer.lr) or optimizer.lr <= 0:
-        raise MbeguError(f"model.optimizer.lr must be a positive number: got {optimizer.lr}")
+        raise MbeguError(
+            f"model.optimizer.lr must be a positive number: got {optimizer.lr} (e.g. "
+            f"model.optimizer.lr=0.001)"
+        )
     decay = optimizer.get("weight_decay")
     if decay is not None and (not math.isfinite(decay) or decay < 0):
-        raise MbeguError(f"model.optimizer.weight_decay must be 0 or more: got {decay}")
+        raise MbeguError(
+            f"model.optimizer.weight_decay must be 0 or more: got {decay} (e.g. "
+            f"model.optimizer.weight_decay=0.0001)"
+        )
     _check_promotion(cfg.tracking.get("promote_if"))
     if cfg.get("sweep") is not None:
         _check_sweep(cfg.sweep)
