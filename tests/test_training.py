@@ -15,6 +15,7 @@ import torch
 from omegaconf import OmegaConf
 
 from mbegu.config.compose import compose
+from mbegu.data.datamodule import build_datamodule
 from mbegu.data.split import load_split
 from mbegu.data.stage import prepare
 from mbegu.errors import MbeguError
@@ -208,3 +209,27 @@ def test_adhoc_train_leaves_the_pipeline_alone(project, client, experiment) -> N
     [dataset] = run.inputs.dataset_inputs
     assert dataset.dataset.name == "digits"
     assert dataset.dataset.digest == run.data.tags["mbegu.data.md5"].removesuffix(".dir")
+
+
+def test_ddp_on_two_cpu_processes_is_one_run(project, client, experiment) -> None:
+    """trainer=ddp on two CPU processes (gloo): one MLflow run, each epoch logged once, one
+    rank printing, and the saved model scores in one process what training reported."""
+    from .conftest import run_cli
+
+    ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
+    result = run_cli("train", *ddp, *FAST, f"tracking.experiment_name={experiment}", cwd=project)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("trained:") == 1  # rank 1 prints nothing
+    [run] = runs_of(client, experiment)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["trainer.strategy"] == "ddp"
+    history = client.get_metric_history(run.info.run_id, "val/acc")
+    assert [m.step for m in history] == [0, 1, 2]  # not once per process
+    saved = load_model(project / "checkpoints" / run.info.run_id / "model")
+    datamodule = build_datamodule(compose(FAST), project)
+    datamodule.setup("fit")
+    val = datamodule.datasets["val"]
+    with torch.no_grad():
+        acc = float((saved.net(val.features).argmax(-1) == val.labels).float().mean())
+    # DDP pads the odd-sized split with one repeated row per process: within 1/len(val).
+    assert acc == pytest.approx(run.data.metrics["val/acc_best"], abs=1.5 / len(val))
