@@ -116,6 +116,8 @@ def test_two_workers_share_one_study(project, client, experiment) -> None:
     assert len(numbers) == len(set(numbers))
     pids = {t.user_attrs[trials.PID] for t in counted}
     assert len(pids) == 2, "both workers ran trials"
+    params = [tuple(sorted(t.params.items())) for t in counted]
+    assert len(set(params)) == len(params), "two workers proposed the same params"
     parent = parent_of(client, experiment)
     nested = children(client, experiment, parent.info.run_id)
     assert sorted(int(r.data.tags["mbegu.trial.number"]) for r in nested) == sorted(

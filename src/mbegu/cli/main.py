@@ -149,8 +149,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from mbegu.sweeps.runner import run_sweep, run_worker
 
-    if args.worker:
-        run_worker(args.overrides, args.parent_run_id)
+    if args.worker is not None:
+        run_worker(args.overrides, args.parent_run_id, args.worker)
     else:
         run_sweep(args.overrides)
     return 0
@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OVERRIDE",
         help="Hydra overrides, including sweep=<name> and sweep.* settings",
     )
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--worker", type=int, metavar="INDEX", help=argparse.SUPPRESS)
     p.add_argument("--parent-run-id", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_sweep)
 

@@ -44,7 +44,16 @@ def sweep_config(overrides: Sequence[str]) -> DictConfig:
     return cfg
 
 
-def open_study(cfg: DictConfig) -> tuple[Any, str]:
+def sampler_config(sampler: DictConfig, worker: int) -> Any:
+    """The sampler of worker `worker` on this machine: its seed offset by the worker index.
+    Workers with one seed and the same history propose the same params at the same time."""
+    node = OmegaConf.to_container(sampler, resolve=True)
+    if isinstance(node, dict) and isinstance(node.get("seed"), int):
+        node["seed"] += worker
+    return node
+
+
+def open_study(cfg: DictConfig, worker: int = 0) -> tuple[Any, str]:
     import optuna
 
     s = cfg.sweep
@@ -54,7 +63,7 @@ def open_study(cfg: DictConfig) -> tuple[Any, str]:
         study_name=s.study_name,
         storage=storage,
         direction=s.direction,
-        sampler=instantiate(s.sampler, where="sweep.sampler"),
+        sampler=instantiate(sampler_config(s.sampler, worker), where="sweep.sampler"),
         pruner=instantiate(s.pruner, where="sweep.pruner"),
         load_if_exists=True,
     )
@@ -169,17 +178,8 @@ def _close_dead_run(tracker: Any, s: DictConfig, trial: Any) -> None:
 
 
 def _spawn_workers(overrides: Sequence[str], parent: str, count: int) -> list[Any]:
-    command = [
-        sys.executable,
-        "-m",
-        "mbegu",
-        "sweep",
-        *overrides,
-        "--worker",
-        "--parent-run-id",
-        parent,
-    ]
-    return [subprocess.Popen(command) for _ in range(max(count, 0))]
+    command = [sys.executable, "-m", "mbegu", "sweep", *overrides, "--parent-run-id", parent]
+    return [subprocess.Popen([*command, "--worker", str(index)]) for index in range(1, count + 1)]
 
 
 def _wait_workers(processes: list[Any], interrupted: bool = False) -> None:
@@ -455,11 +455,11 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(["-" * width, *lines, "-" * width])
 
 
-def run_worker(overrides: Sequence[str], parent: str) -> None:
-    """A child worker of `sweep.workers > 1`."""
+def run_worker(overrides: Sequence[str], parent: str, index: int = 1) -> None:
+    """Child worker `index` of `sweep.workers > 1` (the coordinator is worker 0)."""
     from mbegu.training.train import sigterm_as_interrupt
 
     cfg = sweep_config(overrides)
-    study, _ = open_study(cfg)
+    study, _ = open_study(cfg, worker=index)
     with sigterm_as_interrupt():
         work(cfg, overrides, study, parent)
