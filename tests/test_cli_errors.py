@@ -76,6 +76,12 @@ def test_stale_params_yaml(project: Path) -> None:
     assert "dvc exp run" in result.stderr
 
 
+def test_stage_commands_write_nothing_ad_hoc(project: Path) -> None:
+    for stage in ("prepare", "evaluate"):
+        result = run_cli(stage, cwd=project)
+        assert_clean_failure(result, f"run `dvc repro {stage}`", project)
+
+
 def test_evaluate_before_train(project: Path) -> None:
     result = run_cli("evaluate", "--params", "params.yaml", cwd=project)
     assert_clean_failure(result, "run `dvc repro train`", project)

@@ -89,8 +89,23 @@ def test_checkpoint_config_outside_the_allow_list_is_refused(project: Path) -> N
         {"_target_": "mbegu.tracking.store.os.system", "_args_": ["touch PWNED"]},
         {"_target_": "torch.nn.modules.module.torch.load", "f": "evil.pkl", "weights_only": False},
         {"_target_": "mbegu.data.digits.write_digits", "path": "copied"},
+        {
+            "_target_": "mbegu.models.networks.MLP",
+            "dropout": "${oc.create:{_target_: os.system, _args_: ['touch PWNED']}}",
+        },
+        {"_target_": "mbegu.__main__.main"},
     ],
-    ids=["read_pickle", "open", "copyfile", "nested", "via-module", "via-torch", "function"],
+    ids=[
+        "read_pickle",
+        "open",
+        "copyfile",
+        "nested",
+        "via-module",
+        "via-torch",
+        "function",
+        "interpolation",
+        "main",
+    ],
 )
 def test_hostile_model_folder_is_refused(project: Path, net: dict) -> None:
     folder = project / "hostile"
@@ -104,7 +119,7 @@ def test_hostile_model_folder_is_refused(project: Path, net: dict) -> None:
     rows.write_text("a\n1\n")
     result = run_cli("predict", str(rows), "--model-dir", str(folder), cwd=project)
     assert result.returncode == 2, result.stderr
-    assert "is not an allowed class" in result.stderr
+    assert "refused, nothing was loaded" in result.stderr
     assert "Traceback" not in result.stderr
     for leftover in ("PWNED", "copied", "x", "predictions.csv"):
         assert not (project / leftover).exists(), leftover
@@ -250,6 +265,7 @@ def test_store_locked_too_long_is_one_line(project, client, experiment, tracking
         (["seed=99999999999999999999"], "seed=99999999999999999999 must be an integer from 0"),
         (["data.num_classes=5"], "has label 5, outside 0..4: fix the label or set data.num"),
         (["paths.model_dir=../../outside"], "paths.model_dir='../../outside' points outside"),
+        (["resume.mode=continue", "resume.run_id=../../x"], "resume.run_id='../../x' is not"),
         (["model.optimizer.lr=1e12"], "train/loss is"),
     ],
 )

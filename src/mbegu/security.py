@@ -34,7 +34,7 @@ ALLOWED_MODULES = (
 )
 ALLOWED_NAMES = (*ALLOWED_MODULES, "pytorch_lightning.Trainer", "lightning.pytorch.Trainer")
 # mbegu's own modules that start processes or touch files are no class library.
-DENIED_MODULES = ("mbegu.cli", "mbegu.io", "mbegu.security")
+DENIED_MODULES = ("mbegu.cli", "mbegu.io", "mbegu.security", "mbegu.__main__")
 
 
 def check_targets(node: Any, where: str) -> None:
@@ -86,12 +86,40 @@ def _targets(node: Any, path: str) -> list[tuple[str, str]]:
     return found
 
 
-def instantiate(node: Any, *, where: str = "config", **kwargs: Any) -> Any:
-    """Hydra's instantiate, after the allow-list check: the only way mbegu builds classes."""
-    from hydra.utils import instantiate as hydra_instantiate
+def refuse_interpolation(node: Any, where: str) -> None:
+    """Files from elsewhere (a model folder, a checkpoint) hold resolved configs: a `${...}`
+    there could build a `_target_` at resolution time, after the allow-list looked."""
+    for path, value in _strings(node, ""):
+        if "${" in value:
+            raise MbeguError(
+                f"{where}: {path or 'a value'} holds an interpolation ({value[:60]!r}): refused, "
+                f"nothing was loaded"
+            )
 
-    check_targets(node, where)
-    return hydra_instantiate(node, **kwargs)
+
+def _strings(node: Any, path: str) -> list[tuple[str, str]]:
+    if isinstance(node, str):
+        return [(path, node)]
+    if isinstance(node, Mapping):
+        return [s for k, v in node.items() for s in _strings(v, f"{path}.{k}".lstrip("."))]
+    if isinstance(node, list | tuple):
+        return [s for i, v in enumerate(node) for s in _strings(v, f"{path}[{i}]")]
+    return []
+
+
+def instantiate(node: Any, *, where: str = "config", **kwargs: Any) -> Any:
+    """Hydra's instantiate on the resolved tree, after the allow-list check: the only way
+    mbegu builds classes. (Resolving first: an interpolation such as `${oc.create:...}` could
+    otherwise produce a `_target_` after the check.)"""
+    from hydra.utils import instantiate as hydra_instantiate
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if not isinstance(node, DictConfig | ListConfig):
+        node = OmegaConf.create(node)
+    plain = OmegaConf.to_container(node, resolve=True)
+    refuse_interpolation(plain, where)
+    check_targets(plain, where)
+    return hydra_instantiate(plain, **kwargs)
 
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")

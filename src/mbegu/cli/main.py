@@ -113,13 +113,21 @@ def run_evaluate(cfg: DictConfig, args: argparse.Namespace) -> None:
 Stage = Callable[["DictConfig", argparse.Namespace], None]
 
 
-def config_command(run: Stage) -> Callable[[argparse.Namespace], int]:
-    """A stage command: load the config, print it for --cfg job, else run the stage."""
+def config_command(run: Stage, stage_only: bool = False) -> Callable[[argparse.Namespace], int]:
+    """A stage command: load the config, print it for --cfg job, else run the stage.
+    `stage_only` commands write the pipeline's outputs, so only the DVC stage (--params)
+    runs them: an ad hoc run leaves artifacts/ and reports/ alone."""
 
     def command(args: argparse.Namespace) -> int:
         cfg = load_config(args)
         if args.cfg:
             return _print_cfg(cfg)
+        if stage_only and args.params is None:
+            name = run.__name__.removeprefix("run_")
+            raise MbeguError(
+                f"`mbegu {name}` is the DVC stage that writes the pipeline's outputs: run "
+                f"`dvc repro {name}` (it calls `mbegu {name} --params params.yaml`)"
+            )
         run(cfg, args)
         return 0
 
@@ -223,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _config_args(p)
-        p.set_defaults(func=config_command(run))
+        p.set_defaults(func=config_command(run, stage_only=name != "train"))
 
     p = sub.add_parser("params", help="compose conf/ into params.yaml (as `dvc exp run` does)")
     p.add_argument("--out", type=Path, help="default: <project>/params.yaml")

@@ -69,10 +69,11 @@ def _require_mbegu_model(uri: str) -> None:
     from mlflow.models import get_model_info
 
     flavor = get_model_info(uri).flavors.get("python_function", {})
-    if flavor.get("loader_module") != LOADER:
+    if flavor.get("loader_module") != LOADER or flavor.get("code"):  # code: put on sys.path
         raise MbeguError(
-            f"{uri} is not an mbegu model (loader {flavor.get('loader_module')!r}): refused, "
-            f"nothing was loaded; load other models with MLflow yourself if you trust them"
+            f"{uri} is not an mbegu model (loader {flavor.get('loader_module')!r}, code "
+            f"{flavor.get('code')!r}): refused, nothing was loaded; load other models with "
+            f"MLflow yourself if you trust them"
         )
 
 

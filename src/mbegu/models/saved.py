@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mbegu.errors import MbeguError, first_line
 from mbegu.io import atomic_dir
-from mbegu.security import instantiate
+from mbegu.security import instantiate, refuse_interpolation
 
 if TYPE_CHECKING:
     from torch import nn
@@ -80,6 +80,7 @@ def load_model(model_dir: Path) -> SavedModel:
         raise MbeguError(
             f"{info_path} is not an mbegu model of format {FORMAT}: retrain with this mbegu"
         )
+    refuse_interpolation(info, str(info_path))
     net = instantiate(info["net"], where=str(info_path))
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)

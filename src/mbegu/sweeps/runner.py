@@ -333,7 +333,7 @@ def write_best_config(cfg: DictConfig, overrides: Sequence[str], best: Any) -> P
     groups, late = config_groups(), _groups_after_experiment()
     defaults, values, notes = [], [], []
     for override in [*base_overrides(overrides), *best.user_attrs["overrides"]]:
-        key, _, value = override.lstrip("+").partition("=")
+        key, _, value = mask_secrets(override).lstrip("+").partition("=")
         if key in late:  # an experiment cannot select these (they compose after it)
             notes.append(override)
         else:

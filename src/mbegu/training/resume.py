@@ -43,7 +43,9 @@ def plan_resume(cfg: DictConfig, checkpoint_root: Path) -> ResumePlan:
             f"resume.mode={mode} needs resume.run_id=<MLflow run id> (see `mbegu ui` or "
             f"reports/run.json)"
         )
-    folder = checkpoint_root / str(run_id)
+    from mbegu.security import safe_name
+
+    folder = checkpoint_root / safe_name(run_id, "resume.run_id")
     for name in CHECKPOINTS[mode]:
         if (folder / name).is_file():
             return ResumePlan(mode, str(run_id), folder / name)
@@ -56,7 +58,7 @@ def plan_resume(cfg: DictConfig, checkpoint_root: Path) -> ResumePlan:
 def continued_config(plan: ResumePlan, cfg: DictConfig) -> DictConfig:
     """The config the run was started with (stored in its checkpoints), with this resume."""
     from mbegu.config.schema import validate
-    from mbegu.security import check_targets
+    from mbegu.security import check_targets, refuse_interpolation
 
     saved = _load(plan)
     if not isinstance(saved.get("mbegu_config"), dict):
@@ -64,6 +66,7 @@ def continued_config(plan: ResumePlan, cfg: DictConfig) -> DictConfig:
             f"{plan.checkpoint} holds no mbegu config: continue needs a checkpoint "
             f"written by mbegu train"
         )
+    refuse_interpolation(saved["mbegu_config"], str(plan.checkpoint))
     check_targets(saved["mbegu_config"], str(plan.checkpoint))
     config = OmegaConf.create(saved["mbegu_config"])
     config.resume = cfg.resume
