@@ -53,7 +53,6 @@ class DigitsDataModule(pl.LightningDataModule):
 
     def example_frame(self, rows: int = 5):  # -> pandas.DataFrame
         """A few raw test rows with their column names: the MLflow model's input example."""
-        import numpy as np
         import pandas as pd
 
         self.setup("test")

@@ -37,10 +37,8 @@ def file_md5(path: Path) -> str:
 
 def write_split(
     out_dir: Path,
-    features: np.ndarray,
-    labels: np.ndarray,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
     columns: list[str],
-    indices: dict[str, np.ndarray],
     manifest: dict,
 ) -> None:
     """Write train/val/test CSVs (same columns as the raw file) and a manifest, atomically."""
@@ -48,12 +46,12 @@ def write_split(
     # %.9g writes every float32 exactly (integers as integers): the split never alters data.
     fmt = ["%.9g"] * len(columns) + ["%d"]
     with atomic_dir(out_dir) as tmp:
-        for name, rows in indices.items():
-            table = np.column_stack([features[rows].astype(np.float64), labels[rows]])
+        for name, (features, labels) in splits.items():
+            table = np.column_stack([features.astype(np.float64), labels])
             np.savetxt(
                 tmp / f"{name}.csv", table, fmt=fmt, delimiter=",", header=header, comments=""
             )
-        counts = {name: len(rows) for name, rows in indices.items()}
+        counts = {name: len(labels) for name, (_, labels) in splits.items()}
         (tmp / MANIFEST).write_text(json.dumps({**manifest, "rows": counts}, indent=2) + "\n")
 
 
@@ -130,9 +128,5 @@ def prepare_split(
         splits, columns, manifest = make_split(
             raw_path, num_features, num_classes, val_fraction, test_fraction, seed
         )
-        features = np.concatenate([f for f, _ in splits.values()])
-        labels = np.concatenate([y for _, y in splits.values()])
-        offsets = np.cumsum([0, *(len(y) for _, y in splits.values())])
-        indices = {name: np.arange(offsets[i], offsets[i + 1]) for i, name in enumerate(splits)}
-        write_split(out_dir, features, labels, columns, indices, manifest)
+        write_split(out_dir, splits, columns, manifest)
     return (read_manifest(out_dir) or {}).get("rows", {})

@@ -20,14 +20,12 @@ from mbegu.errors import MbeguError
 from mbegu.project import project_root
 
 
-def find_train_run(tracker: Any, run_file: Path, model_dir: Path) -> str:
-    """The MLflow run that trained the model in `model_dir`: the one artifacts/run.json names,
-    else (the train stage was up to date and skipped, e.g. in a queued experiment that only
-    changed evaluate's params) the latest run tagged with this model's md5."""
-    from mbegu.models.saved import model_md5
+def find_train_run(tracker: Any, run_file: Path, digest: str) -> str:
+    """The MLflow run that trained the model whose md5 is `digest`: the one artifacts/run.json
+    names, else (the train stage was up to date and skipped, e.g. in a queued experiment that
+    only changed evaluate's params) the latest run tagged with that md5."""
     from mbegu.training.train import TAG_MODEL_MD5
 
-    digest = model_md5(model_dir)
     try:
         link = json.loads(run_file.read_text())
     except (OSError, ValueError):
@@ -42,7 +40,8 @@ def find_train_run(tracker: Any, run_file: Path, model_dir: Path) -> str:
     )
     if not found:
         raise MbeguError(
-            f"no MLflow run in experiment '{tracker.experiment_name}' trained {model_dir}: "
+            f"no MLflow run in experiment '{tracker.experiment_name}' trained the model "
+            f"{digest}: "
             f"run `dvc repro -f train`"
         )
     return found[0].info.run_id
@@ -75,7 +74,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     quiet_lightning()
     tracker = instantiate(cfg.tracking, where="tracking")
-    run_id = find_train_run(tracker, paths["run_file"], paths["model_dir"])
+    digest = model_md5(paths["model_dir"])
+    run_id = find_train_run(tracker, paths["run_file"], digest)
     tracker.require_run(run_id)
     with tracker.run(run_id):
         saved = load_model(paths["model_dir"])
@@ -110,7 +110,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         # model that train just made even though the committed reports already match.
         predictions = paths["model_dir"].parent / "evaluation" / "test_predictions.csv"
         write_predictions(predictions, labels, probs, saved.classes)
-        _write_run_link(paths["reports_dir"] / "run.json", run_id, model_md5(paths["model_dir"]))
+        _write_run_link(paths["reports_dir"] / "run.json", run_id, digest)
 
         flat = {f"test/{k}": v for k, v in test.items()}
         flat |= {f"test/acc_class_{c}": v for c, v in per_class.items()}
@@ -128,6 +128,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         version, _ = log_model(
             tracker,
             run_id,
+            saved,
             paths["model_dir"],
             datamodule.example_frame(),
             register=register,

@@ -54,12 +54,14 @@ def _load_pyfunc(path: str) -> Predictor:
 def log_model(
     tracker: Any,
     run_id: str,
+    saved: SavedModel,
     model_dir: Path,
     example: Any,
     register: bool = True,
     step: int = 0,
 ) -> tuple[str | None, str | None]:
-    """Log a model folder as the run's MLflow model: (registered version or None, model id).
+    """Log a model folder (`saved`, loaded from `model_dir`) as the run's MLflow model:
+    (registered version or None, model id).
 
     The folder travels as data and this module is the loader, so the store holds no pickle
     and no code; serving needs mbegu installed (`mlflow models serve --env-manager local`).
@@ -71,7 +73,6 @@ def log_model(
     import mlflow.pyfunc
     from mlflow.models import infer_signature
 
-    saved = load_model(model_dir)
     signature = infer_signature(example, probabilities(saved, example))
     pins = [f"{name}=={metadata.version(name)}" for name in ("mlflow", "pandas", "numpy")]
     pins.append(f"torch=={metadata.version('torch').split('+')[0]}")

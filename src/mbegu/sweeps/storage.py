@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mbegu.errors import MbeguError, first_line
+from mbegu.processes import alive
 
 HOST, PID = "mbegu_host", "mbegu_pid"
 ERROR = "mbegu_error"  # a trial that raised: it counts as done and is not retried
@@ -60,16 +61,6 @@ def make_storage(url: str | None, study_name: str, root: Path) -> tuple[Any, str
     )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def claim(trial: Any) -> None:
     """Mark a trial as run by this process, so a rerun can tell when its worker died."""
     trial.set_user_attr(HOST, socket.gethostname())
@@ -87,7 +78,7 @@ def fail_dead_trials(study: Any, on_failed: Any = None) -> int:
     host, failed = socket.gethostname(), 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         attrs = trial.user_attrs
-        if attrs.get(HOST) == host and not _alive(int(attrs.get(PID, -1))):
+        if attrs.get(HOST) == host and not alive(int(attrs.get(PID, -1))):
             study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
             if trial.params:
                 study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number})

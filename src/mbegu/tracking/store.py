@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mbegu.errors import MbeguError, first_line
+from mbegu.processes import alive, owner
 from mbegu.project import store_root
 from mbegu.security import mask_secrets
 
@@ -156,14 +157,13 @@ def retrying(client: Any, seconds: float) -> Any:
     return RetryingClient(client, seconds)
 
 
-def _alive(pid: int, started: str | None) -> bool:
-    import psutil
+TAG_HOST, TAG_PID, TAG_PID_START = "mbegu.host", "mbegu.pid", "mbegu.pid_start"
 
-    try:
-        process = psutil.Process(pid)
-        return started is None or abs(process.create_time() - float(started)) < 1.0
-    except (psutil.Error, ValueError):
-        return False
+
+def owner_tags() -> dict[str, str]:
+    """Which process owns a run: a later command can tell that it died and close the run."""
+    host, pid, started = owner()
+    return {TAG_HOST: host, TAG_PID: str(pid), TAG_PID_START: f"{started:.2f}"}
 
 
 def close_dead_runs(client: Any) -> list[str]:
@@ -172,25 +172,24 @@ def close_dead_runs(client: Any) -> list[str]:
     A SIGKILL, an OOM kill or a power cut gives a process no chance to close its run; the
     next mbegu command on the same store does it, with the reason in `mbegu.error`.
     """
-    import socket
-
-    host = socket.gethostname()
+    host, _, _ = owner()
     experiments = [e.experiment_id for e in client.search_experiments()]
     if not experiments:
         return []
     running = client.search_runs(
         experiments,
-        filter_string=f"attributes.status = 'RUNNING' and tags.`mbegu.host` = '{host}'",
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{TAG_HOST}` = '{host}'",
         max_results=1000,
     )
     closed = []
     for run in running:
         tags = run.data.tags
         try:
-            pid = int(tags.get("mbegu.pid", "-1"))
+            pid = int(tags.get(TAG_PID, "-1"))
+            started = float(tags[TAG_PID_START]) if TAG_PID_START in tags else None
         except ValueError:
-            pid = -1
-        if pid > 0 and _alive(pid, tags.get("mbegu.pid_start")):
+            pid, started = -1, None
+        if pid > 0 and alive(pid, started):
             continue
         if "mbegu.error" in tags:  # it failed, but could not say so (e.g. a locked store)
             client.set_terminated(run.info.run_id, "FAILED")

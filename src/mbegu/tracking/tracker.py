@@ -15,6 +15,7 @@ from mbegu.tracking.store import (
     check_reachable,
     close_dead_runs,
     default_artifact_root,
+    owner_tags,
     resolve_tracking_uri,
     retrying,
 )
@@ -25,19 +26,6 @@ if TYPE_CHECKING:
     from mbegu.tracking.logger import MlflowLightningLogger
 
 MAX_PARAM_LENGTH = 6000
-TAG_HOST, TAG_PID, TAG_PID_START = "mbegu.host", "mbegu.pid", "mbegu.pid_start"
-
-
-def owner_tags() -> dict[str, str]:
-    """Which process owns a run: a later command can tell that it died and close the run."""
-    import os
-    import socket
-
-    import psutil
-
-    pid = os.getpid()
-    started = psutil.Process(pid).create_time()
-    return {TAG_HOST: socket.gethostname(), TAG_PID: str(pid), TAG_PID_START: f"{started:.2f}"}
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

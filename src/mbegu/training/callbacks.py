@@ -35,12 +35,11 @@ class StopOnNonFinite(pl.Callback):
             self._stop("train/loss", float(loss.detach().float().mean()), trainer)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
+        value = trainer.callback_metrics.get("val/loss")
+        if trainer.sanity_checking or value is None:
             return
-        for name in ("val/loss",):
-            value = trainer.callback_metrics.get(name)
-            if value is not None and not bool(torch.isfinite(value).all()):
-                self._stop(name, float(value), trainer)
+        if not bool(torch.isfinite(value).all()):
+            self._stop("val/loss", float(value), trainer)
 
     @staticmethod
     def _stop(name: str, value: float, trainer: pl.Trainer) -> None:

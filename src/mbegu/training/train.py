@@ -139,7 +139,9 @@ def train(
         bar = show_progress_bar(cfg)
         report = EpochReport(print_lines=not bar)
         checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
-        state = RunState(mask_tree(OmegaConf.to_container(cfg, resolve=True)), checkpoint_dir)
+        # No secret in a checkpoint or a model folder (a DVC output).
+        config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
+        state = RunState(config, checkpoint_dir)
         trainer = instantiate(
             cfg.trainer,
             where="trainer",
@@ -160,7 +162,7 @@ def train(
         best = _restore_best(trainer, model)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         if trainer.is_global_zero and run_id and outputs != "none":
-            _write_outputs(cfg, paths, model, datamodule, report.rows, run_id, tracker, outputs)
+            _write_outputs(config, paths, model, datamodule, report.rows, run_id, tracker, outputs)
     timings["outputs_and_close_s"] = time.perf_counter() - clock
     timings["epoch_s"] = report.seconds
     return TrainResult(run_id, metrics, report.rows, best, timings)
@@ -248,7 +250,7 @@ def _restore_best(trainer: Any, model: Any) -> str | None:
 
 
 def _write_outputs(
-    cfg: DictConfig,
+    config: dict[str, Any],
     paths: dict[str, Path],
     model: Any,
     datamodule: Any,
@@ -258,13 +260,9 @@ def _write_outputs(
     outputs: str,
 ) -> None:
     """The pipeline's model and history, or an ad hoc run's model under its run id."""
-    from omegaconf import OmegaConf
-
     from mbegu.io import atomic_write_json, atomic_write_text
-    from mbegu.models.saved import model_md5, save_model
-    from mbegu.security import mask_tree
+    from mbegu.models.saved import load_model, model_md5, save_model
 
-    config = mask_tree(OmegaConf.to_container(cfg, resolve=True))  # a DVC output: no secrets
     features, classes = datamodule.feature_names, datamodule.class_names
     if outputs == "pipeline":
         save_model(paths["model_dir"], model.net, config, features, classes)
@@ -283,7 +281,9 @@ def _write_outputs(
     model_dir = paths["checkpoint_dir"] / run_id / "model"
     save_model(model_dir, model.net, config, features, classes)
     last = rows[-1]["epoch"] if rows else 0
-    log_model(tracker, run_id, model_dir, datamodule.example_frame(), register=False, step=last)
+    saved = load_model(model_dir)
+    example = datamodule.example_frame()
+    log_model(tracker, run_id, saved, model_dir, example, register=False, step=last)
     print(
         f"model: {model_dir.relative_to(project_root())} and the MLflow run's `model` "
         f"(mbegu predict ROWS.csv --run-id {run_id})",
