@@ -34,7 +34,7 @@ def test_corrupt_csv(project: Path) -> None:
     lines[5] = ",".join(["", *lines[5].split(",")[1:]])
     raw.write_text("\n".join(lines) + "\n")
     result = run_cli("prepare", "--params", "params.yaml", cwd=project)
-    assert_clean_failure(result, "row 6 column pixel_0 is missing (NaN)", project)
+    assert_clean_failure(result, "row 6 column pixel_0 is missing: fill it", project)
 
 
 @pytest.mark.parametrize(

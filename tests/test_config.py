@@ -9,11 +9,12 @@ import sys
 import pytest
 import torch
 import yaml
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from mbegu.config.compose import compose, config_groups, load_params
 from mbegu.errors import MbeguError
+from mbegu.models.build import sized_model_config
+from mbegu.security import instantiate
 from mbegu.training.train import build_callbacks
 
 from .conftest import PRISTINE, REPO
@@ -44,13 +45,23 @@ def test_every_option_composes_and_instantiates(group: str, option: str, tmp_pat
     if group == "trainer" and option == "gpu" and not torch.cuda.is_available():
         # Everything but the device must still be a valid Trainer argument on a CPU machine.
         overrides += ["trainer.accelerator=cpu", "trainer.precision=32-true"]
+    if group == "data" and option in ("table", "text"):
+        overrides += ["data.target=label", "data.path=data/x.csv"]
+    if (group == "data" and option == "text") or (group == "model" and option == "text"):
+        overrides += ["data=text", "model=text", "data.target=label", "data.path=data/x.csv"]
     cfg = compose(overrides, root=PRISTINE)
 
-    datamodule = instantiate(cfg.data)
-    assert datamodule.batch_size == cfg.data.batch_size
-    model = instantiate(cfg.model)
-    x = torch.zeros(4, cfg.data.num_features)
-    assert model(x).shape == (4, cfg.data.num_classes)
+    data = instantiate(cfg.data)
+    assert data.batch_size == cfg.data.batch_size
+    # Sizes come from the data's encoder at train time: any sizes of the right kind build.
+    sizes = {"in_features": 16, "vocab_size": 50, "num_classes": 3}
+    sized = sized_model_config(OmegaConf.to_container(cfg.model, resolve=True), sizes, data.kind)
+    model = instantiate(sized)
+    if data.kind == "text":
+        x = (torch.tensor([1, 2, 3, 4, 5]), torch.tensor([0, 2, 2, 4]))
+    else:
+        x = torch.zeros(4, 16)
+    assert model(x).shape == (4, 3)
     optimizers = model.configure_optimizers()
     optimizer = optimizers["optimizer"] if isinstance(optimizers, dict) else optimizers
     assert isinstance(optimizer, torch.optim.Optimizer)
@@ -80,8 +91,11 @@ def test_every_option_composes_and_instantiates(group: str, option: str, tmp_pat
 
 
 def test_option_changes_what_is_built() -> None:
-    cnn = instantiate(compose(["model=cnn"], root=PRISTINE).model)
+    model = OmegaConf.to_container(compose(["model=cnn"], root=PRISTINE).model, resolve=True)
+    cnn = instantiate(sized_model_config(model, {"in_features": 64, "num_classes": 10}, "table"))
     assert type(cnn.net).__name__ == "CNN"
+    with pytest.raises(MbeguError, match="13 inputs after encoding, not a square number"):
+        instantiate(sized_model_config(model, {"in_features": 13, "num_classes": 2}, "table"))
     fast = compose(["debug=fast"], root=PRISTINE)
     assert fast.trainer.max_epochs < compose(root=PRISTINE).trainer.max_epochs
     assert fast.callbacks.early_stopping is None
@@ -128,6 +142,8 @@ def test_conf_has_no_hydra_interpolation() -> None:
         (["model.optimizer.lr=-1"], "model.optimizer.lr must be a positive number"),
         (["tracking.promote_if.metric=loss"], "tracking.promote_if.metric='loss'"),
         (["tracking.promote_if.above=always"], "use chance, candidate or a number"),
+        (["monitor.metric=val/f2"], "monitor.metric='val/f2' monitor.mode='max': use"),
+        (["data.name=../x"], "data.name='../x' is not a plain name"),
         (["model=mlp=x"], "bad override"),
     ],
 )

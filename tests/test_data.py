@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from mbegu.data.split import load_split, prepare_split, stratified_split
-from mbegu.data.validate import read_table
+from mbegu.data.sources import TableData
+from mbegu.data.split import stratified_split
 from mbegu.errors import MbeguError
 
 from .conftest import REPO
@@ -27,63 +27,79 @@ def test_raw_csv_regenerates_byte_for_byte(digits_text: str) -> None:
     assert hashlib.md5(digits_text.encode()).hexdigest() == entry["md5"]
 
 
-def test_raw_csv_shape(tmp_path: Path, digits_text: str) -> None:
-    path = tmp_path / "digits.csv"
-    path.write_text(digits_text)
-    features, labels, columns = read_table(path, 64, 10)
-    assert features.shape == (1797, 64) and labels.shape == (1797,)
-    assert columns[0] == "pixel_0" and columns[-1] == "pixel_63"
-    assert features.min() == 0 and features.max() == 16
-    assert set(labels.tolist()) == set(range(10))
+def _digits(root: Path, text: str, **options) -> TableData:
+    raw = root / "data" / "digits.csv"
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_text(text)
+    return TableData(
+        "label", path=str(raw), processed_dir=str(root / "processed"), seed=42, **options
+    )
+
+
+def test_digits_as_a_table(tmp_path: Path, digits_text: str) -> None:
+    data = _digits(tmp_path, digits_text)
+    encoder = data.load()
+    assert encoder.columns[0] == "pixel_0" and encoder.columns[-1] == "pixel_63"
+    assert encoder.categorical == [] and encoder.classes == [str(c) for c in range(10)]
+    assert data.sizes == {"in_features": 64, "num_classes": 10}
+    x, y = data.tensors("train")
+    assert x.shape == (len(data.frames["train"]), 64) and x.dtype.is_floating_point
+    assert abs(float(x.mean())) < 0.05  # standardised with the train split's statistics
+    assert set(y.tolist()) == set(range(10))
 
 
 def _corrupt(digits_text: str, how: str) -> str:
     lines = digits_text.splitlines()
     header, first = lines[0].split(","), lines[1].split(",")
-    if how == "columns":
-        lines[0] = ",".join(["pix_0", *header[1:]])
-    elif how == "label":
-        lines[1] = ",".join([*first[:-1], "12"])
+    if how == "target":
+        lines[0] = ",".join([*header[:-1], "labels"])
     elif how == "nan":
-        lines[1] = ",".join(["", *first[1:]])
+        lines[5] = ",".join(["", *lines[5].split(",")[1:]])
     elif how == "text":
-        lines[1] = ",".join(["abc", *first[1:]])
+        lines[1] = ",".join([first[0], "abc", *first[2:]])
+    elif how == "inf":
+        lines[1] = ",".join(["inf", *first[1:]])
     elif how == "empty":
         lines = lines[:1]
     elif how == "ragged":
         lines[1] = ",".join([*first, "1", "2"])
+    elif how == "rare":
+        lines = lines[:1] + [line for line in lines[1:] if not line.endswith(",9")] + lines[-2:]
+        lines[-1] = ",".join([*lines[-1].split(",")[:-1], "9"])
     return "\n".join(lines) + "\n"
 
 
 @pytest.mark.parametrize(
-    ("how", "expected"),
+    ("how", "options", "expected"),
     [
-        ("columns", "wrong columns"),
-        ("label", "label 12, outside 0..9"),
-        ("nan", "is missing (NaN)"),
-        ("text", "is not a number ('abc')"),
-        ("empty", "has no rows"),
-        ("ragged", "not a readable CSV"),
+        ("target", {}, "has no column 'label' (data.target): its columns are pixel_0"),
+        ("nan", {}, "row 6 column pixel_0 is missing: fill it, or set data.missing=drop"),
+        ("text", {"categorical": []}, "row 2 column pixel_1 is not a number ('abc')"),
+        ("inf", {}, "row 2 column pixel_0 is infinite ('inf')"),
+        ("empty", {}, "has no rows"),
+        ("ragged", {}, "is not a readable table"),
+        ("rare", {}, "class '9' has 2 rows, too few to stratify"),
+        ("nan", {"missing": "sometimes"}, "data.missing='sometimes': use one of error, drop"),
+        ("nan", {"classes": list(range(9))}, "has label='9', not one of the classes"),
+        ("nan", {"features": ["pixel_0", "nope"]}, "has no column 'nope' (named in data.f"),
     ],
 )
-def test_bad_csv_is_refused_and_nothing_written(
-    tmp_path: Path, digits_text: str, how: str, expected: str
+def test_bad_data_is_one_line_and_nothing_written(
+    tmp_path: Path, digits_text: str, how: str, options: dict, expected: str
 ) -> None:
-    raw = tmp_path / "data" / "digits.csv"
-    raw.parent.mkdir()
-    raw.write_text(_corrupt(digits_text, how))
-    out = tmp_path / "processed"
+    options = {"missing": "drop", **options} if how in ("nan",) and options else options
     with pytest.raises(MbeguError) as err:
-        prepare_split(raw, out, 64, 10, 0.15, 0.15, 0)
+        _digits(tmp_path, _corrupt(digits_text, how), **options).prepare()
     assert expected in str(err.value)
     assert "\n" not in str(err.value)
-    assert not out.exists()
+    assert not (tmp_path / "processed").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".processed")]
 
 
 def test_missing_data_says_dvc_pull(tmp_path: Path) -> None:
+    data = TableData("label", path=str(tmp_path / "data" / "digits.csv"))
     with pytest.raises(MbeguError, match=r"not found: run `dvc pull`"):
-        read_table(tmp_path / "data" / "digits.csv", 64, 10)
+        data.prepare()
 
 
 def test_split_is_stratified_disjoint_and_seeded() -> None:
@@ -101,15 +117,20 @@ def test_split_is_stratified_disjoint_and_seeded() -> None:
 
 
 def test_prepare_writes_split_and_skips_when_up_to_date(tmp_path: Path, digits_text: str) -> None:
-    raw = tmp_path / "digits.csv"
-    raw.write_text(digits_text)
+    rows = _digits(tmp_path, digits_text).prepare()
     out = tmp_path / "processed"
-    rows = prepare_split(raw, out, 64, 10, 0.15, 0.15, 42)
     assert sum(rows.values()) == 1797
-    x_test, y_test = load_split(out / "test.csv")
-    assert x_test.shape == (rows["test"], 64) and len(y_test) == rows["test"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "encoder.json",
+        "manifest.json",
+        "test.csv",
+        "train.csv",
+        "val.csv",
+    ]
     stamp = (out / "train.csv").stat().st_mtime_ns
-    prepare_split(raw, out, 64, 10, 0.15, 0.15, 42)
+    again = _digits(tmp_path, digits_text)
+    again.prepare()
     assert (out / "train.csv").stat().st_mtime_ns == stamp  # nothing redone
-    prepare_split(raw, out, 64, 10, 0.2, 0.15, 42)
-    assert load_split(out / "val.csv")[0].shape[0] > rows["val"]  # new settings, new split
+    assert again.load().to_dict() == _digits(tmp_path, digits_text).build()[1].to_dict()
+    _digits(tmp_path, digits_text, val_fraction=0.2).prepare()
+    assert len((out / "val.csv").read_text().splitlines()) - 1 > rows["val"]  # new split

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("no_running_runs")
 
 def sweep_args(experiment: str, study: str, n_trials: int, *extra: str) -> list[str]:
     return [
-        "sweep=digits",
+        "sweep=default",
         "debug=fast",
         "trainer.max_epochs=4",
         f"tracking.experiment_name={experiment}",
@@ -128,7 +128,7 @@ def test_two_workers_share_one_study(project, client, experiment) -> None:
 def test_failing_trial_is_recorded_and_the_sweep_goes_on(project, client, experiment) -> None:
     sweep_file = project / "conf" / "sweep" / "boom.yaml"
     sweep_file.write_text(
-        (project / "conf" / "sweep" / "digits.yaml")
+        (project / "conf" / "sweep" / "default.yaml")
         .read_text()
         .replace("data.batch_size: choice(32, 64, 128)", "data.batch_size: choice(0, 64)")
         .replace("  model.optimizer.lr: tag(log, interval(0.0003, 0.03))\n", "")
@@ -138,7 +138,7 @@ def test_failing_trial_is_recorded_and_the_sweep_goes_on(project, client, experi
         .replace("  n_startup_trials: 5\n", "", 1)
     )
     args = [a for a in sweep_args(experiment, "boom", 4) if "sampler" not in a]
-    summary = run_sweep([a.replace("sweep=digits", "sweep=boom") for a in args])
+    summary = run_sweep([a.replace("sweep=default", "sweep=boom") for a in args])
     counts = summary["counts"]
     assert counts["failed"] >= 1  # the seeded sampler picks batch_size=0 at least once ...
     assert counts["complete"] + counts["pruned"] >= 1  # ... and the sweep went on past it
@@ -178,11 +178,11 @@ def test_killed_worker_then_rerun_finishes(project, client, experiment) -> None:
 
 
 def test_bad_search_space_is_one_line(project) -> None:
-    with pytest.raises(MbeguError, match=r"no sweep chosen: add sweep=<name> \(options: digits"):
+    with pytest.raises(MbeguError, match=r"no sweep chosen: add sweep=<name> \(options: default"):
         run_sweep(["debug=fast"])
     bad = project / "conf" / "sweep" / "bad.yaml"
     bad.write_text(
-        (project / "conf" / "sweep" / "digits.yaml")
+        (project / "conf" / "sweep" / "default.yaml")
         .read_text()
         .replace("choice(32, 64, 128)", "choice(32, 64")
     )

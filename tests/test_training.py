@@ -3,6 +3,7 @@ is left RUNNING or half-written when something goes wrong."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -16,7 +17,6 @@ from omegaconf import OmegaConf
 
 from mbegu.config.compose import compose
 from mbegu.data.datamodule import build_datamodule
-from mbegu.data.split import load_split
 from mbegu.data.stage import prepare
 from mbegu.errors import MbeguError
 from mbegu.evaluation.evaluate import evaluate
@@ -49,7 +49,8 @@ def test_train_records_one_finished_run(project, client, experiment) -> None:
     assert run.data.params["model.optimizer.lr"] == "0.004"
     assert run.data.params["model.net._target_"] == "mbegu.models.networks.MLP"
     assert run.data.tags["mbegu.model"] == "MLP"
-    assert run.data.tags["mbegu.data.md5"].endswith(".dir")
+    raw_md5 = hashlib.md5((project / "data" / "digits.csv").read_bytes()).hexdigest()
+    assert run.data.tags["mbegu.data.md5"] == raw_md5  # the very file the run read
     history = client.get_metric_history(run.info.run_id, "val/acc")
     assert [m.step for m in history] == [0, 1, 2]  # one point per epoch, epoch as the step
     assert {"train/loss", "train/acc", "val/loss", "val/acc_best"} <= set(run.data.metrics)
@@ -123,7 +124,13 @@ def test_evaluate_completes_the_same_run(project, client, experiment) -> None:
     assert run.info.status == "FINISHED"
     assert run.data.metrics["test/acc"] == pytest.approx(metrics["test"]["acc"])
     assert 0 <= run.data.metrics["test/f1_macro"] <= 1
-    assert len(metrics["test"]["per_class_acc"]) == 10
+    assert 0 <= run.data.metrics["test/f1_weighted"] <= 1
+    per_class = metrics["test"]["per_class"]
+    assert list(per_class) == [str(c) for c in range(10)]
+    assert sum(c["support"] for c in per_class.values()) == len(
+        pd.read_csv(project / "artifacts" / "processed" / "test.csv")
+    )
+    assert run.data.metrics["test/class/3/recall"] == per_class["3"]["recall"]
     plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
     assert "plots/confusion_matrix.png" in plots
     confusion = pd.read_csv(project / "reports" / "confusion.csv")
@@ -133,15 +140,19 @@ def test_evaluate_completes_the_same_run(project, client, experiment) -> None:
     )
 
     model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
-    features, labels = load_split(project / "artifacts" / "processed" / "test.csv")
-    frame = pd.DataFrame(features.astype(np.float64), columns=[f"pixel_{i}" for i in range(64)])
-    probs = np.asarray(model.predict(frame))
-    assert probs.shape == (len(labels), 10)
+    test_rows = pd.read_csv(project / "artifacts" / "processed" / "test.csv")
+    pixels = [f"pixel_{i}" for i in range(64)]
+    answer = model.predict(test_rows[pixels].astype(np.float64))  # the raw pixel columns
+    classes = [str(c) for c in range(10)]
+    assert list(answer.columns) == ["prediction", *classes]
+    probs = answer[classes].to_numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
-    net = load_model(project / "artifacts" / "model").net
+    saved = load_model(project / "artifacts" / "model")
     with torch.no_grad():
-        expected = torch.softmax(net(torch.from_numpy(features)), -1).numpy()
+        expected = torch.softmax(saved.net(saved.encoder.transform(test_rows)), -1).numpy()
     np.testing.assert_allclose(probs, expected, atol=1e-5)
+    hits = (answer["prediction"].astype(int) == test_rows["label"]).mean()
+    assert hits == pytest.approx(metrics["test"]["acc"], abs=1e-6)
 
 
 def test_non_finite_loss_fails_the_run_and_promotes_nothing(project, client, experiment) -> None:
@@ -203,12 +214,14 @@ def test_adhoc_train_leaves_the_pipeline_alone(project, client, experiment) -> N
     saved = load_model(model_dir)
     frame = pd.DataFrame(np.zeros((2, 64)), columns=saved.features)
     logged = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
-    np.testing.assert_allclose(np.asarray(logged.predict(frame)).sum(axis=1), 1, atol=1e-5)
+    answer = logged.predict(frame)
+    np.testing.assert_allclose(answer[saved.classes].sum(axis=1), 1, atol=1e-5)
+    assert set(answer["prediction"]) <= set(saved.classes)
     [run] = runs_of(client, experiment)
     assert run.info.run_name.startswith("mlp-digits-")
     [dataset] = run.inputs.dataset_inputs
     assert dataset.dataset.name == "digits"
-    assert dataset.dataset.digest == run.data.tags["mbegu.data.md5"].removesuffix(".dir")
+    assert dataset.dataset.digest == run.data.tags["mbegu.data.md5"]
 
 
 def test_ddp_on_two_cpu_processes_is_one_run(project, client, experiment) -> None:

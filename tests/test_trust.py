@@ -79,6 +79,49 @@ def test_checkpoint_config_outside_the_allow_list_is_refused(project: Path) -> N
     assert not marker.exists()
 
 
+# A well-formed encoder for one numeric column `a`: the hostile part is elsewhere.
+ENCODER = {
+    "kind": "table",
+    "target": "y",
+    "classes": ["0", "1"],
+    "columns": ["a"],
+    "numeric": ["a"],
+    "categorical": [],
+    "means": [0.0],
+    "scales": [1.0],
+    "categories": {},
+    "missing": "error",
+    "fills": {},
+}
+
+
+@pytest.mark.parametrize(
+    ("encoder", "expected"),
+    [
+        ({**ENCODER, "kind": "pickle"}, "no table or text encoder in it (kind 'pickle')"),
+        ({**ENCODER, "__reduce__": "os.system"}, "the table encoder is malformed"),
+        ({**ENCODER, "means": "rm -rf"}, "the table encoder is malformed"),
+    ],
+)
+def test_hostile_encoder_is_refused(project: Path, encoder: dict, expected: str) -> None:
+    folder = project / "hostile"
+    folder.mkdir()
+    net = {"_target_": "mbegu.models.networks.MLP", "in_features": 1, "num_classes": 2}
+    info = {"format": 2, "net": net, "encoder": encoder, "classes": ["0", "1"], "config": {}}
+    (folder / "model.json").write_text(json.dumps(info))
+    torch.save(instantiate_net(net).state_dict(), folder / "model.pt")
+    (project / "rows.csv").write_text("a\n1\n")
+    result = run_cli("predict", "rows.csv", "--model-dir", str(folder), cwd=project)
+    assert_clean_failure(result, expected, project)
+    assert not (project / "predictions.csv").exists()
+
+
+def instantiate_net(net: dict):
+    from mbegu.security import instantiate
+
+    return instantiate(net)
+
+
 @pytest.mark.parametrize(
     "net",
     [
@@ -112,7 +155,7 @@ def test_hostile_model_folder_is_refused(project: Path, net: dict) -> None:
     folder.mkdir()
     with (project / "evil.pkl").open("wb") as handle:
         pickle.dump(RunsCode(project / "PWNED"), handle)
-    info = {"format": 1, "net": net, "features": ["a"], "classes": ["0"], "config": {}}
+    info = {"format": 2, "net": net, "encoder": ENCODER, "classes": ["0", "1"], "config": {}}
     (folder / "model.json").write_text(json.dumps(info))
     torch.save({}, folder / "model.pt")
     rows = project / "rows.csv"
@@ -129,7 +172,7 @@ def test_pickled_weights_are_refused(project: Path) -> None:
     folder = project / "hostile"
     folder.mkdir()
     net = {"_target_": "mbegu.models.networks.MLP", "in_features": 1, "num_classes": 2}
-    info = {"format": 1, "net": net, "features": ["a"], "classes": ["0", "1"], "config": {}}
+    info = {"format": 2, "net": net, "encoder": ENCODER, "classes": ["0", "1"], "config": {}}
     (folder / "model.json").write_text(json.dumps(info))
     torch.save({"x": RunsCode(project / "PWNED")}, folder / "model.pt")
     (project / "rows.csv").write_text("a\n1\n")
@@ -263,7 +306,7 @@ def test_store_locked_too_long_is_one_line(project, client, experiment, tracking
         (["model.optimizer.weight_decay=-5"], "model.optimizer.weight_decay must be 0 or more"),
         (["model.optimizer.lr=nan"], "model.optimizer.lr must be a positive number: got nan"),
         (["seed=99999999999999999999"], "seed=99999999999999999999 must be an integer from 0"),
-        (["data.num_classes=5"], "has label 5, outside 0..4: fix the label or set data.num"),
+        (["data.classes=[0,1,2,3,4]"], "has label='5', not one of the classes ['0', '1'"),
         (["paths.model_dir=../../outside"], "paths.model_dir='../../outside' points outside"),
         (["resume.mode=continue", "resume.run_id=../../x"], "resume.run_id='../../x' is not"),
         (["model.optimizer.lr=1e12"], "train/loss is"),
@@ -298,10 +341,10 @@ def test_read_only_artifact_store_is_one_line(project: Path, tmp_path: Path) -> 
     ],
 )
 def test_bad_sweep_values_are_one_line(project: Path, overrides: list[str], expected) -> None:
-    digits = project / "conf" / "sweep" / "digits.yaml"
+    digits = project / "conf" / "sweep" / "default.yaml"
     backwards = digits.read_text().replace("interval(0.0, 0.5)", "interval(0.5, 0.1)")
     (project / "conf" / "sweep" / "backwards.yaml").write_text(backwards)
-    result = run_cli("sweep", "sweep=digits", *FAST, *overrides, cwd=project)
+    result = run_cli("sweep", "sweep=default", *FAST, *overrides, cwd=project)
     assert_clean_failure(result, expected, project)
     assert not (project / "sweeps").exists() or not list((project / "sweeps").iterdir())
     assert not (project.parent / "evil.journal").exists()

@@ -119,7 +119,14 @@ def instantiate(node: Any, *, where: str = "config", **kwargs: Any) -> Any:
     plain = OmegaConf.to_container(node, resolve=True)
     refuse_interpolation(plain, where)
     check_targets(plain, where)
-    return hydra_instantiate(plain, **kwargs)
+    from hydra.errors import InstantiationException
+
+    try:
+        return hydra_instantiate(plain, **kwargs)
+    except InstantiationException as err:  # Hydra wraps a class's own one-line refusal
+        if isinstance(err.__cause__, MbeguError):
+            raise err.__cause__ from None
+        raise
 
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")

@@ -148,6 +148,19 @@ def cmd_data(args: argparse.Namespace) -> int:
     from mbegu.data.digits import write_digits
     from mbegu.project import project_root
 
+    if args.dataset == "add":
+        from mbegu.data.add import add_data
+
+        if args.file is None or args.target is None:
+            raise MbeguError("usage: mbegu data add FILE --target COLUMN [--text COLUMN]")
+        config = add_data(args.file, args.target, args.text, args.name, project_root(), args.use)
+        name = config.stem
+        print(
+            f"wrote {config.relative_to(project_root())} and versioned data/ (data.dvc)"
+            + (f"; conf/config.yaml now uses data: {name}" if args.use else "")
+            + f". Next: dvc repro  (or: dvc exp run -S data={name})"
+        )
+        return 0
     out = args.out or project_root() / "data" / "digits.csv"
     write_digits(out)
     print(f"wrote {out} (scikit-learn digits); `dvc status data.dvc` compares it with data.dvc")
@@ -237,9 +250,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="default: <project>/params.yaml")
     p.set_defaults(func=cmd_params)
 
-    p = sub.add_parser("data", help="regenerate the raw example data (its provenance)")
-    p.add_argument("dataset", choices=["digits"])
-    p.add_argument("--out", type=Path, help="default: <project>/data/digits.csv")
+    p = sub.add_parser(
+        "data",
+        help="add your own data file, or regenerate the example data",
+        description="mbegu data add data/FILE --target COLUMN [--text COLUMN]: describe your "
+        "file in conf/data/<name>.yaml, use it, version data/ with DVC. "
+        "mbegu data digits: rewrite the example data (its provenance).",
+    )
+    p.add_argument("dataset", choices=["add", "digits"])
+    p.add_argument("file", nargs="?", type=Path, help="add: a CSV, TSV or Parquet file in data/")
+    p.add_argument("--target", help="add: the label column")
+    p.add_argument("--text", help="add: the text column (short texts; else a table)")
+    p.add_argument("--name", help="add: the config's name (default: from the file name)")
+    p.add_argument(
+        "--no-use", dest="use", action="store_false", help="add: keep conf/config.yaml's data"
+    )
+    p.add_argument("--out", type=Path, help="digits: default <project>/data/digits.csv")
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser(
@@ -290,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # mbegu's models need no pickle: MLflow refuses pickled models unless the user opts in.
     os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
     from mbegu.security import mask_secrets

@@ -41,6 +41,21 @@ def _walk(node: Any, path: str) -> None:
             _walk(value, f"{path}[{i}]")
 
 
+def _names(target: Any, parameters: Any) -> list[str] | None:
+    """The keyword arguments a class takes, following **kwargs up to its bases (mbegu's data
+    modules pass theirs on); None when some class takes anything."""
+    names: list[str] = []
+    classes = inspect.getmro(target) if isinstance(target, type) else (target,)
+    for cls in classes:
+        params = parameters if cls is target else inspect.signature(cls.__init__).parameters
+        names += [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return names
+        if not str(getattr(cls, "__module__", "")).startswith("mbegu."):
+            return None
+    return None
+
+
 def _check(node: DictConfig, path: str) -> None:
     from hydra.utils import get_object
 
@@ -52,9 +67,9 @@ def _check(node: DictConfig, path: str) -> None:
         parameters = inspect.signature(target).parameters
     except (TypeError, ValueError):
         return  # a builtin without a signature: let the class judge
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+    names = _names(target, parameters)
+    if names is None:
         return
-    names = [n for n, p in parameters.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
     for key in node:
         if str(key).startswith("_") or key in names:
             continue

@@ -18,10 +18,15 @@ from mbegu.errors import MbeguError
 
 @dataclass
 class DataSchema:
-    raw_path: str
+    name: str
+    dir: str
+    path: str | None
+    train_path: str | None
+    val_path: str | None
+    test_path: str | None
+    target: str | None
+    missing: str
     processed_dir: str
-    num_features: int
-    num_classes: int
     val_fraction: float
     test_fraction: float
     batch_size: int
@@ -119,12 +124,27 @@ def validate(cfg: DictConfig) -> None:
             f"model.optimizer.weight_decay must be 0 or more: got {decay} (e.g. "
             f"model.optimizer.weight_decay=0.0001)"
         )
+    _check_monitor(cfg.get("monitor"))
+    from mbegu.security import safe_name
+
+    safe_name(data.get("name"), "data.name")
     _check_promotion(cfg.tracking.get("promote_if"))
     if cfg.get("sweep") is not None:
         _check_sweep(cfg.sweep)
 
 
-PROMOTE_METRICS = ("acc", "f1_macro")
+PROMOTE_METRICS = ("acc", "f1_macro", "f1_weighted")
+MONITORED = {"val/acc": "max", "val/loss": "min", "val/acc_best": "max"}
+
+
+def _check_monitor(monitor: object) -> None:
+    metric = getattr(monitor, "metric", None)
+    mode = getattr(monitor, "mode", None)
+    if metric not in MONITORED or mode not in ("max", "min"):
+        raise MbeguError(
+            f"monitor.metric={metric!r} monitor.mode={mode!r}: use monitor.metric=val/acc "
+            f"monitor.mode=max, or monitor.metric=val/loss monitor.mode=min"
+        )
 
 
 def _check_promotion(rule: object) -> None:

@@ -47,3 +47,31 @@ class EpochSeededSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         return iter(torch.randperm(self.size, generator=generator).tolist())
+
+
+class TokenRows(Dataset):
+    """Texts held as one flat tensor of token ids plus each text's start: a batch is the
+    (ids, offsets) pair torch's EmbeddingBag reads, and the labels."""
+
+    def __init__(self, ids: torch.Tensor, offsets: torch.Tensor, labels: torch.Tensor) -> None:
+        self.ids, self.labels = ids, labels
+        self.starts = offsets
+        self.ends = torch.cat([offsets[1:], torch.tensor([len(ids)])])
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+        return self.__getitems__([index])
+
+    def __getitems__(
+        self, indices: list[int]
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+        rows = torch.as_tensor(indices)
+        starts, ends = self.starts[rows], self.ends[rows]
+        lengths = ends - starts
+        offsets = torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)[:-1]])
+        # Every id of the batch in one gather: start of its text + its place within the text.
+        within = torch.arange(int(lengths.sum())) - torch.repeat_interleave(offsets, lengths)
+        ids = self.ids[torch.repeat_interleave(starts, lengths) + within]
+        return (ids, offsets), self.labels[rows]

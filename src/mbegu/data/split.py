@@ -1,18 +1,22 @@
-"""The seeded, stratified train/val/test split and its on-disk form."""
+"""The seeded, stratified train/val/test split and the `prepare` stage's folder.
+
+The folder holds train.csv, val.csv and test.csv (the original columns and values of each
+split's rows), encoder.json (fitted on train) and manifest.json (what it was made from: the
+source files' md5 and the data options). A different manifest means it must be redone.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from mbegu.errors import MbeguError
 from mbegu.io import atomic_dir
 
 SPLITS = ("train", "val", "test")
-MANIFEST = "manifest.json"
+MANIFEST, ENCODER = "manifest.json", "encoder.json"
 
 
 def stratified_split(
@@ -31,30 +35,6 @@ def stratified_split(
     return {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
 
 
-def file_md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-def write_split(
-    out_dir: Path,
-    splits: dict[str, tuple[np.ndarray, np.ndarray]],
-    columns: list[str],
-    manifest: dict,
-) -> None:
-    """Write train/val/test CSVs (same columns as the raw file) and a manifest, atomically."""
-    header = ",".join([*columns, "label"])
-    # %.9g writes every float32 exactly (integers as integers): the split never alters data.
-    fmt = ["%.9g"] * len(columns) + ["%d"]
-    with atomic_dir(out_dir) as tmp:
-        for name, (features, labels) in splits.items():
-            table = np.column_stack([features.astype(np.float64), labels])
-            np.savetxt(
-                tmp / f"{name}.csv", table, fmt=fmt, delimiter=",", header=header, comments=""
-            )
-        counts = {name: len(labels) for name, (_, labels) in splits.items()}
-        (tmp / MANIFEST).write_text(json.dumps({**manifest, "rows": counts}, indent=2) + "\n")
-
-
 def read_manifest(out_dir: Path) -> dict | None:
     try:
         return json.loads((out_dir / MANIFEST).read_text())
@@ -62,71 +42,28 @@ def read_manifest(out_dir: Path) -> dict | None:
         return None
 
 
-def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(features float32, labels int64) from one processed CSV."""
-    table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
-    return table[:, :-1].astype(np.float32), table[:, -1].astype(np.int64)
-
-
-def split_manifest(raw_path: Path, val_fraction: float, test_fraction: float, seed: int) -> dict:
-    """What a split on disk was made from; a different manifest means it must be redone."""
-    return {
-        "raw_md5": file_md5(raw_path),
-        "val_fraction": val_fraction,
-        "test_fraction": test_fraction,
-        "seed": seed,
-    }
-
-
-def is_prepared(
-    out_dir: Path, raw_path: Path, val_fraction: float, test_fraction: float, seed: int
-) -> bool:
+def is_prepared(out_dir: Path, manifest: dict) -> bool:
     found = read_manifest(out_dir)
-    if found is None or not raw_path.is_file():
+    if found is None or not (out_dir / ENCODER).is_file():
         return False
     found.pop("rows", None)
-    return found == split_manifest(raw_path, val_fraction, test_fraction, seed)
+    return found == manifest
 
 
-def make_split(
-    raw_path: Path,
-    num_features: int,
-    num_classes: int,
-    val_fraction: float,
-    test_fraction: float,
-    seed: int,
-) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str], dict]:
-    """Validate the raw CSV and split it in memory: ({split: (features, labels)}, columns,
-    manifest)."""
-    from mbegu.data.validate import read_table
-
-    features, labels, columns = read_table(raw_path, num_features, num_classes)
-    counts = np.bincount(labels, minlength=num_classes)
-    if counts.min() < 3:
-        raise MbeguError(
-            f"{raw_path}: class {int(counts.argmin())} has {int(counts.min())} rows, too few "
-            "to stratify into train/val/test: add rows or set data.num_classes"
-        )
-    indices = stratified_split(labels, val_fraction, test_fraction, seed)
-    manifest = split_manifest(raw_path, val_fraction, test_fraction, seed)
-    splits = {name: (features[rows], labels[rows]) for name, rows in indices.items()}
-    return splits, columns, manifest
-
-
-def prepare_split(
-    raw_path: Path,
-    out_dir: Path,
-    num_features: int,
-    num_classes: int,
-    val_fraction: float,
-    test_fraction: float,
-    seed: int,
+def write_prepared(
+    out_dir: Path, frames: dict[str, Any], encoder: dict[str, Any], manifest: dict
 ) -> dict[str, int]:
-    """Validate the raw CSV and write the split, unless an up-to-date one is on disk (the
-    `prepare` stage: the only writer of the processed split). Returns each split's rows."""
-    if not is_prepared(out_dir, raw_path, val_fraction, test_fraction, seed):
-        splits, columns, manifest = make_split(
-            raw_path, num_features, num_classes, val_fraction, test_fraction, seed
-        )
-        write_split(out_dir, splits, columns, manifest)
-    return (read_manifest(out_dir) or {}).get("rows", {})
+    """Write the split, the encoder and the manifest, all or nothing."""
+    from mbegu.data.files import write_frame
+
+    rows = {name: len(frame) for name, frame in frames.items()}
+    with atomic_dir(out_dir) as tmp:
+        for name, frame in frames.items():
+            write_frame(frame, tmp / f"{name}.csv")
+        (tmp / ENCODER).write_text(json.dumps(encoder, indent=1, sort_keys=True) + "\n")
+        (tmp / MANIFEST).write_text(json.dumps({**manifest, "rows": rows}, indent=2) + "\n")
+    return rows
+
+
+def read_encoder(out_dir: Path) -> dict[str, Any]:
+    return json.loads((out_dir / ENCODER).read_text())

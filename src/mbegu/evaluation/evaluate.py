@@ -57,63 +57,41 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if not (paths["model_dir"] / "model.json").is_file():  # fail before heavy imports
         raise MbeguError(f"no model in {paths['model_dir']}: run `dvc repro train`")
 
-    import pytorch_lightning as pl
-    import torch
-
-    from mbegu.data.datamodule import build_datamodule
-    from mbegu.evaluation.reports import (
-        confusion_matrix,
-        per_class_accuracy,
-        write_predictions,
-        write_reports,
-    )
-    from mbegu.models.classifier import Classifier
+    from mbegu.data.sources import build_data
+    from mbegu.evaluation.reports import test_metrics, write_predictions, write_reports
     from mbegu.models.mlflow_model import log_model
     from mbegu.models.saved import load_model, model_md5
-    from mbegu.training.train import quiet_lightning
 
-    quiet_lightning()
     tracker = instantiate(cfg.tracking, where="tracking")
     digest = model_md5(paths["model_dir"])
     run_id = find_train_run(tracker, paths["run_file"], digest)
     tracker.require_run(run_id)
     with tracker.run(run_id):
         saved = load_model(paths["model_dir"])
-        datamodule = build_datamodule(cfg, root)
-        module = Classifier(
-            net=saved.net, optimizer=torch.optim.Adam, num_classes=cfg.data.num_classes
-        )
-        trainer = pl.Trainer(
-            accelerator="cpu",
-            devices=1,
-            logger=False,
-            deterministic=True,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
-        scores = trainer.test(module, datamodule=datamodule, verbose=False)[0]
-        bad = {k: v for k, v in scores.items() if not math.isfinite(float(v))}
+        data = build_data(cfg, root)
+        data.load()
+        # The test split's raw rows through the saved model: exactly what `mbegu predict`
+        # and the served MLflow model compute from the same rows.
+        frame = data.frames["test"]
+        labels = saved.encoder.labels(frame, "the test split")
+        probs = saved.probabilities(frame, "the test split")
+        test = test_metrics(labels, probs, saved.classes)
+        bad = {k: v for k, v in test.items() if isinstance(v, float) and not math.isfinite(v)}
         if bad:
             raise MbeguError(
                 f"test metrics are not finite ({', '.join(f'{k}={v}' for k, v in bad.items())})"
                 f": the model is broken; retrain it with a lower model.optimizer.lr"
             )
-        probs = torch.cat(trainer.predict(module, datamodule=datamodule)).numpy()
-        labels = datamodule.datasets["test"].labels.numpy()
         preds = probs.argmax(axis=1)
-        matrix = confusion_matrix(labels, preds, cfg.data.num_classes)
-        per_class = per_class_accuracy(matrix)
-        test = {k.removeprefix("test/"): round(float(v), 6) for k, v in sorted(scores.items())}
-        metrics = {"test": {**test, "per_class_acc": per_class}}
-        files = write_reports(paths["reports_dir"], metrics, labels, preds, matrix)
+        metrics = {"test": test}
+        files = write_reports(paths["reports_dir"], metrics, labels, preds, saved.classes)
         # Git-ignored and cached by DVC: a fresh clone lacks it, so `dvc repro` evaluates the
         # model that train just made even though the committed reports already match.
         predictions = paths["model_dir"].parent / "evaluation" / "test_predictions.csv"
         write_predictions(predictions, labels, probs, saved.classes)
         _write_run_link(paths["reports_dir"] / "run.json", run_id, digest)
 
-        flat = {f"test/{k}": v for k, v in test.items()}
-        flat |= {f"test/acc_class_{c}": v for c, v in per_class.items()}
+        flat = flat_metrics(test)
         client = tracker.client
         # Test metrics at the last epoch's step: MLflow links that step's metrics to the
         # logged model, whose page then shows the final and test values, not epoch 0's.
@@ -130,16 +108,30 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             run_id,
             saved,
             paths["model_dir"],
-            datamodule.example_frame(),
+            data.example_frame(),
             register=register,
             step=step,
         )
         promotion = promote(tracker, run_id, version, test, labels) if version else ""
-    shown = f"test/acc {test['acc']:.4f}  test/f1_macro {test['f1_macro']:.4f}  "
-    print(f"{shown}test/loss {test['loss']:.4f}  (MLflow run {run_id})")
+    shown = "  ".join(f"test/{k} {test[k]:.4f}" for k in SHOWN if k in test)
+    print(f"{shown}  (MLflow run {run_id})")
     if version:
         print(promotion)
     return {**metrics, "mlflow_run_id": run_id, "promoted": promotion.startswith("promoted")}
+
+
+SHOWN = ("acc", "f1_macro", "f1_weighted", "roc_auc", "loss")
+
+
+def flat_metrics(test: dict[str, Any]) -> dict[str, float]:
+    """MLflow's flat keys: test/acc ..., test/class/<class name>/f1 ..."""
+    import re
+
+    flat = {f"test/{k}": float(v) for k, v in test.items() if not isinstance(v, dict)}
+    for name, scores in test.get("per_class", {}).items():
+        key = re.sub(r"[^\w./ -]", "_", name)  # MLflow's allowed metric-name characters
+        flat |= {f"test/class/{key}/{k}": float(v) for k, v in scores.items() if k != "support"}
+    return flat
 
 
 def _write_run_link(path: Path, run_id: str, digest: str) -> None:

@@ -3,38 +3,65 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mbegu.io import atomic_write_json, atomic_write_text
 
 
-def confusion_matrix(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (labels, preds), 1)
-    return matrix
+def test_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """scikit-learn's metrics: accuracy, macro and weighted F1, log loss, ROC AUC for two
+    classes, and precision / recall / F1 / support per class name."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-
-def per_class_accuracy(matrix: np.ndarray) -> dict[str, float]:
-    """Recall of each class: the share of its rows predicted right."""
-    totals = matrix.sum(axis=1)
-    return {
-        str(c): float(matrix[c, c] / totals[c]) if totals[c] else 0.0 for c in range(len(matrix))
+    k = len(classes)
+    preds = probs.argmax(axis=1)
+    every = list(range(k))
+    picked = probs[np.arange(len(labels)), labels] if len(labels) else np.ones(1)
+    metrics: dict[str, Any] = {
+        "acc": accuracy_score(labels, preds),
+        "f1_macro": f1_score(labels, preds, labels=every, average="macro", zero_division=0),
+        "f1_weighted": f1_score(labels, preds, labels=every, average="weighted", zero_division=0),
+        "loss": float(-np.log(np.clip(picked, 1e-12, 1.0)).mean()),
     }
+    if k == 2 and len(set(labels.tolist())) == 2:
+        from sklearn.metrics import roc_auc_score
+
+        metrics["roc_auc"] = roc_auc_score(labels, probs[:, 1])
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, preds, labels=every, zero_division=0
+    )
+    metrics = {key: round(float(value), 6) for key, value in metrics.items()}
+    metrics["per_class"] = {
+        name: {
+            "precision": round(float(precision[i]), 6),
+            "recall": round(float(recall[i]), 6),
+            "f1": round(float(f1[i]), 6),
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(classes)
+    }
+    return metrics
 
 
 def write_reports(
-    reports_dir: Path, metrics: dict, labels: np.ndarray, preds: np.ndarray, matrix: np.ndarray
+    reports_dir: Path, metrics: dict, labels: np.ndarray, preds: np.ndarray, classes: list[str]
 ) -> dict[str, Path]:
-    """metrics.json (DVC metrics), confusion.csv (DVC confusion plot), confusion_matrix.png."""
+    """metrics.json (DVC metrics), confusion.csv (DVC confusion plot), confusion_matrix.png,
+    all labelled with class names."""
+    from sklearn.metrics import confusion_matrix
+
+    matrix = confusion_matrix(labels, preds, labels=list(range(len(classes))))
     files = {
         "metrics": reports_dir / "metrics.json",
         "confusion_csv": reports_dir / "confusion.csv",
         "confusion_png": reports_dir / "confusion_matrix.png",
     }
-    rows = "".join(f"{a},{p}\n" for a, p in zip(labels.tolist(), preds.tolist(), strict=True))
+    pairs = zip(labels.tolist(), preds.tolist(), strict=True)
+    rows = "".join(f"{_csv(classes[a])},{_csv(classes[p])}\n" for a, p in pairs)
     atomic_write_text(files["confusion_csv"], "actual,predicted\n" + rows)
-    _plot_confusion(matrix, files["confusion_png"])
+    _plot_confusion(matrix, classes, files["confusion_png"])
     atomic_write_json(files["metrics"], metrics)
     return files
 
@@ -43,19 +70,30 @@ def write_predictions(
     path: Path, labels: np.ndarray, probs: np.ndarray, classes: list[str]
 ) -> None:
     """Per test row: label, prediction and one probability per class (a DVC-cached output)."""
-    header = ",".join(["label", "prediction", *(f"prob_{c}" for c in classes)])
+    header = ",".join(["label", "prediction", *(_csv(f"prob_{c}") for c in classes)])
     preds = probs.argmax(axis=1)
     lines = [
-        ",".join([classes[y], classes[p], *(f"{v:.6g}" for v in row)])
+        ",".join([_csv(classes[y]), _csv(classes[p]), *(f"{v:.6g}" for v in row)])
         for y, p, row in zip(labels.tolist(), preds.tolist(), probs.tolist(), strict=True)
     ]
     atomic_write_text(path, "\n".join([header, *lines]) + "\n")
 
 
-def _plot_confusion(matrix: np.ndarray, path: Path) -> None:
+def _csv(text: str) -> str:
+    """A class name as one CSV field (quoted when it holds a comma or a quote)."""
+    if any(c in text for c in ',"\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _plot_confusion(matrix: np.ndarray, classes: list[str], path: Path) -> None:
+    import warnings
+
     import matplotlib
 
     matplotlib.use("Agg")
+    # A class name in a script the bundled font lacks (e.g. Ethiopic) still plots, as boxes.
+    warnings.filterwarnings("ignore", "Glyph .* missing from")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
@@ -67,6 +105,8 @@ def _plot_confusion(matrix: np.ndarray, path: Path) -> None:
         xticks=range(len(matrix)),
         yticks=range(len(matrix)),
     )
+    ax.set_xticklabels(classes, rotation=45 if max(map(len, classes)) > 3 else 0, ha="right")
+    ax.set_yticklabels(classes)
     high = matrix.max() / 2 if matrix.size else 0
     for (i, j), count in np.ndenumerate(matrix):
         ax.text(

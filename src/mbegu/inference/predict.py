@@ -22,17 +22,23 @@ Predictor = Callable[[Any], Any]  # DataFrame of feature columns -> DataFrame, a
 
 @dataclass
 class LoadedModel:
-    predict: Predictor
+    predict: Predictor  # raw rows -> `prediction` + one probability column per class
     features: list[str]
+    target: str | None
     source: str
 
 
 def from_folder(model_dir: Path) -> LoadedModel:
-    from mbegu.models.mlflow_model import probabilities
+    from mbegu.models.mlflow_model import predictions
     from mbegu.models.saved import load_model
 
     saved = load_model(model_dir)
-    return LoadedModel(lambda frame: probabilities(saved, frame), saved.features, str(model_dir))
+    return LoadedModel(
+        lambda frame: predictions(saved, frame),
+        saved.features,
+        saved.encoder.target,
+        str(model_dir),
+    )
 
 
 def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
@@ -52,12 +58,22 @@ def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
             f"no mbegu model at {uri} in {mask_secrets(tracking_uri)} ({first}): check the run "
             f"id or name@alias in `mbegu ui`, or run `dvc repro` to make one"
         ) from None
-    features = model.metadata.get_input_schema().input_names()
+    schema = model.metadata.get_input_schema()
+    features = schema.input_names()
+    numeric = {
+        c.name for c in schema.inputs if getattr(c.type, "name", "") in ("double", "float", "long")
+    }
 
     def predict(frame: Any) -> Any:
-        return pd.DataFrame(model.predict(frame[features].astype("float64")))
+        from mbegu.features.table import numeric_values
 
-    return LoadedModel(predict, features, uri)
+        typed = frame[features].copy()
+        for column in numeric:  # MLflow enforces the signature: numbers as numbers
+            typed[column] = numeric_values(frame, column, "the input")
+        return pd.DataFrame(model.predict(typed))
+
+    target = (model.metadata.metadata or {}).get("mbegu_target")
+    return LoadedModel(predict, features, target, uri)
 
 
 LOADER = "mbegu.models.mlflow_model"
@@ -77,35 +93,29 @@ def _require_mbegu_model(uri: str) -> None:
         )
 
 
-def predict_csv(model: LoadedModel, input_csv: Path, output_csv: Path) -> dict[str, float]:
-    """Write `prediction,prob_<class>...` (and `label`, when the input has one) per input row.
-
-    Returns the accuracy when the input has a label column, else {}.
-    """
+def predict_csv(model: LoadedModel, input_path: Path, output_csv: Path) -> dict[str, float]:
+    """Write `prediction,prob_<class>...` (and the label, when the input has the model's target
+    column) per input row. Returns the accuracy when it has, else {}."""
     import pandas as pd
 
-    if not input_csv.is_file():
-        raise MbeguError(f"input file {input_csv} not found: pass a CSV of rows to predict")
-    frame = pd.read_csv(input_csv)
-    missing = [c for c in model.features if c not in frame.columns]
-    if missing:
-        raise MbeguError(
-            f"{input_csv} lacks {len(missing)} feature column(s) the model needs "
-            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): give it the "
-            f"training columns {model.features[0]}..{model.features[-1]}"
-        )
-    features = frame[model.features]
-    if features.isna().any().any():
-        raise MbeguError(f"{input_csv} has missing values in feature columns: fill or drop them")
-    probs = model.predict(features)
-    classes = [str(c) for c in probs.columns]
-    out = pd.DataFrame(probs.to_numpy(), columns=[f"prob_{c}" for c in classes])
-    predicted = [classes[i] for i in probs.to_numpy().argmax(axis=1)]
-    out.insert(0, "prediction", predicted)
+    from mbegu.data.files import read_frame
+    from mbegu.features.labels import as_text
+    from mbegu.features.table import require_columns
+
+    if not input_path.is_file():
+        raise MbeguError(f"input file {input_path} not found: pass a CSV of rows to predict")
+    frame = read_frame(input_path)
+    require_columns(frame, model.features, str(input_path))
+    found = model.predict(frame[model.features])
+    classes = [str(c) for c in found.columns if c != "prediction"]
+    out = pd.DataFrame(found[classes].to_numpy(), columns=[f"prob_{c}" for c in classes])
+    out.insert(0, "prediction", found["prediction"].to_numpy())
     result: dict[str, float] = {}
-    if "label" in frame.columns:
-        labels = frame["label"].astype(str).to_numpy()
-        out.insert(0, "label", frame["label"].to_numpy())
-        result["accuracy"] = float((out["prediction"].to_numpy() == labels).mean())
+    if model.target and model.target in frame.columns:
+        labels = [as_text(v) for v in frame[model.target].tolist()]
+        out.insert(0, model.target, labels)
+        hits = [p == y for p, y in zip(out["prediction"], labels, strict=True) if y is not None]
+        if hits:
+            result["accuracy"] = sum(hits) / len(hits)
     atomic_write_text(output_csv, out.to_csv(index=False, float_format="%.6g"))
     return result

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MaxMetric
-from torchmetrics.classification import MulticlassF1Score
 
 from mbegu.models.metrics import LossAccuracy
 
@@ -26,7 +25,7 @@ class Classifier(pl.LightningModule):
         net: nn.Module,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
-        num_classes: int = 10,
+        num_classes: int = 2,
     ) -> None:
         super().__init__()
         # The network and factories are rebuilt from the config stored in the checkpoint
@@ -36,12 +35,9 @@ class Classifier(pl.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         # Metrics accumulate per step and are logged once per epoch: per-step self.log()
         # calls cost more than the tiny networks' forward pass.
-        # Metrics accumulate per step and are logged once per epoch: per-step self.log()
-        # calls cost more than the tiny networks' forward pass.
         self.train_metrics = LossAccuracy()
         self.val_metrics = LossAccuracy()
         self.test_metrics = LossAccuracy()
-        self.test_f1 = MulticlassF1Score(num_classes, average="macro", validate_args=False)
         self.val_acc_best = MaxMetric()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,17 +51,12 @@ class Classifier(pl.LightningModule):
         logits = self(x)
         loss = F.cross_entropy(logits, y)
         getattr(self, f"{stage}_metrics").update(loss, logits.detach(), y)
-        if stage == "test":
-            self.test_f1.update(logits.detach(), y)
         return loss
 
     def _log_epoch(self, stage: str) -> dict[str, torch.Tensor]:
         metric: LossAccuracy = getattr(self, f"{stage}_metrics")
         values = {f"{stage}/{k}": v for k, v in metric.compute().items()}
         metric.reset()
-        if stage == "test":
-            values["test/f1_macro"] = self.test_f1.compute()
-            self.test_f1.reset()
         # compute() already reduced across DDP processes: no sync_dist needed.
         self.log_dict(values, on_step=False, on_epoch=True)
         return values
@@ -101,9 +92,7 @@ class Classifier(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
-    def predict_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> torch.Tensor:
+    def predict_step(self, batch: tuple[Any, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return torch.softmax(self(batch[0]), dim=-1)
 
     def configure_optimizers(self) -> Any:

@@ -10,40 +10,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from mbegu.errors import MbeguError
 from mbegu.models.saved import SavedModel, load_model
 
 
 class Predictor:
-    """Raw feature columns in, one probability column per class name out."""
+    """The user's raw columns (or text column) in; the predicted class name and one
+    probability column per class name out."""
 
     def __init__(self, saved: SavedModel) -> None:
         self.saved = saved
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
-        return probabilities(self.saved, model_input)
+        return predictions(self.saved, model_input)
 
 
-def probabilities(saved: SavedModel, frame: Any) -> Any:
-    """A DataFrame with one column per class name; rows as in `frame`."""
+def predictions(saved: SavedModel, frame: Any, where: str = "the input") -> Any:
+    """A DataFrame: `prediction` (a class name), then one probability column per class name."""
     import pandas as pd
-    import torch
 
-    missing = [c for c in saved.features if c not in frame.columns]
-    if missing:
-        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
-        raise MbeguError(
-            f"the input lacks {len(missing)} feature column(s) the model needs ({shown}): give "
-            f"it the training columns {saved.features[0]}..{saved.features[-1]}"
-        )
-    values = frame[saved.features].to_numpy(dtype=np.float32, copy=True)
-    if not np.isfinite(values).all():
-        raise MbeguError("the input has missing or infinite values in feature columns")
-    with torch.no_grad():
-        probs = torch.softmax(saved.net(torch.from_numpy(values)), dim=-1).numpy()
-    return pd.DataFrame(probs.astype(np.float64), columns=saved.classes, index=frame.index)
+    probs = saved.probabilities(frame, where)
+    out = pd.DataFrame(probs, columns=saved.classes, index=frame.index)
+    out.insert(0, "prediction", [saved.classes[i] for i in probs.argmax(axis=1)])
+    return out
 
 
 def _load_pyfunc(path: str) -> Predictor:
@@ -73,7 +61,7 @@ def log_model(
     import mlflow.pyfunc
     from mlflow.models import infer_signature
 
-    signature = infer_signature(example, probabilities(saved, example))
+    signature = infer_signature(example, predictions(saved, example))
     pins = [f"{name}=={metadata.version(name)}" for name in ("mlflow", "pandas", "numpy")]
     pins.append(f"torch=={metadata.version('torch').split('+')[0]}")
     mlflow.set_tracking_uri(tracker.tracking_uri)
@@ -89,6 +77,7 @@ def log_model(
             input_example=example,
             pip_requirements=pins,
             registered_model_name=name,
+            metadata={"mbegu_target": saved.encoder.target, "mbegu_classes": saved.classes},
             step=step,  # MLflow links this step's metrics (the last epoch's) to the model
         )
     version = getattr(info, "registered_model_version", None)

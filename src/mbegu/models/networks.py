@@ -1,30 +1,34 @@
 """Networks as plain nn.Modules: swapping one never touches the training logic.
 
-Each takes raw flat pixel rows (N, features) and scales them itself, so a saved model
-predicts straight from CSV rows.
+Sizes (inputs, vocabulary, classes) are not in conf/: train() reads them from the data's
+encoder (models.build) and records them in the model folder. `takes` says which data a network
+reads: a table's float vectors or a text's (ids, offsets) bags.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from mbegu.errors import MbeguError
+
 
 class MLP(nn.Module):
-    """Linear -> ReLU -> Dropout blocks, then a linear classifier."""
+    """Linear -> ReLU -> Dropout blocks, then a linear classifier: any table."""
+
+    takes = "table"
 
     def __init__(
         self,
-        in_features: int = 64,
+        in_features: int,
+        num_classes: int,
         hidden_sizes: Sequence[int] = (128, 64),
-        num_classes: int = 10,
         dropout: float = 0.1,
-        input_scale: float = 1.0,
     ) -> None:
         super().__init__()
-        self.input_scale = input_scale
         layers: list[nn.Module] = []
         width = in_features
         for size in hidden_sizes:
@@ -34,24 +38,32 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x.float() / self.input_scale)
+        return self.layers(x)
 
 
 class CNN(nn.Module):
-    """Conv3x3 -> BatchNorm -> ReLU blocks on the square image, then a linear classifier."""
+    """Conv3x3 -> BatchNorm -> ReLU blocks on a square image (the row's inputs reshaped), then
+    a linear classifier."""
+
+    takes = "table"
 
     def __init__(
         self,
-        image_size: int = 8,
+        in_features: int,
+        num_classes: int,
         channels: Sequence[int] = (16, 32),
-        num_classes: int = 10,
         dropout: float = 0.2,
-        input_scale: float = 1.0,
     ) -> None:
         super().__init__()
-        self.image_size, self.input_scale = image_size, input_scale
+        side = math.isqrt(in_features)
+        if side * side != in_features or side < 2:
+            raise MbeguError(
+                f"model=cnn reads each row as a square image, but the data has {in_features} "
+                f"inputs after encoding, not a square number: use model=mlp"
+            )
+        self.image_size = side
         layers: list[nn.Module] = []
-        width, side = 1, image_size
+        width = 1
         for i, out in enumerate(channels):
             layers += [nn.Conv2d(width, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU()]
             if i == 0:
@@ -64,16 +76,27 @@ class CNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        image = x.float().reshape(-1, 1, self.image_size, self.image_size) / self.input_scale
+        image = x.reshape(-1, 1, self.image_size, self.image_size)
         return self.head(self.features(image))
 
 
-class Probabilities(nn.Module):
-    """Wraps a trained network for serving: raw rows in, class probabilities out."""
+class BagOfNgrams(nn.Module):
+    """fastText's classifier: the mean embedding of a text's word and character n-grams, then
+    a linear layer. Seconds per epoch on a CPU for tens of thousands of short texts."""
 
-    def __init__(self, net: nn.Module) -> None:
+    takes = "text"
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embedding_dim: int = 64,
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
-        self.net = net
+        self.bag = nn.EmbeddingBag(vocab_size, embedding_dim, mode="mean")
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(embedding_dim, num_classes))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(x), dim=-1)
+    def forward(self, x: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        ids, offsets = x
+        return self.head(self.bag(ids, offsets))

@@ -1,8 +1,9 @@
 """The trained model on disk, read by evaluation, `mbegu predict` and the MLflow model alike.
 
 A model folder holds two files, neither of them pickle:
-- model.json: the format version, the network's config (`_target_` + arguments), the input
-  columns, the class names and the composed training config;
+- model.json: the format version, the network's config (`_target_` + arguments, sizes
+  included), the fitted encoder (features: the input columns, scaling, categories or the
+  vocabulary), the class names and the composed training config;
 - model.pt: the network's state dict, read with torch.load(weights_only=True).
 Loading checks every `_target_` against mbegu.security's allow-list before building anything,
 so a hostile folder is refused, never run. Both files are byte-identical for the same commit,
@@ -21,33 +22,55 @@ from mbegu.io import atomic_dir
 from mbegu.security import instantiate, refuse_interpolation
 
 if TYPE_CHECKING:
+    import numpy as np
     from torch import nn
 
-FORMAT = 1
+    from mbegu.features import Encoder
+
+FORMAT = 2
 WEIGHTS, INFO = "model.pt", "model.json"
 
 
 @dataclass
 class SavedModel:
-    """A loaded model: the network in eval mode, its input columns and class names."""
+    """A loaded model: the network in eval mode and the encoder that feeds it raw input."""
 
     net: nn.Module
-    features: list[str]
-    classes: list[str]
+    encoder: Encoder
     config: dict[str, Any]
 
+    @property
+    def features(self) -> list[str]:
+        """The raw input columns (a table's) or the one text column."""
+        return self.encoder.columns
 
-def save_model(
-    model_dir: Path, net: nn.Module, config: dict[str, Any], features: list[str], classes: list[str]
-) -> None:
+    @property
+    def classes(self) -> list[str]:
+        return self.encoder.classes
+
+    def probabilities(self, frame: Any, where: str = "the input", batch: int = 4096) -> np.ndarray:
+        """Raw rows (the user's columns) in, one probability per class out: [rows, classes]."""
+        import numpy as np
+        import torch
+
+        parts = []
+        with torch.no_grad():
+            for start in range(0, max(len(frame), 1), batch):
+                chunk = frame.iloc[start : start + batch]
+                logits = self.net(self.encoder.transform(chunk, where))
+                parts.append(torch.softmax(logits, dim=-1).double().numpy())
+        return np.concatenate(parts) if len(frame) else np.zeros((0, len(self.classes)))
+
+
+def save_model(model_dir: Path, net: nn.Module, config: dict[str, Any], encoder: Encoder) -> None:
     """Write model.pt and model.json, all or nothing."""
     import torch
 
     info = {
         "format": FORMAT,
         "net": config["model"]["net"],
-        "features": list(features),
-        "classes": [str(c) for c in classes],
+        "encoder": encoder.to_dict(),
+        "classes": list(encoder.classes),
         "config": config,
     }
     with atomic_dir(model_dir) as tmp:
@@ -81,10 +104,13 @@ def load_model(model_dir: Path) -> SavedModel:
             f"{info_path} is not an mbegu model of format {FORMAT}: retrain with this mbegu"
         )
     refuse_interpolation(info, str(info_path))
+    from mbegu.features import encoder_from_dict
+
+    encoder = encoder_from_dict(info.get("encoder"), str(info_path))
     net = instantiate(info["net"], where=str(info_path))
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
     except Exception as err:  # weights_only refuses pickled objects; shapes may not fit
         raise MbeguError(f"{weights} cannot be loaded as weights ({first_line(err)})") from None
-    return SavedModel(net.eval(), list(info["features"]), list(info["classes"]), info["config"])
+    return SavedModel(net.eval(), encoder, info["config"])

@@ -331,13 +331,19 @@ def write_best_config(cfg: DictConfig, overrides: Sequence[str], best: Any) -> P
     """The best trial as conf/experiment/best_<study>.yaml: the sweep's base overrides
     (group choices as defaults-list overrides) plus the trial's values."""
     groups, late = config_groups(), _groups_after_experiment()
-    defaults, values, notes = [], [], []
+    # Every group choice, conf/config.yaml's defaults included: retraining the file trains the
+    # same data and model even after the defaults change.
+    chosen: dict[str, str] = _default_choices()
+    values, notes = [], []
     for override in [*base_overrides(overrides), *best.user_attrs["overrides"]]:
         key, _, value = mask_secrets(override).lstrip("+").partition("=")
         if key in late:  # an experiment cannot select these (they compose after it)
             notes.append(override)
+        elif key in groups:
+            chosen[key] = value
         else:
-            (defaults if key in groups else values).append((key, value))
+            values.append((key, value))
+    defaults = [(k, v) for k, v in chosen.items() if k not in late and k != "experiment"]
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parser = OverridesParser.create()
@@ -361,6 +367,15 @@ def write_best_config(cfg: DictConfig, overrides: Sequence[str], best: Any) -> P
     path = best_config_path(cfg.sweep.study_name)
     atomic_write_text(path, "".join(lines))
     return path
+
+
+def _default_choices() -> dict[str, str]:
+    """conf/config.yaml's group choices (group: option), in its order."""
+    import yaml
+
+    entries = yaml.safe_load((project_root() / "conf" / "config.yaml").read_text())["defaults"]
+    pairs = [next(iter(e.items())) for e in entries if isinstance(e, dict)]
+    return {str(k): str(v) for k, v in pairs if v is not None}
 
 
 def _groups_after_experiment() -> set[str]:

@@ -70,7 +70,11 @@ class SearchSpace:
                 if "int" in value.tags:
                     choice = trial.suggest_int(key, int(value.start), int(value.end), log=log)
                 else:
-                    choice = trial.suggest_float(key, value.start, value.end, log=log)
+                    # 6 significant digits: the value the trial trains with is the one the best
+                    # config, params.yaml and dvc.lock write, so retraining it is exact.
+                    choice = float(
+                        f"{trial.suggest_float(key, value.start, value.end, log=log):.6g}"
+                    )
             elif isinstance(value, RangeSweep):
                 if all(isinstance(v, int) for v in (value.start, value.stop, value.step)):
                     # Hydra's range excludes stop, like Python's.

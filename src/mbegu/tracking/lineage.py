@@ -52,9 +52,6 @@ def lineage_tags(root: Path, model_target: str | None = None) -> dict[str, str]:
         tags[TAG_COMMIT] = commit
         status = _git(root, "status", "--porcelain", "--untracked-files=no")
         tags[TAG_DIRTY] = str(bool(status)).lower()
-    md5 = data_md5(root)
-    if md5:
-        tags[TAG_DATA_MD5] = md5
     for env, tag in (("DVC_EXP_NAME", TAG_DVC_EXP), ("DVC_STAGE", TAG_DVC_STAGE)):
         if os.environ.get(env):
             tags[tag] = os.environ[env]

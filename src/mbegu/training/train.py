@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from mbegu.project import project_root
-from mbegu.tracking.lineage import lineage_tags
+from mbegu.tracking.lineage import TAG_DATA_MD5, lineage_tags
 from mbegu.tracking.lineage import run_name as default_run_name
 
 
@@ -121,48 +121,57 @@ def train(
     check_options(cfg)  # a misspelt option is one line, before any run is opened
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, root)
+    cfg = with_data_sizes(cfg, datamodule.data)
     model = instantiate(cfg.model, where="model")
     if plan.mode == "finetune":
         load_weights(model, plan)
     timings["setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
 
-    run_id = plan.run_id if plan.mode == "continue" else None
-    if rank_zero_only.rank == 0:
-        run_id = _open_run(tracker, cfg, root, plan, parent_run_id, run_name, tags)
-    run = tracker.run(run_id, finish_on=finish_on) if run_id else nullcontext()
-    with run, sigterm_as_interrupt():
-        if run_id and plan.mode != "continue":
-            tracker.log_config(run_id, cfg)
-            tracker.log_environment(run_id, root)
-            _log_dataset(tracker, run_id, cfg, root)
-        timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
-        bar = show_progress_bar(cfg)
-        report = EpochReport(print_lines=not bar)
-        checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
-        # No secret in a checkpoint or a model folder (a DVC output).
-        config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
-        state = RunState(config, checkpoint_dir)
-        trainer = instantiate(
-            cfg.trainer,
-            where="trainer",
-            callbacks=[
-                *build_callbacks(cfg.get("callbacks"), checkpoint_dir),
-                StopOnNonFinite(),
-                state,
-                report,
-                *callbacks,
-            ],
-            logger=tracker.lightning_logger(run_id) if run_id else False,
-            enable_progress_bar=bar,
-            default_root_dir=str(checkpoint_dir),
-        )
-        ckpt_path = str(plan.checkpoint) if plan.mode == "continue" else None
-        _fit(trainer, model, datamodule, ckpt_path)
-        timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
-        best = _restore_best(trainer, model)
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-        if trainer.is_global_zero and run_id and outputs != "none":
-            _write_outputs(config, paths, model, datamodule, report.rows, run_id, tracker, outputs)
+    # SIGTERM is an interrupt from before the run opens: a worker stopped between opening
+    # its run and entering it would otherwise leave the run RUNNING.
+    with sigterm_as_interrupt():
+        run_id = plan.run_id if plan.mode == "continue" else None
+        if rank_zero_only.rank == 0:
+            data_tags = {TAG_DATA_MD5: datamodule.data.digest()}
+            run_id = _open_run(
+                tracker, cfg, root, plan, parent_run_id, run_name, data_tags | (tags or {})
+            )
+        run = tracker.run(run_id, finish_on=finish_on) if run_id else nullcontext()
+        with run:
+            if run_id and plan.mode != "continue":
+                tracker.log_config(run_id, cfg)
+                tracker.log_environment(run_id, root)
+                _log_dataset(tracker, run_id, datamodule.data, root)
+            timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
+            bar = show_progress_bar(cfg)
+            report = EpochReport(print_lines=not bar)
+            checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
+            # No secret in a checkpoint or a model folder (a DVC output).
+            config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
+            state = RunState(config, checkpoint_dir)
+            trainer = instantiate(
+                cfg.trainer,
+                where="trainer",
+                callbacks=[
+                    *build_callbacks(cfg.get("callbacks"), checkpoint_dir),
+                    StopOnNonFinite(),
+                    state,
+                    report,
+                    *callbacks,
+                ],
+                logger=tracker.lightning_logger(run_id) if run_id else False,
+                enable_progress_bar=bar,
+                default_root_dir=str(checkpoint_dir),
+            )
+            ckpt_path = str(plan.checkpoint) if plan.mode == "continue" else None
+            _fit(trainer, model, datamodule, ckpt_path)
+            timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
+            best = _restore_best(trainer, model)
+            metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+            if trainer.is_global_zero and run_id and outputs != "none":
+                _write_outputs(
+                    config, paths, model, datamodule, report.rows, run_id, tracker, outputs
+                )
     timings["outputs_and_close_s"] = time.perf_counter() - clock
     timings["epoch_s"] = report.seconds
     return TrainResult(run_id, metrics, report.rows, best, timings)
@@ -182,15 +191,26 @@ def _fit(trainer: Any, model: Any, datamodule: Any, ckpt_path: str | None) -> No
         raise
 
 
-def _log_dataset(tracker: Any, run_id: str, cfg: DictConfig, root: Path) -> None:
-    """The raw data as the run's MLflow dataset: its DVC md5 is the version."""
-    from mbegu.tracking.lineage import data_md5
+def with_data_sizes(cfg: DictConfig, data: Any) -> DictConfig:
+    """cfg with the model's sizes (inputs or vocabulary, classes) read from the data: the
+    config that is logged, checkpointed and saved with the model says what was built."""
+    from omegaconf import OmegaConf
 
-    raw = Path(cfg.data.raw_path)
-    digest = data_md5(root)
-    if digest:
-        rows = sum(1 for _ in (root / raw).open()) - 1 if (root / raw).is_file() else 0
-        tracker.log_dataset(run_id, raw.stem, digest, raw.as_posix(), rows)
+    from mbegu.models.build import sized_model_config
+
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    sized = sized_model_config(model, data.sizes, data.kind)
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.model = OmegaConf.create(sized)
+    return cfg
+
+
+def _log_dataset(tracker: Any, run_id: str, data: Any, root: Path) -> None:
+    """The data as the run's MLflow dataset: the md5 of its files is the version."""
+    paths = [p.relative_to(root).as_posix() for p in data.source_paths()]
+    rows = sum(len(frame) for frame in data.frames.values())
+    tracker.log_dataset(run_id, data.name, data.digest(), ", ".join(paths), rows)
 
 
 def _open_run(
@@ -212,7 +232,7 @@ def _open_run(
     tags = lineage_tags(root, target) | (extra_tags or {})
     if plan.mode == "finetune":
         tags |= {"mbegu.finetuned_from": plan.run_id, "mbegu.resume.mode": "finetune"}
-    name = run_name or tracker.run_name or default_run_name(target, Path(cfg.data.raw_path).stem)
+    name = run_name or tracker.run_name or default_run_name(target, str(cfg.data.name))
     run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=name)
     print(f"MLflow run {run_id} (experiment '{tracker.experiment_name}')", flush=True)
     return run_id
@@ -263,9 +283,9 @@ def _write_outputs(
     from mbegu.io import atomic_write_json, atomic_write_text
     from mbegu.models.saved import load_model, model_md5, save_model
 
-    features, classes = datamodule.feature_names, datamodule.class_names
+    encoder = datamodule.data.load()
     if outputs == "pipeline":
-        save_model(paths["model_dir"], model.net, config, features, classes)
+        save_model(paths["model_dir"], model.net, config, encoder)
         digest = model_md5(paths["model_dir"])
         tracker.client.set_tag(run_id, TAG_MODEL_MD5, digest)  # evaluate finds the run by it
         columns = list(dict.fromkeys(k for row in rows for k in row))
@@ -279,10 +299,10 @@ def _write_outputs(
     from mbegu.models.mlflow_model import log_model
 
     model_dir = paths["checkpoint_dir"] / run_id / "model"
-    save_model(model_dir, model.net, config, features, classes)
+    save_model(model_dir, model.net, config, encoder)
     last = rows[-1]["epoch"] if rows else 0
     saved = load_model(model_dir)
-    example = datamodule.example_frame()
+    example = datamodule.data.example_frame()
     log_model(tracker, run_id, saved, model_dir, example, register=False, step=last)
     print(
         f"model: {model_dir.relative_to(project_root())} and the MLflow run's `model` "

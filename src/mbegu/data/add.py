@@ -1,0 +1,142 @@
+"""`mbegu data add FILE --target COL [--text COL]`: bring your own file into the project.
+
+It reads the file, writes conf/data/<name>.yaml with what it found (the kind of data, input
+columns and their types, the classes, the missing values), makes it the default data in
+conf/config.yaml, versions the data folder with DVC and recomposes params.yaml. No Python to
+write: `dvc repro` (or `dvc exp run`) then trains on it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from mbegu.errors import MbeguError
+from mbegu.security import inside, safe_name
+
+
+def describe(frame: Any, target: str, text: str | None) -> tuple[list[str], dict[str, str], dict]:
+    """(classes, {column: number|category|text}, {column: missing count})."""
+    from mbegu.data.sources import _is_numeric, _labels
+    from mbegu.features.labels import sort_classes
+
+    if target not in frame.columns:
+        raise MbeguError(
+            f"the file has no column {target!r} (--target): its columns are "
+            f"{', '.join(map(str, list(frame.columns)[:8]))}"
+        )
+    if text is not None and text not in frame.columns:
+        raise MbeguError(f"the file has no column {text!r} (--text)")
+    classes = sort_classes(_labels(frame, target))
+    columns = [text] if text else [str(c) for c in frame.columns if c != target]
+    kinds = {
+        c: "text" if c == text else "number" if _is_numeric(frame[c]) else "category"
+        for c in columns
+    }
+    gaps = {c: int(n) for c, n in frame[[*columns, target]].isna().sum().items() if n}
+    return classes, kinds, gaps
+
+
+def add_data(
+    path: Path, target: str, text: str | None, name: str | None, root: Path, use: bool = True
+) -> Path:
+    import os
+
+    from mbegu.config.compose import write_params
+    from mbegu.data.files import read_frame
+
+    data_dir = root / "data"
+    file = Path(os.path.abspath(path))
+    if data_dir not in file.parents:
+        raise MbeguError(
+            f"{path} is not in the project's data/ folder: copy it there first (DVC versions "
+            f"that folder), e.g. cp {path} data/"
+        )
+    file = inside(root, file.relative_to(root).as_posix(), "FILE")
+    name = safe_name(name or re.sub(r"[^A-Za-z0-9_-]+", "_", file.stem).strip("_"), "--name")
+    if name in ("table", "text", "digits"):
+        raise MbeguError(f"--name {name} is one of mbegu's own data configs: pick another name")
+    frame = read_frame(file)
+    classes, kinds, gaps = describe(frame, target, text)
+    if len(classes) < 2:
+        raise MbeguError(f"column {target!r} holds {len(classes)} class(es): a classifier needs 2+")
+    rel = file.relative_to(root).as_posix()
+    lines = [
+        f"# {rel}: {len(frame)} rows, written by `mbegu data add` (edit freely).",
+        f"# Classes ({len(classes)}): {', '.join(classes[:20])}{' ...' * (len(classes) > 20)}",
+    ]
+    lines += [f"# {column}: {kind}" for column, kind in kinds.items()]
+    if gaps:
+        shown = ", ".join(f"{c} {n}" for c, n in gaps.items())
+        lines.append(f"# Missing values: {shown}. impute fills inputs (train median / most")
+        lines.append("# frequent value); rows without a label are left out. Or: error, drop.")
+    lines += [
+        "defaults:",
+        f"  - {'text' if text else 'table'}",
+        "  - _self_",
+        f"name: {name}",
+        f"path: {rel}",
+        f"target: {target}",
+        f"classes: [{', '.join(_yaml(c) for c in classes)}]",
+    ]
+    if text:
+        lines.append(f"text_column: {text}")
+    else:
+        categorical = [c for c, kind in kinds.items() if kind == "category"]
+        lines.append(f"categorical: [{', '.join(_yaml(c) for c in categorical)}]")
+        ids = [c for c in kinds if _is_row_id(frame[c])]
+        lines.append(f"drop: [{', '.join(_yaml(c) for c in ids)}]   # a different value per row")
+    lines.append(f"missing: {'impute' if gaps else 'error'}")
+    config = root / "conf" / "data" / f"{name}.yaml"
+    from mbegu.io import atomic_write_text
+
+    atomic_write_text(config, "\n".join(lines) + "\n")
+    if use:
+        main = root / "conf" / "config.yaml"
+        text_now = main.read_text()
+        switched = re.sub(r"(?m)^(\s*- data: )\S+", rf"\g<1>{name}", text_now, count=1)
+        atomic_write_text(main, switched)
+        write_params(root / "params.yaml", root)
+    _dvc_add(root, data_dir)
+    return config
+
+
+def _is_row_id(column: Any) -> bool:
+    """Whole numbers or codes unique on every row (an id, a phone number): no pattern to
+    learn. Measurements (floats) are unique too, and kept."""
+    import pandas as pd
+
+    if not (column.notna().all() and column.nunique() == len(column) > 20):
+        return False
+    numbers = pd.to_numeric(column, errors="coerce")
+    return bool(numbers.isna().all() or (numbers.notna().all() and (numbers % 1 == 0).all()))
+
+
+def _yaml(value: str) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _dvc_add(root: Path, data_dir: Path) -> None:
+    """Version the data folder (data.dvc), and say where `dvc push` would send it."""
+    try:
+        done = subprocess.run(
+            ["dvc", "add", data_dir.name], cwd=root, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:
+        raise MbeguError("dvc is not on PATH: activate the project's .venv") from None
+    if done.returncode:
+        raise MbeguError(f"`dvc add {data_dir.name}` failed: {done.stderr.strip()[:200]}")
+    remote = subprocess.run(
+        ["dvc", "remote", "default"], cwd=root, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if remote in ("", "local"):
+        print(
+            "warning: your data is versioned but `dvc push` would copy it into .dvc/storage, "
+            "inside this git repository (the example's remote). Give the project its own "
+            "remote first: dvc remote add -d storage <s3://, gs://, ssh:// or a shared folder>",
+            flush=True,
+        )

@@ -1,0 +1,79 @@
+"""Reading the user's data files: CSV, TSV or Parquet, whatever the columns hold.
+
+The format comes from the extension (`data.sep` overrides the separator). Columns that must
+stay text (categories, labels, sentences) are read as text, so '01' stays '01'; numbers stay
+the floats the file holds. A file that cannot be read is one line naming it and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+from typing import Any
+
+from mbegu.errors import MbeguError, first_line
+
+FORMATS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t", ".parquet": None, ".pq": None}
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# Cells that mean "missing". Not "NA" or "None": Namibia's country code and a word are data.
+NA_VALUES = ["", "NaN", "nan", "NULL", "null", "N/A", "n/a", "#N/A"]
+
+
+def read_frame(path: Path, sep: str | None = None) -> Any:
+    """The file as a DataFrame. A CSV or TSV is read as text, cell for cell (numbers are parsed
+    later, by the encoder, from exactly what the file says); Parquet keeps its own types."""
+    import pandas as pd
+
+    if not path.is_file():
+        hint = "run `dvc pull` to restore it" if "data" in path.parts else "check the path"
+        raise MbeguError(f"data file {path} not found: {hint}")
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS and sep is None:
+        raise MbeguError(
+            f"{path}: cannot tell the format from '{suffix}': use .csv, .tsv or .parquet, or "
+            f"set data.sep"
+        )
+    try:
+        if sep is None and FORMATS.get(suffix) is None:
+            return pd.read_parquet(path)
+        with warnings.catch_warnings():
+            # A row with extra fields is only a ParserWarning to pandas: refuse it.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                path,
+                sep=sep or FORMATS[suffix],
+                index_col=False,
+                dtype=str,
+                keep_default_na=False,
+                na_values=NA_VALUES,
+                encoding="utf-8",
+            )
+    except (
+        pd.errors.ParserError,
+        pd.errors.ParserWarning,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        ValueError,
+        OSError,
+    ) as err:
+        kind = "UTF-8 text" if isinstance(err, UnicodeDecodeError) else "table"
+        raise MbeguError(
+            f"{path} is not a readable {kind} ({first_line(err, 120)}): check the file and data.sep"
+        ) from None
+
+
+def write_frame(frame: Any, path: Path) -> None:
+    """A split as CSV: floats written in full (repr), so reading it back gives the same data."""
+    from mbegu.io import atomic_write_text
+
+    atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))

@@ -1,0 +1,395 @@
+"""The user's own files as data: a table (`data=table`) or short texts (`data=text`).
+
+Both read one file split by `seed` (stratified) or given train/val/test files, apply
+`data.missing`, fit their encoder on the train split only and hand out encoded tensors.
+The `prepare` stage writes the split and the encoder (data.split); training reads them when
+they match the data and config, else (an ad hoc `mbegu train seed=7`) redoes them in memory, so
+only the DVC stage ever writes artifacts/processed. No Lightning here: `prepare`, `evaluate`
+and `predict` never import it (data.datamodule wraps these for training).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mbegu.data.files import file_md5, read_frame
+from mbegu.data.split import SPLITS, is_prepared, read_encoder, stratified_split, write_prepared
+from mbegu.errors import MbeguError
+from mbegu.features import Encoder, encoder_from_dict
+from mbegu.features.labels import as_text, sort_classes
+from mbegu.features.table import MISSING_POLICIES, TableEncoder, row_number
+from mbegu.features.text import TextEncoder
+
+PATH_KEYS = ("path", "train_path", "val_path", "test_path")
+
+
+class FileData:
+    """What tables and texts share: sources, missing values, the split, the batches."""
+
+    kind = ""
+
+    def __init__(
+        self,
+        target: str,
+        name: str = "data",
+        dir: str = "data",
+        path: str | None = None,
+        train_path: str | None = None,
+        val_path: str | None = None,
+        test_path: str | None = None,
+        sep: str | None = None,
+        drop: list[str] | None = None,
+        classes: list[Any] | None = None,
+        missing: str = "error",
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        batch_size: int = 64,
+        processed_dir: str = "artifacts/processed",
+        seed: int = 0,
+    ) -> None:
+        if missing not in MISSING_POLICIES:
+            raise MbeguError(f"data.missing={missing!r}: use one of {', '.join(MISSING_POLICIES)}")
+        given = [train_path, val_path, test_path]
+        if (path is None and not all(given)) or (path is not None and any(given)):
+            raise MbeguError(
+                "give either data.path (one file, split by seed) or all three of "
+                "data.train_path, data.val_path and data.test_path (given splits)"
+            )
+        if not target:
+            raise MbeguError(
+                "data.target is not set: name the label column, e.g. data.target=label"
+            )
+        self.name, self.target, self.sep, self.missing = name, str(target), sep, missing
+        self.sources = (
+            {"all": Path(path)}
+            if path is not None
+            else {"train": Path(train_path), "val": Path(val_path), "test": Path(test_path)}  # type: ignore[arg-type]
+        )
+        self.drop = [str(c) for c in drop or []]
+        self.classes = [as_text(c) for c in classes] if classes else None
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.batch_size, self.seed = batch_size, seed
+        self.processed_dir = Path(processed_dir)
+        self.encoder: Encoder | None = None
+        self.frames: dict[str, Any] = {}
+
+    # -- what a subclass says -------------------------------------------------------------
+    def input_columns(self, frame: Any, where: str) -> list[str]:
+        raise NotImplementedError
+
+    def fit_encoder(self, train: Any, columns: list[str], classes: list[str]) -> Encoder:
+        raise NotImplementedError
+
+    def options(self) -> dict[str, Any]:
+        """The config that shapes the prepared data (the manifest compares it)."""
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "drop": self.drop,
+            "classes": self.classes,
+            "missing": self.missing,
+            "sep": self.sep,
+            "val_fraction": self.val_fraction,
+            "test_fraction": self.test_fraction,
+            "seed": self.seed,
+        }
+
+    # -- what training and inference read -------------------------------------------------
+    @property
+    def feature_names(self) -> list[str]:
+        """The raw columns the model reads, in order: what `predict` and MLflow ask for."""
+        return self.load().columns
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.load().classes
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return self.load().sizes
+
+    def manifest(self) -> dict[str, Any]:
+        sources = {key: file_md5(self._require(path)) for key, path in self.sources.items()}
+        return {"sources": sources, "options": self.options()}
+
+    def digest(self) -> str:
+        """One version of the data as a run saw it: the md5 of its source files."""
+        import hashlib
+
+        sources = self.manifest()["sources"]
+        if len(sources) == 1:
+            return next(iter(sources.values()))
+        return hashlib.md5(" ".join(f"{k}={v}" for k, v in sources.items()).encode()).hexdigest()
+
+    def source_paths(self) -> list[Path]:
+        return list(self.sources.values())
+
+    def load(self) -> Encoder:
+        """The encoder and the split's rows, from the `prepare` stage's folder when it is up to
+        date, else made here in memory."""
+        if self.encoder is None:
+            if is_prepared(self.processed_dir, self.manifest()):
+                encoder = encoder_from_dict(read_encoder(self.processed_dir), "encoder.json")
+                for split in SPLITS:
+                    self.frames[split] = read_frame(self.processed_dir / f"{split}.csv")
+                self.encoder = encoder
+            else:
+                self.frames, self.encoder = self.build()
+        return self.encoder
+
+    def prepare(self) -> dict[str, int]:
+        """The `prepare` stage: write the split and the encoder unless they are up to date."""
+        manifest = self.manifest()
+        if is_prepared(self.processed_dir, manifest):
+            from mbegu.data.split import read_manifest
+
+            return (read_manifest(self.processed_dir) or {}).get("rows", {})
+        frames, encoder = self.build()
+        return write_prepared(self.processed_dir, frames, encoder.to_dict(), manifest)
+
+    def build(self) -> tuple[dict[str, Any], Encoder]:
+        """Read, check, split and fit: ({split: rows}, encoder)."""
+        frames = {key: self._read(path) for key, path in self.sources.items()}
+        first_key = next(iter(frames))
+        columns = self.input_columns(frames[first_key], str(self.sources[first_key]))
+        for key, frame in frames.items():
+            frames[key] = self._apply_missing(frame, columns, self.sources[key])
+        if "all" in frames:
+            frame = frames.pop("all")
+            classes = self.classes or sort_classes(_labels(frame, self.target))
+            codes = _codes(frame, self.target, classes, self.sources["all"])
+            counts = np.bincount(codes, minlength=len(classes))
+            if counts.min() < 3:
+                raise MbeguError(
+                    f"{self.sources['all']}: class {classes[int(counts.argmin())]!r} has "
+                    f"{int(counts.min())} rows, too few to stratify into train/val/test: add "
+                    f"rows, or give data.train_path/val_path/test_path"
+                )
+            indices = stratified_split(codes, self.val_fraction, self.test_fraction, self.seed)
+            frames = {
+                split: frame.iloc[rows].reset_index(drop=True) for split, rows in indices.items()
+            }
+        else:
+            classes = self.classes or sort_classes(_labels(frames["train"], self.target))
+            for split in SPLITS:
+                _codes(frames[split], self.target, classes, self.sources[split])
+        if len(classes) < 2:
+            raise MbeguError(
+                f"{self.target} has only the class {classes}: a classifier needs two or more"
+            )
+        return frames, self.fit_encoder(frames["train"], columns, classes)
+
+    def _require(self, path: Path) -> Path:
+        if not path.is_file():
+            hint = "run `dvc pull` to restore it" if "data" in path.parts else "check the path"
+            raise MbeguError(f"data file {path} not found: {hint}")
+        return path
+
+    def _read(self, path: Path) -> Any:
+        frame = read_frame(self._require(path), self.sep)
+        if frame.empty:
+            raise MbeguError(f"{path} has no rows: check the file")
+        if self.target not in frame.columns:
+            shown = ", ".join(map(str, list(frame.columns)[:6]))
+            raise MbeguError(
+                f"{path} has no column {self.target!r} (data.target): its columns are {shown}"
+            )
+        return frame
+
+    def _apply_missing(self, frame: Any, columns: list[str], path: Path) -> Any:
+        """data.missing: error names the first gap; drop leaves out rows with gaps; impute
+        keeps them (the encoder fills them). A row without a label is never imputed."""
+        checked = [*columns, self.target]
+        absent = frame[checked].isna().to_numpy()
+        if not absent.any():
+            return frame
+        if self.missing == "error":
+            i, j = (int(x) for x in np.argwhere(absent)[0])
+            raise MbeguError(
+                f"{path} row {row_number(i)} column {checked[j]} is missing: fill it, or set "
+                f"data.missing=drop (leave such rows out) or data.missing=impute"
+            )
+        gone = absent.any(axis=1) if self.missing == "drop" else absent[:, -1]
+        if gone.any():
+            why = "a missing value" if self.missing == "drop" else "no label"
+            print(
+                f"{path}: data.missing={self.missing} leaves out {int(gone.sum())} of "
+                f"{len(frame)} rows ({why})",
+                flush=True,
+            )
+        return frame[~gone].reset_index(drop=True)
+
+    def tensors(self, split: str) -> tuple[Any, Any]:
+        """(inputs, labels) of one split, encoded: what the network reads."""
+        import torch
+
+        encoder = self.load()
+        frame, where = self.frames[split], f"the {split} split"
+        return encoder.transform(frame, where), torch.from_numpy(encoder.labels(frame, where))
+
+    def example_frame(self, rows: int = 5) -> Any:
+        """A few raw test rows (input columns only, typed as the model reads them): the MLflow
+        model's input example and signature."""
+        encoder = self.load()
+        frame = self.frames["test"][encoder.columns].dropna().head(rows).copy()
+        for column in getattr(encoder, "numeric", []):
+            frame[column] = frame[column].astype("float64")
+        for column in encoder.columns:
+            if column not in getattr(encoder, "numeric", []):
+                frame[column] = frame[column].map(as_text).astype(object)
+        return frame.reset_index(drop=True)
+
+
+class TableData(FileData):
+    """`data=table`: numeric and categorical columns -> one standardised / one-hot vector."""
+
+    kind = "table"
+
+    def __init__(
+        self,
+        target: str,
+        features: list[str] | None = None,
+        categorical: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(target, **kwargs)
+        self.features = [str(c) for c in features] if features else None
+        self.categorical = [str(c) for c in categorical] if categorical is not None else None
+
+    def options(self) -> dict[str, Any]:
+        return {**super().options(), "features": self.features, "categorical": self.categorical}
+
+    def input_columns(self, frame: Any, where: str) -> list[str]:
+        columns = [str(c) for c in frame.columns]
+        named = [*(self.features or []), *self.drop, *(self.categorical or [])]
+        unknown = [c for c in named if c not in columns]
+        if unknown:
+            raise MbeguError(
+                f"{where} has no column {unknown[0]!r} (named in data.features, data.drop or "
+                f"data.categorical): its columns are {', '.join(columns[:8])}"
+            )
+        chosen = self.features or [c for c in columns if c != self.target and c not in self.drop]
+        chosen = [c for c in chosen if c not in self.drop]
+        if self.target in chosen or not chosen:
+            raise MbeguError(
+                f"data.features must name input columns other than the target {self.target!r}"
+            )
+        return chosen
+
+    def fit_encoder(self, train: Any, columns: list[str], classes: list[str]) -> Encoder:
+        categorical = self.categorical
+        if categorical is None:  # null: the columns that are not all numbers
+            categorical = [c for c in columns if not _is_numeric(train[c])]
+        return TableEncoder.fit(
+            train,
+            self.target,
+            columns,
+            [c for c in columns if c in categorical],
+            classes,
+            self.missing,
+        )
+
+
+class TextData(FileData):
+    """`data=text`: one text column -> word and character n-gram ids (features.text)."""
+
+    kind = "text"
+
+    def __init__(
+        self,
+        target: str,
+        text_column: str = "text",
+        lowercase: bool = True,
+        word_ngrams: int = 2,
+        char_ngrams: list[int] | None = None,
+        min_count: int = 2,
+        max_vocab: int = 50000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(target, **kwargs)
+        self.text_column, self.lowercase = str(text_column), bool(lowercase)
+        self.word_ngrams, self.min_count, self.max_vocab = word_ngrams, min_count, max_vocab
+        low, high = char_ngrams or (3, 5)
+        self.char_ngrams = (int(low), int(high))
+
+    def options(self) -> dict[str, Any]:
+        return {
+            **super().options(),
+            "text_column": self.text_column,
+            "lowercase": self.lowercase,
+            "word_ngrams": self.word_ngrams,
+            "char_ngrams": list(self.char_ngrams),
+            "min_count": self.min_count,
+            "max_vocab": self.max_vocab,
+        }
+
+    def input_columns(self, frame: Any, where: str) -> list[str]:
+        if self.text_column not in frame.columns:
+            shown = ", ".join(map(str, list(frame.columns)[:8]))
+            raise MbeguError(
+                f"{where} has no column {self.text_column!r} (data.text_column): its columns "
+                f"are {shown}"
+            )
+        return [self.text_column]
+
+    def fit_encoder(self, train: Any, columns: list[str], classes: list[str]) -> Encoder:
+        texts = [t if isinstance(t, str) else "" for t in train[self.text_column].tolist()]
+        return TextEncoder.fit(
+            texts,
+            self.text_column,
+            self.target,
+            classes,
+            self.lowercase,
+            self.word_ngrams,
+            self.char_ngrams,
+            self.min_count,
+            self.max_vocab,
+        )
+
+
+def _is_numeric(column: Any) -> bool:
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    present = column.dropna()
+    return bool(len(present)) and bool(pd.to_numeric(present, errors="coerce").notna().all())
+
+
+def _labels(frame: Any, target: str) -> set[str]:
+    return {v for v in map(as_text, frame[target].tolist()) if v is not None}
+
+
+def _codes(frame: Any, target: str, classes: list[str], path: Path) -> np.ndarray:
+    from mbegu.features.table import class_indices
+
+    return class_indices(frame, target, classes, str(path))
+
+
+def build_data(cfg: Any, root: Path) -> FileData:
+    """Instantiate cfg.data with every path anchored in the project's data folder."""
+    from mbegu.security import inside, instantiate
+
+    data = cfg.data
+    data_dir = inside(root, data.get("dir") or "data", "data.dir")
+    paths = {}
+    for key in PATH_KEYS:
+        if data.get(key) is not None:
+            paths[key] = str(inside(root, data[key], f"data.{key}"))
+            if data_dir not in Path(paths[key]).parents:
+                raise MbeguError(
+                    f"data.{key}={data[key]} lies outside data.dir ({data.get('dir')}): the "
+                    f"pipeline tracks only that folder; move the file there (then `dvc add` it)"
+                )
+    data_source = instantiate(
+        data,
+        where="data",
+        **paths,
+        processed_dir=str(inside(root, data.processed_dir, "data.processed_dir")),
+    )
+    if not isinstance(data_source, FileData):
+        raise MbeguError(f"data._target_={data.get('_target_')!r} is not an mbegu data source")
+    return data_source

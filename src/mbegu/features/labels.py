@@ -1,0 +1,33 @@
+"""Class labels as text: one spelling per value, whatever the file format made of it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def as_text(value: Any) -> str | None:
+    """A cell as the string that names it; None when missing. 1.0 read from a column with
+    gaps is the 1 the file holds, so the same class never gets two names."""
+    if value is None or value is getattr(__import__("pandas"), "NA", None):
+        return None
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        if float(value).is_integer():
+            return str(int(value))
+        return repr(float(value))
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    return str(value)
+
+
+def sort_classes(names: set[str]) -> list[str]:
+    """Numbers in numeric order (2 before 10), else text order: the same classes always come
+    out in the same order."""
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        return sorted(names)

@@ -1,0 +1,209 @@
+"""The table encoder: the user's own columns in, one float vector per row out.
+
+Numeric columns stay floats and are standardised with the train split's mean and spread;
+categorical columns are one-hot encoded over the categories seen in training (an unseen one is
+all zeros, so new data never breaks the model); missing values are refused or imputed with the
+train split's median / most frequent value, as `data.missing` says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mbegu.errors import MbeguError
+from mbegu.features.labels import as_text
+
+MISSING_POLICIES = ("error", "drop", "impute")
+
+
+def row_number(position: int) -> int:
+    """The row a spreadsheet shows for a 0-based data row: the header is row 1."""
+    return position + 2
+
+
+def require_columns(frame: Any, columns: list[str], where: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise MbeguError(
+            f"{where} lacks {len(missing)} column(s) the model needs ({shown}): give it the "
+            f"training columns {', '.join(columns[:4])}{', ...' if len(columns) > 4 else ''}"
+        )
+
+
+def numeric_values(frame: Any, column: str, where: str) -> np.ndarray:
+    """A column as float64 (NaN where missing); text or infinities are refused, never cast."""
+    import pandas as pd
+
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.isnan(values) & raw.notna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise MbeguError(
+            f"{where} row {row_number(i)} column {column} is not a number ({raw.iloc[i]!r}): "
+            f"fix the value, or list {column} in data.categorical"
+        )
+    if np.isinf(values).any():
+        i = int(np.argmax(np.isinf(values)))
+        raise MbeguError(
+            f"{where} row {row_number(i)} column {column} is infinite ({raw.iloc[i]!r}): fix "
+            f"or drop that row"
+        )
+    return values
+
+
+def text_values(frame: Any, column: str) -> list[str | None]:
+    return [as_text(v) for v in frame[column].tolist()]
+
+
+@dataclass
+class TableEncoder:
+    """Fitted on the train split (`fit`), saved as JSON (`to_dict`), applied anywhere."""
+
+    target: str
+    classes: list[str]
+    columns: list[str]  # the input columns, in file order
+    numeric: list[str]
+    categorical: list[str]
+    means: list[float]
+    scales: list[float]
+    categories: dict[str, list[str]]
+    missing: str = "error"
+    fills: dict[str, Any] = field(default_factory=dict)
+    kind: str = "table"
+
+    @property
+    def input_size(self) -> int:
+        return len(self.numeric) + sum(len(self.categories[c]) for c in self.categorical)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """What a network is built with: no count is typed by hand."""
+        return {"in_features": self.input_size, "num_classes": len(self.classes)}
+
+    @classmethod
+    def fit(
+        cls,
+        train: Any,
+        target: str,
+        columns: list[str],
+        categorical: list[str],
+        classes: list[str],
+        missing: str,
+    ) -> TableEncoder:
+        numeric = [c for c in columns if c not in categorical]
+        means, scales, fills = [], [], {}
+        for column in numeric:
+            values = numeric_values(train, column, "the train split")
+            seen = values[~np.isnan(values)]
+            if not len(seen):
+                raise MbeguError(
+                    f"column {column} has no value in the train split: drop it (data.drop)"
+                )
+            scale = float(seen.std())
+            means.append(float(seen.mean()))
+            scales.append(scale if scale > 0 else 1.0)
+            if missing == "impute":
+                fills[column] = float(np.median(seen))
+        categories = {}
+        for column in categorical:
+            seen_text = [v for v in text_values(train, column) if v is not None]
+            categories[column] = sorted(set(seen_text))
+            if missing == "impute" and seen_text:
+                counts: dict[str, int] = {}
+                for v in seen_text:
+                    counts[v] = counts.get(v, 0) + 1
+                fills[column] = min(counts, key=lambda v: (-counts[v], v))
+        return cls(
+            target,
+            classes,
+            columns,
+            numeric,
+            categorical,
+            means,
+            scales,
+            categories,
+            missing,
+            fills,
+        )
+
+    def labels(self, frame: Any, where: str) -> np.ndarray:
+        return class_indices(frame, self.target, self.classes, where)
+
+    def transform(self, frame: Any, where: str = "the input") -> Any:
+        """A float32 tensor [rows, input_size]: what the network reads."""
+        import torch
+
+        require_columns(frame, self.columns, where)
+        out = np.zeros((len(frame), self.input_size), dtype=np.float32)
+        for j, column in enumerate(self.numeric):
+            values = numeric_values(frame, column, where)
+            values = self._fill(values, np.isnan(values), column, where)
+            out[:, j] = (values - self.means[j]) / self.scales[j]
+        offset = len(self.numeric)
+        for column in self.categorical:
+            known = {name: k for k, name in enumerate(self.categories[column])}
+            texts = text_values(frame, column)
+            absent = np.array([v is None for v in texts], dtype=bool)
+            if absent.any():
+                texts = list(self._fill(np.array(texts, dtype=object), absent, column, where))
+            codes = np.array([known.get(v, -1) for v in texts], dtype=np.int64)
+            hit = codes >= 0
+            out[np.flatnonzero(hit), offset + codes[hit]] = 1.0
+            offset += len(known)
+        return torch.from_numpy(out)
+
+    def _fill(self, values: np.ndarray, absent: np.ndarray, column: str, where: str) -> Any:
+        if not absent.any():
+            return values
+        if column not in self.fills:
+            i = int(np.argmax(absent))
+            raise MbeguError(
+                f"{where} row {row_number(i)} column {column} is missing: fill it (the model "
+                f"was trained with data.missing={self.missing}; data.missing=impute fills gaps)"
+            )
+        values = values.copy()
+        values[absent] = self.fills[column]
+        return values
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TableEncoder:
+        encoder = cls(**data)
+        lists = (encoder.classes, encoder.columns, encoder.numeric, encoder.categorical)
+        if not all(isinstance(x, list) for x in lists) or encoder.missing not in MISSING_POLICIES:
+            raise ValueError("wrong field types")
+        if len(encoder.means) != len(encoder.numeric) or len(encoder.scales) != len(
+            encoder.numeric
+        ):
+            raise ValueError("one mean and one scale per numeric column")
+        if set(encoder.categories) != set(encoder.categorical):
+            raise ValueError("one category list per categorical column")
+        return encoder
+
+
+def class_indices(frame: Any, target: str, classes: list[str], where: str) -> np.ndarray:
+    """The target column as class indices (int64); a missing or unknown label is one line."""
+    if target not in frame.columns:
+        raise MbeguError(f"{where} has no target column {target!r}: check data.target")
+    index = {name: k for k, name in enumerate(classes)}
+    texts = text_values(frame, target)
+    codes = np.array([index.get(v, -1) if v is not None else -2 for v in texts], dtype=np.int64)
+    if (codes < 0).any():
+        i = int(np.argmax(codes < 0))
+        if codes[i] == -2:
+            raise MbeguError(
+                f"{where} row {row_number(i)} has no {target} (missing label): fill it, or set "
+                f"data.missing=drop to leave such rows out"
+            )
+        raise MbeguError(
+            f"{where} row {row_number(i)} has {target}={texts[i]!r}, not one of the classes "
+            f"{classes[:6]}{'...' if len(classes) > 6 else ''}: fix it or add it to data.classes"
+        )
+    return codes

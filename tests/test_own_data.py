@@ -1,0 +1,287 @@
+"""Your own data from config alone: a survey table and tweets, end to end to a served model.
+
+The suite writes its own data and composes its own configs (data=table / data=text), so it
+stays green whatever the user's conf/ points at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unicodedata
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mbegu.config.compose import compose
+from mbegu.data.sources import TableData, TextData
+from mbegu.errors import MbeguError
+from mbegu.features.text import tokens
+
+from .conftest import FAST, run_cli
+from .own_data import survey_csv, tweets
+
+TABLE = ["data=table", "data.path=data/survey.csv", "data.target=answer", "data.drop=[id]"]
+
+
+def text_overrides(folder: str = "data/tweets") -> list[str]:
+    return [
+        "data=text",
+        "model=text",
+        f"data.train_path={folder}/train.tsv",
+        f"data.val_path={folder}/dev.tsv",
+        f"data.test_path={folder}/test.tsv",
+        "data.text_column=tweet",
+        "data.target=sentiment",
+    ]
+
+
+def table(path: Path, tmp_path: Path, **options) -> TableData:
+    return TableData(
+        "answer", path=str(path), drop=["id"], processed_dir=str(tmp_path / "out"), **options
+    )
+
+
+def test_table_keeps_values_and_encodes_categories(tmp_path: Path) -> None:
+    raw = survey_csv(tmp_path / "survey.csv")
+    data = table(raw, tmp_path)
+    data.prepare()
+    encoder = data.load()
+    assert encoder.numeric == ["age", "income"] and encoder.categorical == ["region"]
+    assert encoder.classes == ["no", "yes"]  # string labels, from the data
+    assert data.sizes == {"in_features": 2 + 4, "num_classes": 2}
+    # The split's files hold the source's cells, character for character (2.72 stays 2.72).
+    source = pd.read_csv(raw, dtype=str, keep_default_na=False).set_index("id")
+    for split in ("train", "val", "test"):
+        written = pd.read_csv(tmp_path / "out" / f"{split}.csv", dtype=str).set_index("id")
+        assert written.equals(source.loc[written.index]), split
+    assert (
+        "2.72"
+        in (tmp_path / "out" / "train.csv").read_text()
+        + (tmp_path / "out" / "val.csv").read_text()
+        + (tmp_path / "out" / "test.csv").read_text()
+    )
+    rows = pd.DataFrame(
+        {"region": ["Kano", "Mombasa"], "age": ["2.72", "40"], "income": [10.0, 20.0]}
+    )
+    x = encoder.transform(rows)
+    assert x[0, 2:].tolist() == [0, 1, 0, 0]  # Kano, one-hot among the sorted regions
+    assert x[1, 2:].tolist() == [0, 0, 0, 0]  # an unseen region: no category, no crash
+    assert float(x[0, 0]) == pytest.approx((2.72 - encoder.means[0]) / encoder.scales[0])
+
+
+def test_missing_values_under_each_policy(tmp_path: Path) -> None:
+    raw = survey_csv(tmp_path / "survey.csv", gaps=True)
+    with pytest.raises(MbeguError, match=r"survey.csv row 5 column age is missing: fill it"):
+        table(raw, tmp_path).prepare()
+    dropped = table(raw, tmp_path, missing="drop")
+    assert sum(dropped.prepare().values()) == 400 - 4  # rows 3, 5, 7, 9
+    imputed = table(raw, tmp_path, missing="impute")
+    assert sum(imputed.prepare().values()) == 400 - 1  # only the row without an answer
+    encoder = imputed.load()
+    train = imputed.frames["train"]
+    assert encoder.fills["age"] == pytest.approx(pd.to_numeric(train["age"]).median())
+    gap = pd.DataFrame({"region": [None], "age": [None], "income": [1.0]})
+    assert encoder.transform(gap).shape == (1, 6)  # filled, as in training
+    strict = dropped.load()
+    with pytest.raises(MbeguError, match=r"row 2 column age is missing: fill it \(the model"):
+        strict.transform(gap)
+
+
+def test_given_splits_are_used_as_they_are(tmp_path: Path) -> None:
+    paths = tweets(tmp_path / "tweets")
+    data = TextData(
+        "sentiment",
+        text_column="tweet",
+        train_path=str(paths["train"]),
+        val_path=str(paths["dev"]),
+        test_path=str(paths["test"]),
+        processed_dir=str(tmp_path / "out"),
+    )
+    assert data.prepare() == {"train": 300, "val": 90, "test": 90}
+    assert data.load().classes == ["negative", "neutral", "positive"]
+    test = pd.read_csv(paths["test"], sep="\t")
+    assert data.frames["test"]["tweet"].tolist() == test["tweet"].tolist()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Ẹ káàbọ̀, ọjà ṣé dáadáa? 😀", "Na gode ƙwarai, ɗanɗano mai kyâu! ɓarna ƴan"],
+    ids=["yoruba", "hausa"],
+)
+def test_text_keeps_letters_and_nfd_gives_the_same_tokens(text: str) -> None:
+    decomposed = unicodedata.normalize("NFD", text)
+    assert decomposed != text
+    assert tokens(decomposed) == tokens(text)
+    words = [t[2:] for t in tokens(text) if t.startswith("w:")]
+    for word in ("ọjà", "ṣé", "ƙwarai", "ɗanɗano", "ɓarna", "ƴan", "káàbọ̀"):
+        if word in text.lower():
+            assert unicodedata.normalize("NFC", word) in words
+
+
+def test_vocabulary_comes_from_train_only(tmp_path: Path) -> None:
+    paths = tweets(tmp_path / "tweets")
+    test = pd.read_csv(paths["test"], sep="\t")
+    test.loc[0, "tweet"] = "zzzunseen"
+    test.to_csv(paths["test"], sep="\t", index=False)
+    data = TextData(
+        "sentiment",
+        text_column="tweet",
+        train_path=str(paths["train"]),
+        val_path=str(paths["dev"]),
+        test_path=str(paths["test"]),
+        processed_dir=str(tmp_path / "out"),
+    )
+    encoder = data.load()
+    assert "w:zzzunseen" not in encoder.vocabulary
+    ids, offsets = encoder.encode(["zzzunseen", "na gode"])
+    assert offsets.tolist() == [0, 0]  # the unseen text has no known token
+    assert len(ids) > 0
+
+
+def _pipeline(project: Path, overrides: list[str], experiment: str) -> dict:
+    """prepare -> train -> evaluate in this process, as the DVC stages run them."""
+    from mbegu.data.stage import prepare
+    from mbegu.evaluation.evaluate import evaluate
+    from mbegu.training.train import train
+
+    cfg = compose([*overrides, f"tracking.experiment_name={experiment}"])
+    prepare(cfg)
+    train(cfg)
+    return evaluate(cfg)
+
+
+def test_table_train_predict_matches_evaluate(project: Path, client, experiment) -> None:
+    survey_csv(project / "data" / "survey.csv", rows=600, gaps=True)
+    overrides = [
+        *TABLE,
+        *FAST,
+        "data.missing=impute",
+        f"tracking.registered_model_name={experiment}",
+    ]
+    metrics = _pipeline(project, overrides, experiment)
+    test = metrics["test"]
+    assert set(test) >= {"acc", "f1_macro", "f1_weighted", "roc_auc", "loss", "per_class"}
+    assert list(test["per_class"]) == ["no", "yes"]
+    confusion = pd.read_csv(project / "reports" / "confusion.csv")
+    assert set(confusion.actual) == {"no", "yes"}
+    run = client.get_run(metrics["mlflow_run_id"])
+    assert run.data.metrics["test/class/yes/f1"] == test["per_class"]["yes"]["f1"]
+    # The registered model takes the survey's own columns: region as text, age with gaps.
+    rows = project / "artifacts" / "processed" / "test.csv"
+    for way in (["--model", f"{experiment}@candidate"], ["--model-dir", "artifacts/model"]):
+        result = run_cli("predict", str(rows), *way, "-o", "p.csv", cwd=project)
+        assert result.returncode == 0, result.stderr
+        assert f"accuracy {test['acc']:.4f}" in result.stdout
+    out = pd.read_csv(project / "p.csv")
+    assert list(out.columns) == ["answer", "prediction", "prob_no", "prob_yes"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_text_pipeline_and_served_model_answer_a_raw_sentence(
+    project: Path, client, experiment, tracking_uri
+) -> None:
+    tweets(project / "data" / "tweets", nfd=True)  # decomposed input must not matter
+    overrides = [*text_overrides(), *FAST, "tracking.registered_model_name=null"]
+    metrics = _pipeline(project, overrides, experiment)
+    assert metrics["test"]["f1_weighted"] > 0.6  # the labels are learnable (chance: ~0.33)
+    result = run_cli(
+        "predict", "data/tweets/test.tsv", "--run-id", metrics["mlflow_run_id"], cwd=project
+    )
+    assert f"accuracy {metrics['test']['acc']:.4f}" in result.stdout, result.stderr
+
+    port = _free_port()
+    mlflow = Path(sys.executable).with_name("mlflow")
+    uri = f"runs:/{metrics['mlflow_run_id']}/model"
+    server = subprocess.Popen(
+        [str(mlflow), "models", "serve", "-m", uri, "-p", str(port), "--env-manager", "local"],
+        cwd=project,
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "PATH": f"{mlflow.parent}{os.pathsep}{os.environ['PATH']}",  # its uvicorn
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        body = json.dumps({"dataframe_records": [{"tweet": "Ẹ káàbọ̀, na gode ƙwarai"}]})
+        answer = None
+        for _ in range(120):
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/invocations",
+                    data=body.encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    answer = json.loads(response.read())
+                break
+            except urllib.error.HTTPError as err:  # it answered, with an error: say which
+                pytest.fail(f"the served model refused a sentence: {err.read()[:300]!r}")
+            except OSError:
+                time.sleep(0.5)
+        assert answer is not None, "the served model never answered"
+        [row] = answer["predictions"]
+        assert row["prediction"] == "positive"
+        assert sum(row[c] for c in ("negative", "neutral", "positive")) == pytest.approx(1)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_data_add_writes_a_config_that_trains(project: Path) -> None:
+    """`mbegu data add` describes the file, switches conf/ to it and versions data/."""
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(cmd, cwd=project, check=True, env={**os.environ, "PATH": _venv_path()})
+    survey_csv(project / "data" / "survey.csv", gaps=True)
+    result = run_cli(
+        "data",
+        "add",
+        "data/survey.csv",
+        "--target",
+        "answer",
+        cwd=project,
+        env={"PATH": _venv_path()},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "dvc push` would copy it into .dvc/storage" not in result.stdout  # no remote yet
+    written = (project / "conf" / "data" / "survey.yaml").read_text()
+    for line in (
+        'classes: ["no", "yes"]',
+        'categorical: ["region"]',
+        "missing: impute",
+        'drop: ["id"]',
+        "# Missing values: region 1, age 2, answer 1",
+    ):
+        assert line in written, written
+    cfg = compose(FAST, root=project)
+    assert cfg.data.name == "survey" and cfg.tracking.experiment_name == "mbegu-survey"
+    assert (project / "data.dvc").is_file()
+    assert yaml_load(project / "params.yaml")["data"]["path"] == "data/survey.csv"
+    bad = run_cli("data", "add", "data/survey.csv", "--target", "nope", cwd=project)
+    assert bad.returncode == 2 and "has no column 'nope' (--target)" in bad.stderr
+
+
+def _venv_path() -> str:
+    return f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+
+
+def yaml_load(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text())
