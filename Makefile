@@ -18,7 +18,7 @@ export DO_NOT_TRACK := true
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run data repro test lint format ui bench lock clean
+.PHONY: help install run data repro test lint format ui bench bench-data lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ ui: install ## MLflow UI on http://127.0.0.1:5000 for this project's runs
 
 bench: data ## benchmark the train stage against plain PyTorch (prints the ratios)
 	$(BIN)/python benchmarks/train_overhead.py
+
+bench-data: install ## mbegu vs logistic regression on tables (ARGS="--text F.tsv ..." for text)
+	$(BIN)/python benchmarks/data_quality.py $(ARGS)
 
 lock: install ## re-pin requirements/constraints.txt from the current .venv
 	@head -4 $(CONSTRAINTS) > $(CONSTRAINTS).new
