@@ -45,6 +45,31 @@ def _pristine() -> Path:
 PRISTINE = _pristine()
 atexit.register(shutil.rmtree, PRISTINE, ignore_errors=True)
 
+# The example the tests train on, whatever data and model the user's conf/config.yaml picks
+# (`mbegu data add` switches it): mbegu's own digits and MLP, params.yaml composed to match.
+EXAMPLE_CHOICES = {"data": "digits", "model": "mlp"}
+
+
+def _example() -> Path:
+    import re
+
+    folder = Path(tempfile.mkdtemp(prefix="mbegu-example-"))
+    shutil.copytree(PRISTINE, folder, dirs_exist_ok=True)
+    config = folder / "conf" / "config.yaml"
+    text = original = config.read_text()
+    for group, option in EXAMPLE_CHOICES.items():
+        text = re.sub(rf"(?m)^(\s*- {group}: )\S+", rf"\g<1>{option}", text, count=1)
+    if text != original:
+        from mbegu.config.compose import write_params
+
+        config.write_text(text)
+        write_params(folder / "params.yaml", folder)
+    return folder
+
+
+EXAMPLE = _example()
+atexit.register(shutil.rmtree, EXAMPLE, ignore_errors=True)
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
@@ -69,7 +94,7 @@ def project(
     """A scratch copy of the project (configs, pipeline, raw data), as cwd, tracking to the
     session store. Outputs land here, never in the repository."""
     root = tmp_path / "project"
-    shutil.copytree(PRISTINE, root)
+    shutil.copytree(EXAMPLE, root)
     (root / "data").mkdir()
     (root / "data" / "digits.csv").write_text(digits_text)
     monkeypatch.chdir(root)
