@@ -4,6 +4,7 @@ would share it. Needs a server: .ci/run starts one on 127.0.0.1 and sets the URL
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from mbegu.sweeps import storage as trials
 
-from .conftest import start_cli
+from .conftest import run_cli, runs_of, start_cli
 from .test_sweeps import children, parent_of, sweep_args
 
 URL = os.environ.get("MBEGU_TEST_POSTGRES_URL")
@@ -67,3 +68,58 @@ def test_two_commands_share_a_postgres_study(project, client, experiment, tracki
             assert SECRET.encode() not in path.read_bytes(), path
     command = nested[0].data.tags["mbegu.command"]
     assert "sweep.storage=postgresql://mbegu:***@" in command
+
+
+def test_a_dead_machine_s_trial_is_retried_after_its_heartbeat_stops(
+    project, client, experiment
+) -> None:
+    """SIGKILL one command mid-trial (a machine that dies: no cleanup at all). Its trial
+    stays RUNNING until its heartbeat is `grace_period` old; the next command to start a
+    trial fails it and reruns its params, and the study ends with exactly n_trials."""
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+    from optuna.trial import TrialState
+
+    study_name = f"pg-{uuid.uuid4().hex[:8]}"
+    args = sweep_args(
+        experiment,
+        study_name,
+        4,
+        f"sweep.storage={URL}",
+        "sweep.heartbeat_interval=1",
+        "sweep.grace_period=3",
+        "trainer.max_epochs=6",
+        "sweep.pruner.n_startup_trials=10",  # no pruning: the count below is exact
+    )
+    victim = start_cli("sweep", *args, cwd=project)
+    for line in victim.stdout:
+        if line.startswith("epoch 2/"):  # mid-trial, its run open, its heartbeat beating
+            break
+    victim.kill()
+    victim.wait(timeout=30)
+    [dead] = [t for t in load_rdb(study_name).trials if t.state == TrialState.RUNNING]
+    time.sleep(3.5)  # its heartbeat is now older than the grace period
+
+    survivor = run_cli("sweep", *args, cwd=project)  # another machine, or the same command again
+    assert survivor.returncode == 0, survivor.stdout[-2000:] + survivor.stderr[-2000:]
+    study = load_rdb(study_name)
+    assert study.trials[dead.number].state == TrialState.FAIL
+    [retry] = [
+        t
+        for t in study.trials
+        if RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == dead.number
+    ]
+    assert retry.params == dead.params and retry.state == TrialState.COMPLETE
+    counted = [t for t in study.trials if trials.counted(t)]
+    assert len(counted) == 4 and all(t.state == TrialState.COMPLETE for t in counted)
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    assert len({tuple(sorted(t.params.items())) for t in counted}) == 4, "duplicate params"
+    # The dead worker's MLflow run did not stay RUNNING (no_running_runs checks every run).
+    runs = {
+        r.data.tags.get("mbegu.trial.number"): r.info.status for r in runs_of(client, experiment)
+    }
+    assert runs[str(dead.number)] == "KILLED"
+    assert runs[str(retry.number)] == "FINISHED"
+
+
+def load_rdb(study_name: str) -> optuna.Study:
+    return optuna.load_study(study_name=study_name, storage=URL)

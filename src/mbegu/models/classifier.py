@@ -58,7 +58,7 @@ class Classifier(pl.LightningModule):
         values = {f"{stage}/{k}": v for k, v in metric.compute().items()}
         metric.reset()
         # compute() already reduced across DDP processes: no sync_dist needed.
-        self.log_dict(values, on_step=False, on_epoch=True)
+        self.log_dict(values, on_step=False, on_epoch=True, batch_size=1)  # epoch values
         return values
 
     def training_step(

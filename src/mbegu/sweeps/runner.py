@@ -8,6 +8,7 @@ again continues the study until n_trials trials have finished in total.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -44,26 +45,43 @@ def sweep_config(overrides: Sequence[str]) -> DictConfig:
     return cfg
 
 
-def sampler_config(sampler: DictConfig, worker: int) -> Any:
-    """The sampler of worker `worker` on this machine: its seed offset by the worker index.
-    Workers with one seed and the same history propose the same params at the same time."""
+def sampler_config(sampler: DictConfig, worker: int, machines: bool = False) -> Any:
+    """The sampler of worker `worker`: its seed offset by the worker index, and on a shared
+    (RDB) storage also by this machine and process. Workers with one seed and the same
+    history would propose the same params at the same time."""
+    import socket
+    import zlib
+
     node = OmegaConf.to_container(sampler, resolve=True)
     if isinstance(node, dict) and isinstance(node.get("seed"), int):
         node["seed"] += worker
+        if machines:  # distinct per command on any machine; one machine's sweep stays seeded
+            node["seed"] += zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) % 10**6
     return node
 
 
-def open_study(cfg: DictConfig, worker: int = 0) -> tuple[Any, str]:
+def open_study(cfg: DictConfig, worker: int = 0) -> tuple[Any, Any, str]:
+    """(study, its storage, a printable description of where it lives)."""
     import optuna
 
     s = cfg.sweep
-    storage, where = trials.make_storage(s.storage, s.study_name, project_root())
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    tracker = instantiate(cfg.tracking, where="tracking")
+    storage, where = trials.make_storage(
+        s.storage,
+        s.study_name,
+        project_root(),
+        heartbeat_interval=s.get("heartbeat_interval", 15),
+        grace_period=s.get("grace_period", 60),
+        on_stale=lambda trial: _close_dead_run(tracker, s, trial),
+    )
+    # Failed trials are reported by mbegu (one line each), not by Optuna's warnings.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    machines = trials.has_heartbeat(storage)
     study = optuna.create_study(
         study_name=s.study_name,
         storage=storage,
         direction=s.direction,
-        sampler=instantiate(sampler_config(s.sampler, worker), where="sweep.sampler"),
+        sampler=instantiate(sampler_config(s.sampler, worker, machines), where="sweep.sampler"),
         pruner=instantiate(s.pruner, where="sweep.pruner"),
         load_if_exists=True,
     )
@@ -72,7 +90,7 @@ def open_study(cfg: DictConfig, worker: int = 0) -> tuple[Any, str]:
             f"study '{s.study_name}' exists with direction "
             f"{study.direction.name.lower()}: use another sweep.study_name"
         )
-    return study, where
+    return study, storage, where
 
 
 def study_uid(study: Any) -> str:
@@ -123,7 +141,7 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     s = cfg.sweep
     tracker = instantiate(cfg.tracking, where="tracking")
     tracker.check()
-    study, where = open_study(cfg)
+    study, storage, where = open_study(cfg)
     started = time.perf_counter()
     run_id = parent_run(tracker, cfg, where, study_uid(study))
     print(
@@ -136,12 +154,12 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
         tracker.client.log_text(run_id, OmegaConf.to_yaml(masked), "sweep.yaml")
         for key in ("metric", "direction", "n_trials", "workers"):
             tracker.client.set_tag(run_id, f"mbegu.sweep.{key}", str(s[key]))
-        trials.fail_dead_trials(study, on_failed=lambda t: _close_dead_run(tracker, s, t))
+        trials.fail_dead_trials(study, storage, on_failed=lambda t: _close_dead_run(tracker, s, t))
         # This process is one worker; sweep.workers - 1 more join the study as children.
         children = _spawn_workers(overrides, run_id, s.workers - 1)
         interrupted: KeyboardInterrupt | None = None
         try:
-            work(cfg, overrides, study, run_id)
+            work(cfg, overrides, study, storage, run_id)
         except KeyboardInterrupt as err:
             interrupted = err
             # Ctrl-C reached the whole process group; SIGTERM only this process: pass it on.
@@ -198,17 +216,27 @@ def _wait_workers(processes: list[Any], interrupted: bool = False) -> None:
         )
 
 
-def work(cfg: DictConfig, overrides: Sequence[str], study: Any, parent: str) -> None:
-    """One worker: run trials until the study has n_trials that count."""
-    from optuna.trial import TrialState
+class _Surplus(Exception):
+    """This trial started after another worker took the last of n_trials: not counted."""
+
+
+class _Failed(Exception):
+    """The trial failed (reason recorded): it counts, and the sweep goes on."""
+
+
+def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, parent: str) -> None:
+    """One worker: Optuna's `study.optimize` until the study has n_trials that count, so
+    Optuna's heartbeat keeps each trial alive on RDB storages and stale ones are retried."""
+    import optuna
 
     space = SearchSpace(cfg.sweep.params)
     n_trials = cfg.sweep.n_trials
-    while True:
-        trials.fail_dead_trials(study)
-        if trials.done(study) >= n_trials:
-            return
-        trial = study.ask()
+    tracker = instantiate(cfg.tracking, where="tracking")
+
+    def fail_dead() -> None:
+        trials.fail_dead_trials(study, storage, lambda t: _close_dead_run(tracker, cfg.sweep, t))
+
+    def objective(trial: Any) -> float:
         trials.claim(trial)
         earlier = [
             t
@@ -217,17 +245,26 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, parent: str) -> 
         ]
         if len(earlier) >= n_trials:  # another worker took the last slot first
             trial.set_user_attr(trials.SURPLUS, True)
-            study.tell(trial, state=TrialState.FAIL)
-            return
-        try:
-            state, value = run_trial(cfg, overrides, trial, space, parent)
-        except BaseException:
-            study.tell(trial, state=TrialState.FAIL)  # Ctrl-C: not counted, retried on rerun
-            raise
-        if state == TrialState.COMPLETE:
-            study.tell(trial, value)
-        else:
-            study.tell(trial, state=state)
+            study.stop()
+            raise _Surplus
+        state, value = run_trial(cfg, overrides, trial, space, parent)
+        if state == optuna.trial.TrialState.PRUNED:
+            raise optuna.TrialPruned
+        if value is None:
+            raise _Failed
+        return value
+
+    # MaxTrialsCallback counts by state alone; here a trial failed by its dead worker does
+    # not count (it is retried) while one that raised does.
+    def enough(study: Any, trial: Any) -> None:
+        fail_dead()
+        if trials.done(study) >= n_trials:
+            study.stop()
+
+    fail_dead()
+    if trials.done(study) >= n_trials:
+        return
+    study.optimize(objective, callbacks=[enough], catch=(_Surplus, _Failed), gc_after_trial=False)
 
 
 def run_trial(
@@ -475,6 +512,6 @@ def run_worker(overrides: Sequence[str], parent: str, index: int = 1) -> None:
     from mbegu.training.train import sigterm_as_interrupt
 
     cfg = sweep_config(overrides)
-    study, _ = open_study(cfg, worker=index)
+    study, storage, _ = open_study(cfg, worker=index)
     with sigterm_as_interrupt():
-        work(cfg, overrides, study, parent)
+        work(cfg, overrides, study, storage, parent)

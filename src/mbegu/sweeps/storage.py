@@ -23,8 +23,20 @@ RETRY_OF = "mbegu_retry_of"
 SURPLUS = "mbegu_surplus"  # started by a worker racing past n_trials: not counted
 
 
-def make_storage(url: str | None, study_name: str, root: Path) -> tuple[Any, str]:
-    """(Optuna storage, a printable description)."""
+def make_storage(
+    url: str | None,
+    study_name: str,
+    root: Path,
+    heartbeat_interval: int = 15,
+    grace_period: int = 60,
+    on_stale: Any = None,
+) -> tuple[Any, str]:
+    """(Optuna storage, a printable description).
+
+    On an RDB storage each running trial beats every `heartbeat_interval` seconds (Optuna's
+    thread inside `study.optimize`); a trial silent for `grace_period` seconds is failed by
+    the next worker that starts a trial, retried with the same params, and `on_stale(trial)`
+    is called (the sweep closes the dead worker's MLflow run)."""
     import optuna
     from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
@@ -42,9 +54,9 @@ def make_storage(url: str | None, study_name: str, root: Path) -> tuple[Any, str
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 storage = RDBStorage(
                     url,
-                    heartbeat_interval=15,
-                    grace_period=60,
-                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    heartbeat_stale_trial_callback=RetryStale(on_stale),
                     engine_kwargs={"pool_pre_ping": True},
                 )
             return storage, mask_secrets(url)
@@ -61,43 +73,61 @@ def make_storage(url: str | None, study_name: str, root: Path) -> tuple[Any, str
     )
 
 
+class RetryStale:
+    """Optuna's RetryHeartbeatStaleTrialCallback, then `on_stale(trial)`."""
+
+    def __init__(self, on_stale: Any = None) -> None:
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+        self.retry, self.on_stale = RetryHeartbeatStaleTrialCallback(), on_stale
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        self.retry(study, trial)
+        if self.on_stale is not None:
+            self.on_stale(trial)
+
+
+def has_heartbeat(storage: Any) -> bool:
+    from optuna.storages import RDBStorage
+
+    return isinstance(storage, RDBStorage)
+
+
 def claim(trial: Any) -> None:
     """Mark a trial as run by this process, so a rerun can tell when its worker died."""
     trial.set_user_attr(HOST, socket.gethostname())
     trial.set_user_attr(PID, os.getpid())
 
 
-def fail_dead_trials(study: Any, on_failed: Any = None) -> int:
-    """RUNNING trials whose worker on this machine is gone: mark FAIL and queue a retry.
+def fail_dead_trials(study: Any, storage: Any, on_failed: Any = None) -> int:
+    """Trials whose worker is gone: fail them and queue a retry with the same params.
 
-    `on_failed(trial)` is called for each (the sweep closes its MLflow run). On RDB storages,
-    heartbeats do the same for workers on other machines.
+    On an RDB storage (workers on several machines) Optuna's heartbeats find them
+    (`fail_stale_trials`, which `study.optimize` also runs before each trial). A journal file
+    has no heartbeats: there the RUNNING trials of processes on this machine that no longer
+    exist are failed here. `on_failed(trial)` is called for each (the sweep closes its run).
     """
     from optuna.trial import TrialState
 
+    if has_heartbeat(storage):
+        from optuna.exceptions import ExperimentalWarning
+        from optuna.storages import fail_stale_trials
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            fail_stale_trials(study)  # RetryStale retries and calls on_failed
+        return 0
     host, failed = socket.gethostname(), 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         attrs = trial.user_attrs
         if attrs.get(HOST) == host and not alive(int(attrs.get(PID, -1))):
-            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
             if trial.params:
                 study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number})
             if on_failed is not None:
                 on_failed(trial)
             failed += 1
-    if _heartbeat(study):
-        from optuna.storages import fail_stale_trials
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "experimental", "meant for Study.optimize"
-            fail_stale_trials(study)
     return failed
-
-
-def _heartbeat(study: Any) -> bool:
-    from optuna.storages._heartbeat import is_heartbeat_enabled
-
-    return is_heartbeat_enabled(study._storage)
 
 
 def counts(study: Any) -> dict[str, int]:
