@@ -21,8 +21,11 @@ case "${1:-}" in
     as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w \
       -o "-h 127.0.0.1 -p $PORT -k $DIR" start >/dev/null
     as_pg "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U mbegu mbegu_sweeps
+    as_pg "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U mbegu mbegu_mlflow
     export MBEGU_TEST_POSTGRES_URL="postgresql://mbegu@127.0.0.1:$PORT/mbegu_sweeps"
-    echo "postgres: $MBEGU_TEST_POSTGRES_URL"
+    # The team tracking server's database (tests/test_team_server.py).
+    export MBEGU_TEST_POSTGRES_MLFLOW_URL="postgresql://mbegu@127.0.0.1:$PORT/mbegu_mlflow"
+    echo "postgres: $MBEGU_TEST_POSTGRES_URL, $MBEGU_TEST_POSTGRES_MLFLOW_URL"
     ;;
   stop)
     [ -d "$DIR/data" ] && as_pg "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null || true

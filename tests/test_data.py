@@ -18,13 +18,21 @@ from .conftest import REPO
 
 
 def test_raw_csv_regenerates_byte_for_byte(digits_text: str) -> None:
-    """The committed DVC data is exactly what `mbegu data digits` writes."""
+    """The versioned example data is exactly what `mbegu data digits` writes."""
     dir_md5 = yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]["md5"]
-    manifest = REPO / ".dvc" / "storage" / "files" / "md5" / dir_md5[:2] / dir_md5[2:]
-    entries = json.loads(manifest.read_text())
+    # The bundled remote holds the example's manifest; once you add your own files to data/,
+    # the new manifest is in your cache until you push to your own remote.
+    for base in (".dvc/storage/files/md5", ".dvc/cache/files/md5"):
+        manifest = REPO / base / dir_md5[:2] / dir_md5[2:]
+        if manifest.is_file():
+            break
+    else:
+        pytest.skip("data.dvc's manifest is in neither the bundled remote nor the cache")
     assert hashlib.md5(manifest.read_bytes()).hexdigest() == dir_md5.removesuffix(".dir")
-    [entry] = [e for e in entries if e["relpath"] == "digits.csv"]
-    assert hashlib.md5(digits_text.encode()).hexdigest() == entry["md5"]
+    entries = [e for e in json.loads(manifest.read_text()) if e["relpath"] == "digits.csv"]
+    if not entries:
+        pytest.skip("this project no longer versions the digits example")
+    assert hashlib.md5(digits_text.encode()).hexdigest() == entries[0]["md5"]
 
 
 def _digits(root: Path, text: str, **options) -> TableData:

@@ -26,6 +26,8 @@ EPILOG = """examples:
   mbegu sweep sweep=digits sweep.n_trials=20      an Optuna sweep; rerun to continue it
   mbegu predict examples/digits_rows.csv               predict with the pipeline's model
   mbegu ui                                        browse runs in the MLflow UI
+  mbegu server --backend-store-uri postgresql://mlflow@db/mlflow --host 0.0.0.0
+                                                  a team's tracking server
 """
 
 
@@ -216,6 +218,28 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return serve(uri, args.host, args.port, args.workers, experiment_name=experiment)
 
 
+def cmd_server(args: argparse.Namespace) -> int:
+    """The team's tracking server: every laptop sets MLFLOW_TRACKING_URI (or
+    tracking.tracking_uri) to http://<host>:<port>."""
+    from mbegu.cli.ui import serve
+    from mbegu.project import project_root
+    from mbegu.security import inside
+
+    uri, experiment = configured_tracking()
+    backend = args.backend_store_uri or uri
+    destination = args.artifacts_destination
+    if "://" not in destination:  # a folder: inside the project, like every other path
+        destination = inside(project_root(), destination, "--artifacts-destination").as_uri()
+    return serve(
+        backend,
+        args.host,
+        args.port,
+        args.workers,
+        experiment_name=experiment,
+        artifacts_destination=destination,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mbegu",
@@ -309,6 +333,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser(
+        "server",
+        help="a team's MLflow tracking server (PostgreSQL backend, proxied artifacts)",
+        description="MLflow server for a team: runs in a database, artifacts written by the "
+        "server itself (clients need only its URL). Point laptops at it with "
+        "MLFLOW_TRACKING_URI=http://HOST:PORT or tracking.tracking_uri.",
+    )
+    p.add_argument(
+        "--backend-store-uri",
+        metavar="URI",
+        help="postgresql://user@host/db (password in ~/.pgpass or PGPASSWORD); default: the "
+        "configured tracking store",
+    )
+    p.add_argument(
+        "--artifacts-destination",
+        default="mlartifacts",
+        metavar="DIR_OR_URI",
+        help="where the server stores artifacts: a project folder (default: mlartifacts) or "
+        "s3://, gs://, ... (the server's credentials, not the clients')",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve the network")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(func=cmd_server)
     return parser
 
 

@@ -1,4 +1,9 @@
-"""`mbegu ui`: the MLflow UI on 127.0.0.1 against this project's store."""
+"""`mbegu ui` and `mbegu server`: MLflow's server on this project's store, or a team's.
+
+`mbegu ui` browses the configured store on 127.0.0.1. `mbegu server` is the team's tracking
+server: a database backend (PostgreSQL) and proxied artifacts (`--artifacts-destination`), so
+clients need only its URL, never the database's or the artifact store's credentials.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ def serve(
     port: int = 5000,
     workers: int = 1,
     experiment_name: str | None = None,
+    artifacts_destination: str | None = None,
 ) -> int:
     """Run `mlflow server` in the foreground until Ctrl-C or SIGTERM, then stop it and its
     workers (it runs in a process group of its own, which is stopped whole).
@@ -45,6 +51,11 @@ def serve(
     quick stop leaves no stray worker processes.
     """
     if uri.startswith(("http://", "https://")):
+        if artifacts_destination:
+            raise MbeguError(
+                f"--backend-store-uri {mask_secrets(uri)} is a server, not a database: give "
+                f"postgresql://user@host/db (or a sqlite:/// file)"
+            )
         print(f"the tracking URI points to a server: open {mask_secrets(uri)} in a browser")
         return 0
     if not _port_free(host, port):
@@ -73,8 +84,9 @@ def serve(
         "--workers",
         str(workers),
     ]
-    artifacts = default_artifact_root(uri)
-    if artifacts:
+    if artifacts_destination:  # proxied: runs store mlflow-artifacts:/ URIs, the server writes
+        command += ["--serve-artifacts", "--artifacts-destination", artifacts_destination]
+    elif artifacts := default_artifact_root(uri):
         command += ["--default-artifact-root", artifacts]
     env = {
         **os.environ,
@@ -89,8 +101,8 @@ def serve(
     previous = signal.signal(signal.SIGTERM, stop)
     shown = mask_secrets(uri)
     print(
-        f"MLflow UI on http://{host}:{port}/{page}?{TRAINING_VIEW} (store {shown}); "
-        f"Ctrl-C stops it",
+        f"MLflow {'server' if artifacts_destination else 'UI'} on http://{host}:{port}/{page}?"
+        f"{TRAINING_VIEW} (store {shown}); Ctrl-C stops it",
         flush=True,
     )
     try:
