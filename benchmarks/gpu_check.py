@@ -59,7 +59,7 @@ def trainer_settings(option: str) -> dict:
 def run(option: str, model: str, epochs: int, seed: int = 42) -> dict:
     pl.seed_everything(seed, workers=True, verbose=False)
     bunch = load_digits()
-    features, labels = bunch.data.astype(np.float32), bunch.target.astype(np.int64)
+    features, labels = (bunch.data / 16).astype(np.float32), bunch.target.astype(np.int64)
     splits = stratified_split(labels, 0.15, 0.15, seed)
     tensors = {
         k: (torch.from_numpy(features[v]), torch.from_numpy(labels[v])) for k, v in splits.items()
@@ -72,7 +72,7 @@ def run(option: str, model: str, epochs: int, seed: int = 42) -> dict:
     )
     val = DataLoader(TensorRows(*tensors["val"]), batch_size=64, collate_fn=as_batch)
     test = DataLoader(TensorRows(*tensors["test"]), batch_size=64, collate_fn=as_batch)
-    net = MLP(input_scale=16.0) if model == "mlp" else CNN(input_scale=16.0)
+    net = MLP(64, 10) if model == "mlp" else CNN(64, 10)
     module = Classifier(net=net, optimizer=lambda p: torch.optim.Adam(p, lr=0.002))
     settings = trainer_settings(option) | {"max_epochs": epochs}
     settings = {k: v for k, v in settings.items() if v is not None}

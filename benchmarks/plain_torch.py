@@ -15,9 +15,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 import yaml
+from omegaconf import OmegaConf
 
 from mbegu.data.loading import EpochSeededSampler
-from mbegu.data.split import load_split
+from mbegu.data.sources import build_data
+from mbegu.models.build import sized_model_config
 from mbegu.models.networks import CNN, MLP
 
 NETWORKS = {"mbegu.models.networks.MLP": MLP, "mbegu.models.networks.CNN": CNN}
@@ -28,13 +30,12 @@ def setup(params_path: str) -> tuple[dict, dict, torch.nn.Module, torch.optim.Op
     """(config, tensors, network, optimizer) exactly as the train stage builds them."""
     root = Path(params_path).resolve().parent
     cfg = yaml.safe_load(Path(params_path).read_text())
-    data, model_cfg = cfg["data"], cfg["model"]
+    model_cfg = cfg["model"]
     torch.manual_seed(cfg["seed"])
-    processed = root / data["processed_dir"]
-    tensors = {}
-    for split in ("train", "val"):
-        x, y = map(torch.from_numpy, load_split(processed / f"{split}.csv"))
-        tensors[split] = (x, y)
+    # The prepare stage's split and encoder, read as the train stage reads them.
+    source = build_data(OmegaConf.create(cfg), root)
+    tensors = {split: source.tensors(split) for split in ("train", "val")}
+    model_cfg = sized_model_config(model_cfg, source.sizes, source.kind)
     net_cfg = {k: v for k, v in model_cfg["net"].items() if k != "_target_"}
     net = NETWORKS[model_cfg["net"]["_target_"]](**net_cfg)
     opt_cfg = {k: v for k, v in model_cfg["optimizer"].items() if not k.startswith("_")}
