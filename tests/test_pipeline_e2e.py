@@ -57,7 +57,11 @@ def fresh_clone(parent: Path, tracking_uri: str | None = None) -> Path:
     sh("git", "clone", "--quiet", str(REPO), str(root), cwd=REPO)
     sh("git", "config", "user.email", "e2e@mbegu.invalid", cwd=root)
     sh("git", "config", "user.name", "e2e", cwd=root)
-    sh("dvc", "pull", "data.dvc", cwd=root)
+    pulled = sh("dvc", "pull", "data.dvc", cwd=root, check=False)
+    assert pulled.returncode == 0, (
+        "a fresh clone cannot restore data.dvc from the project's default remote: `dvc push` "
+        f"your data there (after `dvc remote add -d ...`)\n{pulled.stderr[-1500:]}"
+    )
     repro = sh("dvc", "repro", cwd=root, tracking_uri=tracking_uri)
     assert "Running stage 'train'" in repro.stdout
     assert "Running stage 'evaluate'" in repro.stdout  # the committed reports do not skip it
