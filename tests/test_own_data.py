@@ -78,6 +78,18 @@ def test_table_keeps_values_and_encodes_categories(tmp_path: Path) -> None:
     assert float(x[0, 0]) == pytest.approx((2.72 - encoder.means[0]) / encoder.scales[0])
 
 
+def test_a_stray_word_in_a_numeric_column_is_refused(tmp_path: Path) -> None:
+    raw = survey_csv(tmp_path / "survey.csv")
+    lines = raw.read_text().splitlines()
+    lines[3] = lines[3].rsplit(",", 2)[0] + ",abc," + lines[3].rsplit(",", 1)[1]
+    raw.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MbeguError, match="column income holds numbers but also 'abc'"):
+        table(raw, tmp_path).prepare()
+    # Said explicitly, the column is categories: the user's call, and it trains.
+    as_categories = table(raw, tmp_path, categorical=["region", "income"])
+    assert "income" in as_categories.load().categorical
+
+
 def test_missing_values_under_each_policy(tmp_path: Path) -> None:
     raw = survey_csv(tmp_path / "survey.csv", gaps=True)
     with pytest.raises(MbeguError, match=r"survey.csv row 5 column age is missing: fill it"):

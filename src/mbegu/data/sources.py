@@ -283,6 +283,8 @@ class TableData(FileData):
         categorical = self.categorical
         if categorical is None:  # null: the columns that are not all numbers
             categorical = [c for c in columns if not _is_numeric(train[c])]
+            for column in categorical:
+                _refuse_stray_text(train[column], column)
         return TableEncoder.fit(
             train,
             self.target,
@@ -357,6 +359,21 @@ def _is_numeric(column: Any) -> bool:
         return False
     present = column.dropna()
     return bool(len(present)) and bool(pd.to_numeric(present, errors="coerce").notna().all())
+
+
+def _refuse_stray_text(column: Any, name: str) -> None:
+    """A column of numbers with a few stray words is a typo, not a category: one-hot encoding
+    it would silently change what the column means."""
+    import pandas as pd
+
+    present = column.dropna()
+    numbers = pd.to_numeric(present, errors="coerce")
+    if len(present) and numbers.notna().mean() >= 0.9:
+        i = int(numbers.isna().to_numpy().argmax())
+        raise MbeguError(
+            f"the train split's column {name} holds numbers but also {present.iloc[i]!r}: fix "
+            f"that value, or list {name} in data.categorical to treat it as categories"
+        )
 
 
 def _labels(frame: Any, target: str) -> set[str]:
