@@ -297,3 +297,69 @@ def yaml_load(path: Path) -> dict:
     import yaml
 
     return yaml.safe_load(path.read_text())
+
+
+def test_parquet_reads_like_the_csv_it_is_split_into(tmp_path: Path) -> None:
+    """Labels with gaps (floats in Parquet), booleans and float categories keep one spelling
+    from the source through the split's CSV files, so training reads what prepare fitted."""
+    frame = pd.read_csv(survey_csv(tmp_path / "survey.csv"))
+    frame["answer"] = (frame["answer"] == "yes").astype(float)  # 0.0 / 1.0
+    frame["member"] = frame["id"] % 2 == 0
+    frame["size"] = (frame["id"] % 3).astype(float) + 0.5
+    frame.loc[1, "answer"] = None
+    frame.to_parquet(tmp_path / "survey.parquet")
+    options = {"categorical": ["region", "member", "size"], "missing": "drop"}
+    data = table(tmp_path / "survey.parquet", tmp_path, **options)
+    data.prepare()
+    again = table(tmp_path / "survey.parquet", tmp_path, **options)  # from the split's CSVs
+    encoder = again.load()
+    assert encoder.classes == ["0", "1"]
+    assert encoder.categories["member"] == ["False", "True"]
+    assert encoder.categories["size"] == ["0.5", "1.5", "2.5"]
+    assert encoder.to_dict() == data.build()[1].to_dict()
+    x, _ = again.tensors("test")
+    assert float(x[:, 2:].sum()) == 3 * len(x)  # one category of each of the three, every row
+
+
+def test_small_or_odd_data_is_one_line(tmp_path: Path) -> None:
+    from mbegu.features.labels import sort_classes
+
+    assert sort_classes({"1.0", "1", "2"}) == ["1", "1.0", "2"]  # the same order every run
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("x,y\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(6)))
+    with pytest.raises(MbeguError, match="the val split has no rows"):
+        TableData("y", path=str(tiny), processed_dir=str(tmp_path / "out")).prepare()
+    paths = tweets(tmp_path / "tweets")
+    test = pd.read_csv(paths["test"], sep="\t").rename(columns={"tweet": "text"})
+    test.to_csv(paths["test"], sep="\t", index=False)
+    given = TextData(
+        "sentiment",
+        text_column="tweet",
+        train_path=str(paths["train"]),
+        val_path=str(paths["dev"]),
+        test_path=str(paths["test"]),
+        processed_dir=str(tmp_path / "out"),
+    )
+    with pytest.raises(MbeguError, match=r"test.tsv lacks 1 column\(s\) the model needs \(tweet\)"):
+        given.prepare()
+    with pytest.raises(MbeguError, match=r"data.char_ngrams=\[3\]: give \[shortest, longest\]"):
+        TextData("sentiment", path=str(paths["train"]), char_ngrams=[3])
+
+
+def test_missing_text_is_empty_text_under_impute(tmp_path: Path) -> None:
+    paths = tweets(tmp_path / "tweets")
+    train = pd.read_csv(paths["train"], sep="\t")
+    train.loc[4, "tweet"] = None
+    train.to_csv(paths["train"], sep="\t", index=False)
+    options = {
+        "text_column": "tweet",
+        "train_path": str(paths["train"]),
+        "val_path": str(paths["dev"]),
+        "test_path": str(paths["test"]),
+        "processed_dir": str(tmp_path / "out"),
+    }
+    with pytest.raises(MbeguError, match=r"train.tsv row 6 column tweet is missing"):
+        TextData("sentiment", **options).prepare()
+    encoder = TextData("sentiment", missing="impute", **options).load()
+    ids, offsets = encoder.transform(pd.DataFrame({"tweet": [None, "na gode"]}))
+    assert offsets.tolist() == [0, 0] and len(ids) > 0

@@ -167,12 +167,12 @@ def _check_sweep(sweep: DictConfig) -> None:
     from mbegu.security import safe_name
 
     safe_name(sweep.get("study_name"), "sweep.study_name")
+    for key in ("n_trials", "workers", "heartbeat_interval", "grace_period"):
+        value = sweep.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise MbeguError(f"sweep.{key} must be a whole number of at least 1: got {value!r}")
     if sweep.grace_period <= sweep.heartbeat_interval:
         raise MbeguError(
             f"sweep.grace_period={sweep.grace_period} must exceed sweep.heartbeat_interval="
             f"{sweep.heartbeat_interval}: a live trial would look dead between beats"
         )
-    for key in ("n_trials", "workers", "heartbeat_interval", "grace_period"):
-        value = sweep.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise MbeguError(f"sweep.{key} must be a whole number of at least 1: got {value!r}")

@@ -77,12 +77,12 @@ def add_data(
         f"  - {'text' if text else 'table'}",
         "  - _self_",
         f"name: {name}",
-        f"path: {rel}",
-        f"target: {target}",
+        f"path: {_yaml(rel)}",
+        f"target: {_yaml(target)}",
         f"classes: [{', '.join(_yaml(c) for c in classes)}]",
     ]
     if text:
-        lines.append(f"text_column: {text}")
+        lines.append(f"text_column: {_yaml(text)}")
     else:
         categorical = [c for c, kind in kinds.items() if kind == "category"]
         lines.append(f"categorical: [{', '.join(_yaml(c) for c in categorical)}]")
@@ -92,6 +92,7 @@ def add_data(
     config = root / "conf" / "data" / f"{name}.yaml"
     from mbegu.io import atomic_write_text
 
+    _dvc_add(root, data_dir)  # first: if it fails, conf/ and params.yaml are untouched
     atomic_write_text(config, "\n".join(lines) + "\n")
     if use:
         main = root / "conf" / "config.yaml"
@@ -99,7 +100,6 @@ def add_data(
         switched = re.sub(r"(?m)^(\s*- data: )\S+", rf"\g<1>{name}", text_now, count=1)
         atomic_write_text(main, switched)
         write_params(root / "params.yaml", root)
-    _dvc_add(root, data_dir)
     return config
 
 
@@ -111,7 +111,12 @@ def _is_row_id(column: Any) -> bool:
     if not (column.notna().all() and column.nunique() == len(column) > 20):
         return False
     numbers = pd.to_numeric(column, errors="coerce")
-    return bool(numbers.isna().all() or (numbers.notna().all() and (numbers % 1 == 0).all()))
+    if numbers.isna().all():  # codes: phone numbers, names
+        return True
+    # Whole numbers that count rows (0..n-1, 1..n): an index. Other unique integers (incomes,
+    # timestamps) may be measurements and are kept.
+    whole = numbers.notna().all() and (numbers % 1 == 0).all()
+    return bool(whole and numbers.max() - numbers.min() + 1 == len(numbers))
 
 
 def _yaml(value: str) -> str:

@@ -45,7 +45,9 @@ def read_frame(path: Path, sep: str | None = None) -> Any:
         )
     try:
         if sep is None and FORMATS.get(suffix) is None:
-            return pd.read_parquet(path)
+            # As text, cell for cell, the way a CSV reads: the split written as CSV then reads
+            # back the same, and a class or category has one spelling (1, not 1.0).
+            return pd.read_parquet(path).map(_as_cell).astype(object)
         with warnings.catch_warnings():
             # A row with extra fields is only a ParserWarning to pandas: refuse it.
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -70,6 +72,13 @@ def read_frame(path: Path, sep: str | None = None) -> Any:
         raise MbeguError(
             f"{path} is not a readable {kind} ({first_line(err, 120)}): check the file and data.sep"
         ) from None
+
+
+def _as_cell(value: Any) -> str | None:
+    from mbegu.features.labels import as_text
+
+    text = as_text(value)
+    return None if text is None or text in NA_VALUES else text
 
 
 def write_frame(frame: Any, path: Path) -> None:

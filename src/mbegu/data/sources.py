@@ -20,7 +20,7 @@ from mbegu.data.split import SPLITS, is_prepared, read_encoder, stratified_split
 from mbegu.errors import MbeguError
 from mbegu.features import Encoder, encoder_from_dict
 from mbegu.features.labels import as_text, sort_classes
-from mbegu.features.table import MISSING_POLICIES, TableEncoder, row_number
+from mbegu.features.table import MISSING_POLICIES, TableEncoder, require_columns, row_number
 from mbegu.features.text import TextEncoder
 
 PATH_KEYS = ("path", "train_path", "val_path", "test_path")
@@ -156,6 +156,7 @@ class FileData:
         first_key = next(iter(frames))
         columns = self.input_columns(frames[first_key], str(self.sources[first_key]))
         for key, frame in frames.items():
+            require_columns(frame, [*columns, self.target], str(self.sources[key]))
             frames[key] = self._apply_missing(frame, columns, self.sources[key])
         if "all" in frames:
             frame = frames.pop("all")
@@ -176,6 +177,12 @@ class FileData:
             classes = self.classes or sort_classes(_labels(frames["train"], self.target))
             for split in SPLITS:
                 _codes(frames[split], self.target, classes, self.sources[split])
+        for split in SPLITS:
+            if frames[split].empty:
+                raise MbeguError(
+                    f"the {split} split has no rows (after data.missing={self.missing}): add rows"
+                    f", or raise data.val_fraction / data.test_fraction"
+                )
         if len(classes) < 2:
             raise MbeguError(
                 f"{self.target} has only the class {classes}: a classifier needs two or more"
@@ -314,8 +321,12 @@ class TextData(FileData):
         super().__init__(target, **kwargs)
         self.text_column, self.lowercase = str(text_column), bool(lowercase)
         self.word_ngrams, self.min_count, self.max_vocab = word_ngrams, min_count, max_vocab
-        low, high = char_ngrams or (3, 5)
-        self.char_ngrams = (int(low), int(high))
+        pair = list(char_ngrams) if char_ngrams is not None else [3, 5]
+        if len(pair) != 2 or not all(isinstance(n, int) and n >= 0 for n in pair):
+            raise MbeguError(
+                f"data.char_ngrams={pair!r}: give [shortest, longest], e.g. [3, 5] ([0, 0]: none)"
+            )
+        self.char_ngrams = (pair[0], pair[1])
 
     def options(self) -> dict[str, Any]:
         return {
@@ -349,6 +360,7 @@ class TextData(FileData):
             self.char_ngrams,
             self.min_count,
             self.max_vocab,
+            self.missing,
         )
 
 

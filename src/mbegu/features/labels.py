@@ -28,6 +28,6 @@ def sort_classes(names: set[str]) -> list[str]:
     """Numbers in numeric order (2 before 10), else text order: the same classes always come
     out in the same order."""
     try:
-        return sorted(names, key=float)
+        return sorted(names, key=lambda name: (float(name), name))  # "1" and "1.0": both kept
     except ValueError:
         return sorted(names)

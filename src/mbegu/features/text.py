@@ -60,6 +60,7 @@ class TextEncoder:
     lowercase: bool = True
     word_ngrams: int = 2
     char_ngrams: tuple[int, int] | list[int] = (3, 5)
+    missing: str = "error"  # impute: a missing text reads as empty text
     kind: str = "text"
 
     def __post_init__(self) -> None:
@@ -89,6 +90,7 @@ class TextEncoder:
         char_ngrams: tuple[int, int] = (3, 5),
         min_count: int = 2,
         max_vocab: int = 50000,
+        missing: str = "error",
     ) -> TextEncoder:
         """Keep the tokens seen at least `min_count` times in training, the `max_vocab` most
         frequent (ties in text order, so the vocabulary is the same on every machine)."""
@@ -104,7 +106,14 @@ class TextEncoder:
                 f"check data.text_column, or lower data.min_count"
             )
         return cls(
-            text_column, target, classes, kept[:max_vocab], lowercase, word_ngrams, char_ngrams
+            text_column,
+            target,
+            classes,
+            kept[:max_vocab],
+            lowercase,
+            word_ngrams,
+            char_ngrams,
+            missing,
         )
 
     def labels(self, frame: Any, where: str) -> np.ndarray:
@@ -113,6 +122,8 @@ class TextEncoder:
     def texts(self, frame: Any, where: str) -> list[str]:
         require_columns(frame, self.columns, where)
         values = frame[self.text_column].tolist()
+        if self.missing == "impute":
+            return [value if isinstance(value, str) else "" for value in values]
         for i, value in enumerate(values):
             if not isinstance(value, str):
                 raise MbeguError(

@@ -103,7 +103,8 @@ def load_model(model_dir: Path) -> SavedModel:
         raise MbeguError(
             f"{info_path} is not an mbegu model of format {FORMAT}: retrain with this mbegu"
         )
-    refuse_interpolation(info, str(info_path))
+    # Configs are checked for ${...}; the encoder is data (a category may spell "${x}").
+    refuse_interpolation({"net": info.get("net"), "config": info.get("config")}, str(info_path))
     from mbegu.features import encoder_from_dict
 
     encoder = encoder_from_dict(info.get("encoder"), str(info_path))

@@ -262,9 +262,29 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
             study.stop()
 
     fail_dead()
-    if trials.done(study) >= n_trials:
-        return
-    study.optimize(objective, callbacks=[enough], catch=(_Surplus, _Failed), gc_after_trial=False)
+    pause = cfg.sweep.get("heartbeat_interval", 15)
+    patience = 3 * cfg.sweep.get("grace_period", 60)
+    seen: set[int] = set()
+    deadline = time.monotonic()
+    while True:
+        if trials.done(study) < n_trials:
+            study.optimize(
+                objective, callbacks=[enough], catch=(_Surplus, _Failed), gc_after_trial=False
+            )
+        # Other workers' trials still running may belong to a dead machine: once their
+        # heartbeat is stale they are failed and queued again, and this worker reruns them.
+        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        numbers = {t.number for t in running}
+        if not numbers:
+            return
+        if numbers != seen:
+            seen, deadline = numbers, time.monotonic() + patience
+        elif time.monotonic() > deadline:  # e.g. a trial with no heartbeat at all
+            shown = ", ".join(map(str, sorted(numbers)))
+            print(f"trials {shown} still RUNNING elsewhere: this worker stops waiting", flush=True)
+            return
+        time.sleep(pause)
+        fail_dead()
 
 
 def run_trial(

@@ -79,7 +79,9 @@ class RetryStale:
     def __init__(self, on_stale: Any = None) -> None:
         from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-        self.retry, self.on_stale = RetryHeartbeatStaleTrialCallback(), on_stale
+        # Twice at most: a trial that kills every worker it runs on (out of memory) is not
+        # rerun forever; after that it stays failed, uncounted, and new trials take its place.
+        self.retry, self.on_stale = RetryHeartbeatStaleTrialCallback(max_retry=2), on_stale
 
     def __call__(self, study: Any, trial: Any) -> None:
         self.retry(study, trial)
