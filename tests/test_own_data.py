@@ -363,3 +363,28 @@ def test_missing_text_is_empty_text_under_impute(tmp_path: Path) -> None:
     encoder = TextData("sentiment", missing="impute", **options).load()
     ids, offsets = encoder.transform(pd.DataFrame({"tweet": [None, "na gode"]}))
     assert offsets.tolist() == [0, 0] and len(ids) > 0
+
+
+def test_a_tweet_that_starts_with_a_quote_keeps_it(tmp_path: Path) -> None:
+    """Raw TSV corpora do not escape quotes: every character of a tab-separated file is text,
+    through the prepared split (a CSV, quoted by pandas) and back."""
+    paths = tweets(tmp_path / "tweets")
+    quoted = '"Allah ya kiyaye" inji shi, ọ̀rọ̀ "burúkú'
+    lines = paths["train"].read_text(encoding="utf-8").splitlines()
+    lines[1] = f"{quoted}\t{lines[1].rsplit(chr(9), 1)[1]}"
+    paths["train"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    options = {
+        "text_column": "tweet",
+        "train_path": str(paths["train"]),
+        "val_path": str(paths["dev"]),
+        "test_path": str(paths["test"]),
+        "processed_dir": str(tmp_path / "out"),
+    }
+    TextData("sentiment", **options).prepare()
+    prepared = TextData("sentiment", **options)
+    prepared.load()
+    assert prepared.frames["train"]["tweet"][0] == quoted
+    from mbegu.data.files import read_frame
+
+    # What CSV quoting would have made of it (data.quoting=csv): the quotes taken as syntax.
+    assert read_frame(paths["train"], quoting="csv")["tweet"][0] != quoted

@@ -29,9 +29,18 @@ def file_md5(path: Path) -> str:
 NA_VALUES = ["", "NaN", "nan", "NULL", "null", "N/A", "n/a", "#N/A"]
 
 
-def read_frame(path: Path, sep: str | None = None) -> Any:
+QUOTING = ("csv", "none")
+
+
+def read_frame(path: Path, sep: str | None = None, quoting: str | None = None) -> Any:
     """The file as a DataFrame. A CSV or TSV is read as text, cell for cell (numbers are parsed
-    later, by the encoder, from exactly what the file says); Parquet keeps its own types."""
+    later, by the encoder, from exactly what the file says); Parquet cells become text too.
+
+    `quoting`: "csv" honours double quotes around a field (what spreadsheets and pandas
+    write); "none" reads every character as data (raw tweet corpora, where a text may start
+    with a quote). None: "none" for tab-separated files, "csv" otherwise."""
+    import csv
+
     import pandas as pd
 
     if not path.is_file():
@@ -51,9 +60,13 @@ def read_frame(path: Path, sep: str | None = None) -> Any:
         with warnings.catch_warnings():
             # A row with extra fields is only a ParserWarning to pandas: refuse it.
             warnings.simplefilter("error", pd.errors.ParserWarning)
+            separator = sep or FORMATS[suffix]
+            if quoting is None:
+                quoting = "none" if separator == "\t" else "csv"
             return pd.read_csv(
                 path,
-                sep=sep or FORMATS[suffix],
+                sep=separator,
+                quoting=csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL,
                 index_col=False,
                 dtype=str,
                 keep_default_na=False,

@@ -41,6 +41,7 @@ class FileData:
         val_path: str | None = None,
         test_path: str | None = None,
         sep: str | None = None,
+        quoting: str | None = None,
         drop: list[str] | None = None,
         classes: list[Any] | None = None,
         missing: str = "error",
@@ -62,7 +63,12 @@ class FileData:
             raise MbeguError(
                 "data.target is not set: name the label column, e.g. data.target=label"
             )
+        from mbegu.data.files import QUOTING
+
+        if quoting is not None and quoting not in QUOTING:
+            raise MbeguError(f"data.quoting={quoting!r}: use csv, none, or null (by extension)")
         self.name, self.target, self.sep, self.missing = name, str(target), sep, missing
+        self.quoting = quoting
         self.sources = (
             {"all": Path(path)}
             if path is not None
@@ -92,6 +98,7 @@ class FileData:
             "classes": self.classes,
             "missing": self.missing,
             "sep": self.sep,
+            "quoting": self.quoting,
             "val_fraction": self.val_fraction,
             "test_fraction": self.test_fraction,
             "seed": self.seed,
@@ -196,7 +203,7 @@ class FileData:
         return path
 
     def _read(self, path: Path) -> Any:
-        frame = read_frame(self._require(path), self.sep)
+        frame = read_frame(self._require(path), self.sep, self.quoting)
         if frame.empty:
             raise MbeguError(f"{path} has no rows: check the file")
         if self.target not in frame.columns:
