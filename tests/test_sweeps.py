@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -220,24 +221,26 @@ def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experime
 
     args = sweep_args(experiment, "terminated", 12, "sweep.workers=2")
     process = start_cli("sweep", *args, cwd=project)
-    output, finished = [], 0
-    for line in process.stdout:
-        output.append(line)
-        finished += line.startswith("trial ") and " val/acc " in line
-        # Mid-trial: every trial prints its first epoch (pruning starts after it), while a
-        # later epoch may never come (pruned), so waiting for one let the sweep finish first.
-        if finished >= 2 and line.startswith("epoch 1/"):
+    # Signal mid-sweep, decided from the study itself (not from the output's timing): two
+    # trials complete and one running.
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            states = [t.state for t in load(project, "terminated").trials]
+        except KeyError:  # the study is not created yet
+            states = []
+        if states.count(TrialState.COMPLETE) >= 2 and TrialState.RUNNING in states:
             process.send_signal(signal.SIGTERM)
             break
-    output.append(process.communicate(timeout=120)[0])
-    text = "".join(output)
+        time.sleep(0.2)
+    text = process.communicate(timeout=120)[0]
     assert process.returncode == 143, text[-3000:]
     study = load(project, "terminated")
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
     pids = {t.user_attrs[trials.PID] for t in study.trials}
     assert len(pids) == 2, "both workers had started trials"
     assert not [pid for pid in pids if psutil.pid_exists(pid)], "a worker outlived SIGTERM"
-    assert len(study.trials) < 12
+    assert len(study.trials) < 12, text[-4000:]
     best = project / "conf" / "experiment" / "best_terminated.yaml"
     assert best.is_file(), text[-3000:]
     assert f"val/acc = {study.best_value:.6g}" in best.read_text()

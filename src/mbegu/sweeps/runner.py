@@ -137,6 +137,9 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     """Coordinate a sweep; returns the summary it prints."""
     from mbegu.training.train import sigterm_as_interrupt
 
+    from mbegu.training.train import TERMINATED
+
+    TERMINATED.clear()  # a new sweep in this process starts unsignalled
     cfg = sweep_config(overrides)
     s = cfg.sweep
     tracker = instantiate(cfg.tracking, where="tracking")
@@ -236,7 +239,16 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
     def fail_dead() -> None:
         trials.fail_dead_trials(study, storage, lambda t: _close_dead_run(tracker, cfg.sweep, t))
 
+    from mbegu.training.train import TERMINATED
+
+    def stop_if_terminated() -> None:
+        # A SIGTERM whose KeyboardInterrupt was swallowed mid-trial still stops the sweep at
+        # the next trial boundary.
+        if TERMINATED.is_set():
+            raise KeyboardInterrupt("signal 15")
+
     def objective(trial: Any) -> float:
+        stop_if_terminated()
         trials.claim(trial)
         earlier = [
             t
@@ -257,6 +269,7 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
     # MaxTrialsCallback counts by state alone; here a trial failed by its dead worker does
     # not count (it is retried) while one that raised does.
     def enough(study: Any, trial: Any) -> None:
+        stop_if_terminated()
         fail_dead()
         if trials.done(study) >= n_trials:
             study.stop()
@@ -284,6 +297,7 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
             print(f"trials {shown} still RUNNING elsewhere: this worker stops waiting", flush=True)
             return
         time.sleep(pause)
+        stop_if_terminated()
         fail_dead()
 
 

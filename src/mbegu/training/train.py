@@ -238,6 +238,10 @@ def _open_run(
     return run_id
 
 
+# Set by SIGTERM in this process; a sweep checks it between trials.
+TERMINATED = threading.Event()
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (a scheduler, `kill`, `docker stop`) stops training like Ctrl-C: Lightning
@@ -247,6 +251,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def interrupt(signum: int, frame: Any) -> None:
+        TERMINATED.set()  # remembered: code that swallows the exception cannot undo the stop
         raise KeyboardInterrupt(f"signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, interrupt)
