@@ -135,9 +135,7 @@ def parent_run(tracker: Any, cfg: DictConfig, where: str, uid: str) -> str:
 
 def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     """Coordinate a sweep; returns the summary it prints."""
-    from mbegu.training.train import sigterm_as_interrupt
-
-    from mbegu.training.train import TERMINATED
+    from mbegu.training.train import TERMINATED, sigterm_as_interrupt
 
     TERMINATED.clear()  # a new sweep in this process starts unsignalled
     cfg = sweep_config(overrides)
