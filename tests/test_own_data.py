@@ -44,6 +44,17 @@ def text_overrides(folder: str = "data/tweets") -> list[str]:
     ]
 
 
+def given_splits(paths: dict[str, Path], tmp_path: Path) -> dict[str, str]:
+    """TextData options for the tweets' given train/dev/test files."""
+    return {
+        "text_column": "tweet",
+        "train_path": str(paths["train"]),
+        "val_path": str(paths["dev"]),
+        "test_path": str(paths["test"]),
+        "processed_dir": str(tmp_path / "out"),
+    }
+
+
 def table(path: Path, tmp_path: Path, **options) -> TableData:
     return TableData(
         "answer", path=str(path), drop=["id"], processed_dir=str(tmp_path / "out"), **options
@@ -110,14 +121,7 @@ def test_missing_values_under_each_policy(tmp_path: Path) -> None:
 
 def test_given_splits_are_used_as_they_are(tmp_path: Path) -> None:
     paths = tweets(tmp_path / "tweets")
-    data = TextData(
-        "sentiment",
-        text_column="tweet",
-        train_path=str(paths["train"]),
-        val_path=str(paths["dev"]),
-        test_path=str(paths["test"]),
-        processed_dir=str(tmp_path / "out"),
-    )
+    data = TextData("sentiment", **given_splits(paths, tmp_path))
     assert data.prepare() == {"train": 300, "val": 90, "test": 90}
     assert data.load().classes == ["negative", "neutral", "positive"]
     test = pd.read_csv(paths["test"], sep="\t")
@@ -144,14 +148,7 @@ def test_vocabulary_comes_from_train_only(tmp_path: Path) -> None:
     test = pd.read_csv(paths["test"], sep="\t")
     test.loc[0, "tweet"] = "zzzunseen"
     test.to_csv(paths["test"], sep="\t", index=False)
-    data = TextData(
-        "sentiment",
-        text_column="tweet",
-        train_path=str(paths["train"]),
-        val_path=str(paths["dev"]),
-        test_path=str(paths["test"]),
-        processed_dir=str(tmp_path / "out"),
-    )
+    data = TextData("sentiment", **given_splits(paths, tmp_path))
     encoder = data.load()
     assert "w:zzzunseen" not in encoder.vocabulary
     ids, offsets = encoder.encode(["zzzunseen", "na gode"])
@@ -332,14 +329,7 @@ def test_small_or_odd_data_is_one_line(tmp_path: Path) -> None:
     paths = tweets(tmp_path / "tweets")
     test = pd.read_csv(paths["test"], sep="\t").rename(columns={"tweet": "text"})
     test.to_csv(paths["test"], sep="\t", index=False)
-    given = TextData(
-        "sentiment",
-        text_column="tweet",
-        train_path=str(paths["train"]),
-        val_path=str(paths["dev"]),
-        test_path=str(paths["test"]),
-        processed_dir=str(tmp_path / "out"),
-    )
+    given = TextData("sentiment", **given_splits(paths, tmp_path))
     with pytest.raises(MbeguError, match=r"test.tsv lacks 1 column\(s\) the model needs \(tweet\)"):
         given.prepare()
     with pytest.raises(MbeguError, match=r"data.char_ngrams=\[3\]: give \[shortest, longest\]"):
@@ -351,13 +341,7 @@ def test_missing_text_is_empty_text_under_impute(tmp_path: Path) -> None:
     train = pd.read_csv(paths["train"], sep="\t")
     train.loc[4, "tweet"] = None
     train.to_csv(paths["train"], sep="\t", index=False)
-    options = {
-        "text_column": "tweet",
-        "train_path": str(paths["train"]),
-        "val_path": str(paths["dev"]),
-        "test_path": str(paths["test"]),
-        "processed_dir": str(tmp_path / "out"),
-    }
+    options = given_splits(paths, tmp_path)
     with pytest.raises(MbeguError, match=r"train.tsv row 6 column tweet is missing"):
         TextData("sentiment", **options).prepare()
     encoder = TextData("sentiment", missing="impute", **options).load()
@@ -373,13 +357,7 @@ def test_a_tweet_that_starts_with_a_quote_keeps_it(tmp_path: Path) -> None:
     lines = paths["train"].read_text(encoding="utf-8").splitlines()
     lines[1] = f"{quoted}\t{lines[1].rsplit(chr(9), 1)[1]}"
     paths["train"].write_text("\n".join(lines) + "\n", encoding="utf-8")
-    options = {
-        "text_column": "tweet",
-        "train_path": str(paths["train"]),
-        "val_path": str(paths["dev"]),
-        "test_path": str(paths["test"]),
-        "processed_dir": str(tmp_path / "out"),
-    }
+    options = given_splits(paths, tmp_path)
     TextData("sentiment", **options).prepare()
     prepared = TextData("sentiment", **options)
     prepared.load()
