@@ -12,7 +12,7 @@ import sys
 import time
 import warnings
 
-import pytorch_lightning as pl
+import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
@@ -48,7 +48,7 @@ class EpochClock(pl.Callback):
 
 
 def main(params_path: str = "params.yaml", epochs: str | None = None) -> None:
-    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
     cfg, tensors, net, optimizer = setup(params_path)
     seed, batch = cfg["data"]["seed"], cfg["data"]["batch_size"]

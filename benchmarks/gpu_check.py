@@ -16,8 +16,8 @@ import time
 import warnings
 from pathlib import Path
 
+import lightning.pytorch as pl
 import numpy as np
-import pytorch_lightning as pl
 import torch
 import yaml
 from sklearn.datasets import load_digits
@@ -100,7 +100,7 @@ def run(option: str, model: str, epochs: int, seed: int = 42) -> dict:
 
 
 def main(epochs: int = 30) -> None:
-    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
     options = ["gpu", "default"] if torch.cuda.is_available() else ["default"]
     for option in options:

@@ -39,7 +39,7 @@ def test_run_captures_its_environment(project, client, experiment) -> None:
     frozen = client.download_artifacts(result.run_id, "environment/requirements.txt")
     lines = Path(frozen).read_text().splitlines()
     assert f"torch=={torch.__version__}" in lines
-    assert any(line.startswith("pytorch-lightning==") for line in lines)
+    assert any(line.startswith("lightning==") for line in lines)
 
 
 def shutil_copy(src: Path, folder: Path) -> None:

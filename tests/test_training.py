@@ -7,11 +7,11 @@ import hashlib
 import json
 import time
 
+import lightning.pytorch as pl
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest
-import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
 

@@ -25,14 +25,13 @@ ALLOWED_MODULES = (
     "mbegu.",
     "torch.nn.",
     "torch.optim.",
-    "pytorch_lightning.trainer.",
-    "pytorch_lightning.callbacks.",
     "lightning.pytorch.trainer.",
     "lightning.pytorch.callbacks.",
+    "dvclive.lightning.",
     "optuna.samplers.",
     "optuna.pruners.",
 )
-ALLOWED_NAMES = (*ALLOWED_MODULES, "pytorch_lightning.Trainer", "lightning.pytorch.Trainer")
+ALLOWED_NAMES = (*ALLOWED_MODULES, "lightning.pytorch.Trainer")
 # mbegu's own modules that start processes or touch files are no class library.
 DENIED_MODULES = ("mbegu.cli", "mbegu.io", "mbegu.security", "mbegu.__main__")
 

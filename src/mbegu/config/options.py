@@ -16,7 +16,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from mbegu.errors import MbeguError
 from mbegu.security import check_targets
 
-SECTIONS = ("data", "model", "trainer", "callbacks")
+SECTIONS = ("data", "model", "trainer", "callbacks", "logger")
 
 
 def check_options(cfg: DictConfig, sections: tuple[str, ...] = SECTIONS) -> None:

@@ -305,8 +305,8 @@ def run_trial(
     """Train one trial; returns (Optuna state, objective value)."""
     import optuna
     from optuna.trial import TrialState
+    from optuna_integration import PyTorchLightningPruningCallback
 
-    from mbegu.sweeps.pruning import OptunaPruning
     from mbegu.training.train import train
 
     s = cfg.sweep
@@ -315,7 +315,7 @@ def run_trial(
     picked = space.suggest(trial)
     trial.set_user_attr("overrides", picked)
     print(f"trial {trial.number}: {' '.join(picked)}", flush=True)
-    pruning = OptunaPruning(trial, s.metric)
+    pruning = PyTorchLightningPruningCallback(trial, monitor=s.metric)
     try:
         trial_cfg = compose([*base_overrides(overrides), *picked])  # no sweep node
         result = train(
@@ -327,9 +327,10 @@ def run_trial(
             finish_on=(optuna.TrialPruned,),
             outputs="none",
         )
-    except optuna.TrialPruned:
-        _tag_trial(tracker, tags, parent, "pruned", f"pruned at epoch {pruning.pruned_at}")
-        print(f"trial {trial.number}: pruned at epoch {pruning.pruned_at}", flush=True)
+    except optuna.TrialPruned as pruned:
+        reason = str(pruned).rstrip(".").replace("Trial was pruned", "pruned")
+        _tag_trial(tracker, tags, parent, "pruned", reason)
+        print(f"trial {trial.number}: {reason}", flush=True)
         return TrialState.PRUNED, None
     except Exception as err:  # NaN loss, a bad combination of params: record, go on
         reason = first_line(err)

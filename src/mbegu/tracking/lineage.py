@@ -73,7 +73,7 @@ def run_name(model_target: str | None, data_name: str) -> str:
 
 
 LOCK_FILE = "requirements/constraints.txt"
-KEY_PACKAGES = ("torch", "pytorch-lightning", "mlflow", "dvc", "hydra-core", "optuna")
+KEY_PACKAGES = ("torch", "lightning", "mlflow", "dvc", "hydra-core", "optuna")
 
 
 def environment(root: Path) -> tuple[str, dict[str, str]]:

@@ -1,71 +1,61 @@
-"""A small Lightning logger over MlflowClient: per-epoch metrics, written in batches.
+"""Lightning loggers: the `logger` config group (mlflow, dvclive, both, none) built for a run.
 
-Lightning's own MLFlowLogger creates its run itself and defaults to the file store, which
-MLflow 3 refuses; this one logs into a run that mbegu opened, with epoch as the step. Each
-write to the store costs milliseconds of SQLAlchemy work, more than an epoch of the example,
-so metrics are buffered and written at most every `flush_seconds` (and at the end).
+The MLflow one is Lightning's MLFlowLogger, writing asynchronously into the run mbegu opened
+(train() owns that run: one per pipeline, ended KILLED/FAILED/FINISHED by MlflowTracker.run).
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from pytorch_lightning.loggers.logger import Logger
-from pytorch_lightning.utilities import rank_zero_only
+from lightning.pytorch.loggers import MLFlowLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 
-class MlflowLightningLogger(Logger):
-    def __init__(
-        self, client: Any, run_id: str, experiment_name: str, flush_seconds: float = 2.0
-    ) -> None:
-        super().__init__()
-        self._client, self._run_id, self._name = client, run_id, experiment_name
-        self.flush_seconds = flush_seconds
-        self._buffer: list[Any] = []
-        self._last_flush = time.monotonic()
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def version(self) -> str:
-        return self._run_id
-
-    @property
-    def experiment(self) -> Any:
-        return self._client
+class MlflowEpochLogger(MLFlowLogger):
+    """MLFlowLogger with epoch as the step. Its other overrides work around two limits: it
+    would log the module's hparams beside the full config train() logs, and its finalize()
+    ends the run, which `evaluate` still has to complete and which must end KILLED on Ctrl-C."""
 
     @rank_zero_only
     def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
-        """The whole composed config is logged by train(); the module's hparams add nothing."""
+        """The whole composed config is logged by train()."""
 
     @rank_zero_only
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        from mlflow.entities import Metric
-
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        metrics = dict(metrics)
         epoch = metrics.pop("epoch", None)
-        step = int(epoch) if epoch is not None else int(step or 0)
-        now = int(time.time() * 1000)
-        self._buffer += [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        if time.monotonic() - self._last_flush >= self.flush_seconds:
-            self.flush()
-
-    def flush(self) -> None:
-        for start in range(0, len(self._buffer), 1000):
-            self._client.log_batch(self._run_id, metrics=self._buffer[start : start + 1000])
-        self._buffer.clear()
-        self._last_flush = time.monotonic()
+        super().log_metrics(metrics, step=int(epoch) if epoch is not None else step)
 
     @rank_zero_only
-    def finalize(self, status: str) -> None:
-        """Write what is buffered; the run's status is set by MlflowTracker.run()."""
-        from mbegu.errors import MbeguError
+    def finalize(self, status: str = "success") -> None:
+        """Wait for the asynchronous writes; the run's status is MlflowTracker.run()'s."""
+        import mlflow
 
-        try:
-            self.flush()
-        except MbeguError:
-            if status == "success":
-                raise
-            self._buffer.clear()  # training already failed: report that, not a second error
+        mlflow.flush_async_logging()
+
+
+def build_loggers(
+    logger_cfg: Mapping[str, Any] | None, tracker: Any, run_id: str, root: Path
+) -> list[Any]:
+    """The configured loggers for `run_id`; null entries are off. MLflow ones get the run
+    and the tracker's store; a `dir` must stay inside the project."""
+    from mbegu.security import inside, instantiate
+
+    built = []
+    for name, spec in (logger_cfg or {}).items():
+        if spec is None:
+            continue
+        extra: dict[str, Any] = {}
+        if str(spec.get("_target_", "")).endswith("MlflowEpochLogger"):
+            extra = {
+                "run_id": run_id,
+                "tracking_uri": tracker.tracking_uri,
+                "experiment_name": tracker.experiment_name,
+            }
+        if spec.get("dir") is not None:
+            extra["dir"] = str(inside(root, spec.dir, f"logger.{name}.dir"))
+        built.append(instantiate(spec, where=f"logger.{name}", **extra))
+    return built

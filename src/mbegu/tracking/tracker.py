@@ -23,8 +23,6 @@ from mbegu.tracking.store import (
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from mbegu.tracking.logger import MlflowLightningLogger
-
 MAX_PARAM_LENGTH = 6000
 
 
@@ -165,11 +163,6 @@ class MlflowTracker:
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, step, model_id=model_id) for k, v in metrics.items()]
         self.client.log_batch(run_id, metrics=batch)
-
-    def lightning_logger(self, run_id: str) -> MlflowLightningLogger:
-        from mbegu.tracking.logger import MlflowLightningLogger
-
-        return MlflowLightningLogger(self.client, run_id, self.experiment_name)
 
     @contextmanager
     def run(self, run_id: str, finish_on: tuple[type[BaseException], ...] = ()) -> Iterator[str]:

@@ -34,7 +34,7 @@ class TrainResult:
 
 def quiet_lightning() -> None:
     """Keep the console to what matters: mbegu's epoch lines, warnings and errors."""
-    for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch"):
+    for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
@@ -111,11 +111,17 @@ def train(
     tracker = instantiate(cfg.tracking, where="tracking")
     tracker.check()  # an unreachable server fails now, not after the heavy imports
 
-    import pytorch_lightning as pl
-    from pytorch_lightning.utilities import rank_zero_only
+    import lightning.pytorch as pl
+    from lightning.pytorch.utilities import rank_zero_only
 
     from mbegu.data.datamodule import build_datamodule
-    from mbegu.training.callbacks import EpochReport, RunState, StopOnNonFinite
+    from mbegu.tracking.logger import build_loggers
+    from mbegu.training.callbacks import (
+        EpochReport,
+        InterruptedCheckpoint,
+        RunState,
+        StopOnNonFinite,
+    )
 
     quiet_lightning()
     check_options(cfg)  # a misspelt option is one line, before any run is opened
@@ -148,18 +154,18 @@ def train(
             checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
             # No secret in a checkpoint or a model folder (a DVC output).
             config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
-            state = RunState(config, checkpoint_dir)
             trainer = instantiate(
                 cfg.trainer,
                 where="trainer",
                 callbacks=[
                     *build_callbacks(cfg.get("callbacks"), checkpoint_dir),
                     StopOnNonFinite(),
-                    state,
+                    RunState(config),
+                    InterruptedCheckpoint(checkpoint_dir),
                     report,
                     *callbacks,
                 ],
-                logger=tracker.lightning_logger(run_id) if run_id else False,
+                logger=build_loggers(cfg.get("logger"), tracker, run_id, root) if run_id else False,
                 enable_progress_bar=bar,
                 default_root_dir=str(checkpoint_dir),
             )
@@ -262,7 +268,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _restore_best(trainer: Any, model: Any) -> str | None:
-    """Load the best checkpoint's weights, so the exported model is the one val chose."""
+    """Load the best checkpoint's weights, so the exported model is the one val chose.
+    (Not load_from_checkpoint: the module's hparams hold no network, the config builds it.)"""
     import torch
 
     callback = getattr(trainer, "checkpoint_callback", None)
