@@ -7,7 +7,12 @@ command on the same machine finds the owner gone and closes it instead.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 
 def owner() -> tuple[str, int, float]:
@@ -27,3 +32,29 @@ def alive(pid: int, started: float | None = None) -> bool:
         return started is None or abs(process.create_time() - started) < 1.0
     except (psutil.Error, ValueError):
         return False
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends, then act as they would have. For work
+    that an exception must not cut in half (MLflow's asynchronous queue is restarted by its
+    flush; interrupted there, it hangs the next flush and the process's exit)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[tuple[int, Any]] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, lambda signum, frame: caught.append((signum, frame)))
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if caught:
+            signum, frame = caught[0]
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)

@@ -6,6 +6,7 @@ The MLflow one is Lightning's MLFlowLogger, writing asynchronously into the run 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,13 @@ class MlflowEpochLogger(MLFlowLogger):
     """MLFlowLogger with epoch as the step. Its other overrides work around two limits: it
     would log the module's hparams beside the full config train() logs, and its finalize()
     ends the run, which `evaluate` still has to complete and which must end KILLED on Ctrl-C."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # MLflow's queue otherwise polls with a 1 s timeout, which every flush (ours, and the
+        # one in set_terminated) waits out; buffered, a flush returns at once and each write
+        # to the store carries a few epochs.
+        os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "2")
 
     @rank_zero_only
     def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
@@ -34,7 +42,10 @@ class MlflowEpochLogger(MLFlowLogger):
         """Wait for the asynchronous writes; the run's status is MlflowTracker.run()'s."""
         import mlflow
 
-        mlflow.flush_async_logging()
+        from mbegu.processes import signals_deferred
+
+        with signals_deferred():
+            mlflow.flush_async_logging()
 
 
 def build_loggers(

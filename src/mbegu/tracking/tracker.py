@@ -179,18 +179,28 @@ class MlflowTracker:
         try:
             yield run_id
         except finish_on as err:
-            self.client.set_tag(run_id, "mbegu.stopped", str(err) or type(err).__name__)
-            self.client.set_terminated(run_id, "FINISHED")
+            self._end(run_id, "FINISHED", {"mbegu.stopped": str(err) or type(err).__name__})
             raise
         except (KeyboardInterrupt, SystemExit) as err:
             code = getattr(err, "code", 1)
-            self.client.set_terminated(run_id, "FINISHED" if code in (0, None) else "KILLED")
+            self._end(run_id, "FINISHED" if code in (0, None) else "KILLED")
             raise
         except BaseException as err:
-            self.client.set_tag(run_id, "mbegu.error", mask_secrets(first_line(err)))
-            self.client.set_terminated(run_id, "FAILED")
+            self._end(run_id, "FAILED", {"mbegu.error": mask_secrets(first_line(err))})
             raise
-        self.client.set_terminated(run_id, "FINISHED")
+        self._end(run_id, "FINISHED")
+
+    def _end(self, run_id: str, status: str, tags: dict[str, str] | None = None) -> None:
+        """The run's last word, which a signal must not cut off: set_terminated first waits
+        for MLflow's asynchronous queue, long enough for a SIGTERM to land there."""
+        from mlflow.entities import RunTag
+
+        from mbegu.processes import signals_deferred
+
+        with signals_deferred():
+            if tags:
+                self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            self.client.set_terminated(run_id, status)
 
     def require_run(self, run_id: str) -> None:
         from mlflow.exceptions import MlflowException
