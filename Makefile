@@ -4,12 +4,24 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# TORCH=cpu (default): PyTorch's CPU wheel (~200 MB) instead of PyPI's CUDA build (~2.7 GB on
-# Linux). TORCH=gpu: the CUDA build from PyPI.
+# Installs come from uv.lock (one universal lock: Linux and macOS, Python 3.11-3.13) with uv,
+# which `make` fetches from PyPI into $(VENV)/uv when it is not on your PATH. INSTALLER=pip
+# (or no uv to be had) installs the same pins with pip from requirements/constraints.txt.
+INSTALLER ?= uv
+UV_VERSION := 0.13.9
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(VENV)/uv/bin/uv)
+EXTRAS ?= dev
+# TORCH=cpu (default): on Linux, PyTorch's CPU wheel (~200 MB) of the locked version instead of
+# PyPI's CUDA build (~2.7 GB with its nvidia-* packages); macOS gets PyPI's build either way.
+# TORCH=gpu: the CUDA build, as locked.
 TORCH ?= cpu
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 CONSTRAINTS := requirements/constraints.txt
-TORCH_VERSION := $(shell sed -n 's/^torch==\([0-9.]*\).*/\1/p' $(CONSTRAINTS))
+TORCH_VERSION := $(shell sed -n '/^name = "torch"$$/{n;s/^version = "\(.*\)"/\1/p;}' uv.lock)
+CPU_TORCH := $(and $(filter cpu,$(TORCH)),$(filter Linux,$(shell uname -s)))
+# What PyPI's Linux torch brings for CUDA: left out when the CPU wheel replaces it.
+CUDA_PACKAGES := $(shell sed -n 's/^name = "\(torch\|triton\|cuda-[a-z-]*\|nvidia-[a-z0-9-]*\)"$$/\1/p' uv.lock | grep -v '^nvidia-ml-py$$')
+WHEELS := $(or $(UV_FIND_LINKS),$(PIP_FIND_LINKS))
 
 # Offline first: no analytics or telemetry from DVC or MLflow.
 export DVC_NO_ANALYTICS := 1
@@ -18,23 +30,43 @@ export DO_NOT_TRACK := true
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run data repro test lint format ui bench bench-data lock clean
+.PHONY: help install install-uv install-pip run data repro test lint format ui bench bench-data lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/.installed: pyproject.toml uv.lock $(CONSTRAINTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(if $(filter uv,$(INSTALLER)),--without-pip) $(VENV)
+	@if [ "$(INSTALLER)" = uv ] && { test -x $(UV) || $(PYTHON) -m pip install -q --disable-pip-version-check --target $(VENV)/uv 'uv==$(UV_VERSION)'; }; then \
+	  $(MAKE) --no-print-directory install-uv; \
+	else \
+	  echo "make: installing with pip (INSTALLER=$(INSTALLER))"; $(MAKE) --no-print-directory install-pip; \
+	fi
+	touch $@
+
+# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set, imports would otherwise
+# recompile every module on every start.
+install-uv:
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync -q --frozen --compile-bytecode --python $(BIN)/python \
+	  $(addprefix --extra ,$(EXTRAS)) $(if $(CPU_TORCH),$(addprefix --no-install-package ,$(CUDA_PACKAGES)))
+ifneq ($(CPU_TORCH),)
+	@# The CPU wheel: from a folder of wheels on this machine if there is one, else PyTorch's index.
+	$(UV) pip install -q --python $(BIN)/python --no-deps --compile-bytecode --no-index \
+	  --find-links '$(WHEELS)' 'torch==$(TORCH_VERSION)+cpu' 2>/dev/null \
+	  || $(UV) pip install -q --python $(BIN)/python --no-deps --compile-bytecode \
+	  --index-url $(TORCH_CPU_INDEX) 'torch==$(TORCH_VERSION)+cpu'
+endif
+
+install-pip:
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip -q
 	$(BIN)/python -m pip install -q --upgrade pip
-ifeq ($(TORCH),gpu)
-	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) 'torch==$(TORCH_VERSION)'
-else
-	@# A torch wheel already on this machine (pip's find-links) first, else PyTorch's CPU index.
+ifneq ($(CPU_TORCH),)
 	$(BIN)/python -m pip install -q --no-index --no-deps 'torch==$(TORCH_VERSION)' 2>/dev/null \
 	  || $(BIN)/python -m pip install -q --no-deps 'torch==$(TORCH_VERSION)' --index-url $(TORCH_CPU_INDEX)
+else
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) 'torch==$(TORCH_VERSION)'
 endif
-	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
-	touch $@
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[$(EXTRAS)]'
 
 install: $(BIN)/.installed ## create .venv and install mbegu with the tested versions
 
@@ -78,10 +110,12 @@ bench: data ## benchmark the train stage against plain PyTorch (prints the ratio
 bench-data: install ## mbegu vs logistic regression on tables (ARGS="--text F.tsv ..." for text)
 	$(BIN)/python benchmarks/data_quality.py $(ARGS)
 
-lock: install ## re-pin requirements/constraints.txt from the current .venv
-	@head -4 $(CONSTRAINTS) > $(CONSTRAINTS).new
-	$(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+.*/torch==\1/' >> $(CONSTRAINTS).new
-	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+lock: ## re-lock uv.lock from pyproject.toml, and export its pins for pip (requirements/constraints.txt)
+	@test -x $(UV) || $(PYTHON) -m pip install -q --target $(VENV)/uv 'uv==$(UV_VERSION)'
+	$(UV) lock
+	@echo "# pip's pins (INSTALLER=pip), exported from uv.lock by \`make lock\`: do not edit." > $(CONSTRAINTS)
+	$(UV) export -q --frozen --all-extras --no-hashes --no-header --no-emit-project \
+	  --no-annotate >> $(CONSTRAINTS)
 
 clean: ## remove pipeline outputs, the local MLflow store and checkpoints (not .venv)
 	rm -rf artifacts checkpoints mlflow.db mlartifacts dvc_plots predictions.csv
