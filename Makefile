@@ -2,6 +2,8 @@
 # Both are idempotent: a second call skips what is already done.
 
 PYTHON ?= python3
+# The interpreter that makes the venv (resolved before .venv/bin goes on PATH below).
+BASE_PYTHON := $(shell command -v $(PYTHON) 2>/dev/null || echo $(PYTHON))
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Installs come from uv.lock (one universal lock: Linux and macOS, Python 3.11-3.13) with uv,
@@ -28,6 +30,10 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export PATH := $(abspath $(BIN)):$(PATH)
+# uv installs without compiling bytecode (compiling all of site-packages takes ~30 s here);
+# Python compiles each module on its first import and keeps it, which PYTHONDONTWRITEBYTECODE
+# (set on some machines) would forbid, making every start recompile: make's commands keep it.
+unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-uv install-pip run data repro test lint format ui bench bench-data lock clean
@@ -36,29 +42,27 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml uv.lock $(CONSTRAINTS)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(if $(filter uv,$(INSTALLER)),--without-pip) $(VENV)
-	@if [ "$(INSTALLER)" = uv ] && { test -x $(UV) || $(PYTHON) -m pip install -q --disable-pip-version-check --target $(VENV)/uv 'uv==$(UV_VERSION)'; }; then \
+	test -x $(BIN)/python || $(BASE_PYTHON) -m venv $(if $(filter uv,$(INSTALLER)),--without-pip) $(VENV)
+	@if [ "$(INSTALLER)" = uv ] && { test -x $(UV) || $(BASE_PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore --target $(VENV)/uv 'uv==$(UV_VERSION)'; }; then \
 	  $(MAKE) --no-print-directory install-uv; \
 	else \
 	  echo "make: installing with pip (INSTALLER=$(INSTALLER))"; $(MAKE) --no-print-directory install-pip; \
 	fi
 	touch $@
 
-# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set, imports would otherwise
-# recompile every module on every start.
 install-uv:
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync -q --frozen --compile-bytecode --python $(BIN)/python \
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync -q --frozen --python $(BIN)/python \
 	  $(addprefix --extra ,$(EXTRAS)) $(if $(CPU_TORCH),$(addprefix --no-install-package ,$(CUDA_PACKAGES)))
 ifneq ($(CPU_TORCH),)
 	@# The CPU wheel: from a folder of wheels on this machine if there is one, else PyTorch's index.
-	$(UV) pip install -q --python $(BIN)/python --no-deps --compile-bytecode --no-index \
+	$(UV) pip install -q --python $(BIN)/python --no-deps --no-index \
 	  --find-links '$(WHEELS)' 'torch==$(TORCH_VERSION)+cpu' 2>/dev/null \
-	  || $(UV) pip install -q --python $(BIN)/python --no-deps --compile-bytecode \
+	  || $(UV) pip install -q --python $(BIN)/python --no-deps \
 	  --index-url $(TORCH_CPU_INDEX) 'torch==$(TORCH_VERSION)+cpu'
 endif
 
 install-pip:
-	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip -q
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null
 	$(BIN)/python -m pip install -q --upgrade pip
 ifneq ($(CPU_TORCH),)
 	$(BIN)/python -m pip install -q --no-index --no-deps 'torch==$(TORCH_VERSION)' 2>/dev/null \
@@ -111,7 +115,7 @@ bench-data: install ## mbegu vs logistic regression on tables (ARGS="--text F.ts
 	$(BIN)/python benchmarks/data_quality.py $(ARGS)
 
 lock: ## re-lock uv.lock from pyproject.toml, and export its pins for pip (requirements/constraints.txt)
-	@test -x $(UV) || $(PYTHON) -m pip install -q --target $(VENV)/uv 'uv==$(UV_VERSION)'
+	@test -x $(UV) || $(BASE_PYTHON) -m pip install -q --target $(VENV)/uv 'uv==$(UV_VERSION)'
 	$(UV) lock
 	@echo "# pip's pins (INSTALLER=pip), exported from uv.lock by \`make lock\`: do not edit." > $(CONSTRAINTS)
 	$(UV) export -q --frozen --all-extras --no-hashes --no-header --no-emit-project \
