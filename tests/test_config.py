@@ -15,6 +15,7 @@ from mbegu.config.compose import compose, config_groups, load_params
 from mbegu.errors import MbeguError
 from mbegu.models.build import sized_model_config
 from mbegu.security import instantiate
+from mbegu.tracking.logger import build_loggers
 from mbegu.training.train import build_callbacks
 
 from .conftest import PRISTINE, REPO
@@ -29,6 +30,7 @@ def test_every_group_has_options() -> None:
         "model",
         "trainer",
         "callbacks",
+        "logger",
         "tracking",
         "paths",
         "debug",
@@ -76,6 +78,11 @@ def test_every_option_composes_and_instantiates(group: str, option: str, tmp_pat
     assert trainer.max_epochs == cfg.trainer.max_epochs
     tracker = instantiate(cfg.tracking)
     assert tracker.experiment_name == cfg.tracking.experiment_name
+    loggers = build_loggers(cfg.logger, tracker, "0" * 32, tmp_path)
+    names = {type(logger).__name__ for logger in loggers}
+    expected = {"mlflow": {"MlflowEpochLogger"}, "dvclive": {"DVCLiveLogger"}, "none": set()}
+    expected["both"] = expected["mlflow"] | expected["dvclive"]
+    assert names == expected[option if group == "logger" else "mlflow"]
     assert set(cfg.paths) >= {"data_dir", "processed_dir", "model_dir", "reports_dir"}
     if cfg.get("sweep") is not None:
         import optuna

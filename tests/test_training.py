@@ -39,6 +39,25 @@ class Boom(pl.Callback):
             raise self.error
 
 
+def test_logger_group_dvclive_beside_mlflow_and_none(project, client, experiment) -> None:
+    both = train(compose([*FAST, f"tracking.experiment_name={experiment}", "logger=both"]))
+    live = json.loads((project / "reports" / "dvclive" / "metrics.json").read_text())
+    assert live["val"]["acc"] == pytest.approx(both.metrics["val/acc"])  # the last epoch
+    curve = pd.read_csv(
+        project / "reports" / "dvclive" / "plots" / "metrics" / "val" / "acc.tsv", sep="\t"
+    )
+    mlflow_curve = client.get_metric_history(both.run_id, "val/acc")
+    assert [m.step for m in mlflow_curve] == [0, 1, 2]  # MLflow too, one point per epoch
+    np.testing.assert_allclose(curve["acc"], [m.value for m in mlflow_curve], rtol=1e-6)
+    assert "dvc.yaml" not in {p.name for p in (project / "reports" / "dvclive").iterdir()}
+
+    none = train(compose([*FAST, f"tracking.experiment_name={experiment}", "logger=none"]))
+    run = client.get_run(none.run_id)
+    assert run.info.status == "FINISHED"
+    assert "val/acc" not in run.data.metrics  # no per-epoch logger: no epoch metrics
+    assert run.data.params["model.optimizer.lr"]  # the config is logged whatever the logger
+
+
 def test_train_records_one_finished_run(project, client, experiment) -> None:
     cfg = compose([*FAST, f"tracking.experiment_name={experiment}", "model.optimizer.lr=0.004"])
     result = train(cfg)
