@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from mbegu.errors import MbeguError
 
@@ -39,3 +40,12 @@ def store_root(start: Path | None = None) -> Path:
     if dvc_root:
         return Path(dvc_root).resolve()
     return project_root(start)
+
+
+def resolve_paths(cfg: Any, root: Path) -> dict[str, Path]:
+    """cfg.paths anchored at the project root; none may point outside it."""
+    from mbegu.security import inside
+
+    paths = {key: inside(root, value, f"paths.{key}") for key, value in cfg.paths.items()}
+    paths["run_file"] = paths["model_dir"].parent / "run.json"
+    return paths

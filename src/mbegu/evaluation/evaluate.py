@@ -49,8 +49,8 @@ def find_train_run(tracker: Any, run_file: Path, digest: str) -> str:
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test metrics to reports/ and to the run; the model logged (and registered) in MLflow."""
+    from mbegu.project import resolve_paths
     from mbegu.security import instantiate
-    from mbegu.training.train import resolve_paths
 
     root = project_root()
     paths = resolve_paths(cfg, root)

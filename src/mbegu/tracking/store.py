@@ -25,6 +25,13 @@ DB_NAME = "mlflow.db"
 ARTIFACTS_NAME = "mlartifacts"
 
 
+def offline_defaults() -> None:
+    """Offline first: nothing phones home unless the user turned it back on (set when a
+    tracker is made or the CLI starts, not on import)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+
+
 def resolve_tracking_uri(configured: str | None = None, root: Path | None = None) -> str:
     """The config's URI, else $MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db."""
     uri = configured or os.environ.get("MLFLOW_TRACKING_URI")

@@ -15,6 +15,7 @@ from mbegu.tracking.store import (
     check_reachable,
     close_dead_runs,
     default_artifact_root,
+    offline_defaults,
     owner_tags,
     resolve_tracking_uri,
     retrying,
@@ -52,6 +53,7 @@ class MlflowTracker:
         promote_if: Mapping[str, Any] | None = None,
         store_retry_seconds: float = 60.0,
     ) -> None:
+        offline_defaults()
         self.experiment_name = experiment_name
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.artifact_root = artifact_root or default_artifact_root(self.tracking_uri)

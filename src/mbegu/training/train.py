@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
-from mbegu.project import project_root
+from mbegu.project import project_root, resolve_paths
 from mbegu.tracking.lineage import TAG_DATA_MD5, lineage_tags
 from mbegu.tracking.lineage import run_name as default_run_name
 
@@ -40,15 +40,6 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     # Epoch metrics come from torchmetrics, whose compute() already reduces across processes.
     warnings.filterwarnings("ignore", ".*sync_dist=True.*")
-
-
-def resolve_paths(cfg: DictConfig, root: Path) -> dict[str, Path]:
-    """cfg.paths anchored at the project root; none may point outside it."""
-    from mbegu.security import inside
-
-    paths = {key: inside(root, value, f"paths.{key}") for key, value in cfg.paths.items()}
-    paths["run_file"] = paths["model_dir"].parent / "run.json"
-    return paths
 
 
 def build_callbacks(callbacks_cfg: DictConfig | None, checkpoint_dir: Path) -> list[Any]:

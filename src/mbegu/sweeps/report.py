@@ -1,0 +1,108 @@
+"""What a sweep reports: the summary it prints, and the counts, best value, best config
+and Optuna's plots on its parent MLflow run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from mbegu.sweeps import storage as trials
+from mbegu.sweeps.best import write_best_config
+
+
+def summarize(
+    study: Any, cfg: DictConfig, overrides: Sequence[str], seconds: float
+) -> dict[str, Any]:
+    c = trials.counts(study)
+    summary: dict[str, Any] = {
+        "study": cfg.sweep.study_name,
+        "metric": cfg.sweep.metric,
+        "counts": c,
+        "wall_s": round(seconds, 1),
+    }
+    try:
+        best = study.best_trial
+    except ValueError:
+        return summary
+    summary |= {
+        "best_value": best.value,
+        "best_trial": best.number,
+        "best_overrides": best.user_attrs.get("overrides", []),
+    }
+    summary["best_config"] = str(write_best_config(cfg, overrides, best))
+    return summary
+
+
+def log_summary(
+    tracker: Any, run_id: str, study: Any, cfg: DictConfig, summary: dict[str, Any]
+) -> None:
+    client = tracker.client
+    metrics = {f"trials_{k.replace(' ', '_')}": v for k, v in summary["counts"].items()}
+    if "best_value" in summary:
+        metrics[f"best/{cfg.sweep.metric}"] = summary["best_value"]
+        client.set_tag(run_id, "mbegu.sweep.best_trial", str(summary["best_trial"]))
+        client.log_artifact(run_id, summary["best_config"], "best")
+    tracker.log_metrics(run_id, metrics, step=len(study.trials))
+    for path in _plots(study).values():
+        client.log_artifact(run_id, str(path), "plots")
+        path.unlink(missing_ok=True)
+
+
+def _plots(study: Any) -> dict[str, Path]:
+    """Optimisation history and parameter importances as PNGs (what enough trials allow)."""
+    import tempfile
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.visualization import matplotlib as optuna_plots
+
+    out: dict[str, Path] = {}
+    if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
+        return out
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    folder = Path(tempfile.mkdtemp(prefix="mbegu-sweep-"))
+    for name, plot in (
+        ("optimization_history", optuna_plots.plot_optimization_history),
+        ("param_importances", optuna_plots.plot_param_importances),
+    ):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                axes = plot(study)
+        except (ValueError, RuntimeError, ZeroDivisionError):
+            continue  # e.g. importances need two complete trials
+        figure = getattr(axes, "figure", None) or plt.gcf()
+        path = folder / f"{name}.png"
+        figure.set_size_inches(7, 4.5)
+        figure.tight_layout()
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        out[name] = path
+    return out
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    c = summary["counts"]
+    lines = [
+        f"study {summary['study']}: {c['complete']} complete, {c['pruned']} pruned, "
+        f"{c['failed']} failed ({c['not counted']} retried or interrupted), "
+        f"{summary['wall_s']} s",
+    ]
+    if "best_value" in summary:
+        lines += [
+            f"best {summary['metric']}: {summary['best_value']:.4f} "
+            f"(trial {summary['best_trial']})",
+            f"best params: {' '.join(summary['best_overrides'])}",
+            f"best config: {summary['best_config']}",
+            f"retrain it: mbegu train experiment={Path(summary['best_config']).stem}  or  "
+            f"dvc exp run -S experiment={Path(summary['best_config']).stem}",
+        ]
+    width = min(100, max(len(line) for line in lines))
+    return "\n".join(["-" * width, *lines, "-" * width])

@@ -1,0 +1,81 @@
+"""A sweep's MLflow runs: the study's one parent run and a run per trial, tagged with its
+study, number and final state; runs whose worker died are closed KILLED."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig
+
+from mbegu.security import mask_secrets
+
+STUDY_TAG, TRIAL_TAG, STATE_TAG = "mbegu.sweep.study", "mbegu.trial.number", "mbegu.trial.state"
+UID_TAG = "mbegu.sweep.study_uid"
+
+
+def parent_run(tracker: Any, cfg: DictConfig, where: str, uid: str) -> str:
+    """The study's one parent run: found by its tag on a rerun or from another machine.
+
+    Two coordinators starting at once may both create one; both then keep the oldest.
+    """
+    client, name = tracker.client, cfg.sweep.study_name
+    query = f"tags.`{UID_TAG}` = '{uid}' and tags.`mbegu.sweep.role` = 'parent'"
+
+    def existing() -> list:
+        return client.search_runs(
+            [tracker.experiment_id()], filter_string=query, order_by=["attributes.start_time ASC"]
+        )
+
+    found = existing()
+    if found:
+        return found[0].info.run_id
+    mine = tracker.start_run(
+        {
+            STUDY_TAG: name,
+            UID_TAG: uid,
+            "mbegu.sweep.role": "parent",
+            "mbegu.sweep.storage": mask_secrets(where),
+        },
+        run_name=f"sweep-{name}",
+    )
+    oldest = existing()[0].info.run_id
+    if oldest != mine:
+        client.delete_run(mine)
+    return oldest
+
+
+def trial_runs(tracker: Any, tags: dict[str, str]) -> list:
+    """The MLflow run of one trial, found by its study and trial-number tags."""
+    return tracker.client.search_runs(
+        [tracker.experiment_id()],
+        filter_string=" and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items()),
+        max_results=1,
+    )
+
+
+def close_dead_run(tracker: Any, s: DictConfig, trial: Any) -> None:
+    """A trial whose worker died (SIGKILL, power loss) left its MLflow run RUNNING."""
+    for run in trial_runs(tracker, {STUDY_TAG: s.study_name, TRIAL_TAG: str(trial.number)}):
+        if run.info.status == "RUNNING":
+            tracker.client.set_tag(run.info.run_id, STATE_TAG, "failed")
+            tracker.client.set_tag(run.info.run_id, "mbegu.error", "its worker died; retried")
+            tracker.client.set_terminated(run.info.run_id, "KILLED")
+
+
+def tag_trial(
+    tracker: Any, tags: dict[str, str], parent: str, state: str, reason: str | None
+) -> None:
+    """Tag the trial's run with its final state; a trial that failed before its run
+    started still gets a (FAILED) run, so the parent's children match the study."""
+    client = tracker.client
+    found = trial_runs(tracker, tags)
+    if found:
+        run_id = found[0].info.run_id
+    else:
+        run_id = tracker.start_run(
+            tags, parent_run_id=parent, run_name=f"{tags[STUDY_TAG]}-trial-{tags[TRIAL_TAG]}"
+        )
+        client.set_terminated(run_id, "FAILED")
+    client.set_tag(run_id, STATE_TAG, state)
+    if reason:
+        client.set_tag(run_id, "mbegu.error" if state == "failed" else "mbegu.stopped", reason)
