@@ -1,12 +1,12 @@
 """Lightning loggers: the `logger` config group (mlflow, dvclive, both, none) built for a run.
 
-The MLflow one is Lightning's MLFlowLogger, writing asynchronously into the run mbegu opened
-(train() owns that run: one per pipeline, ended KILLED/FAILED/FINISHED by MlflowTracker.run).
+The MLflow one is Lightning's MLFlowLogger, writing into the run mbegu opened (train() owns
+that run: one per pipeline, ended KILLED/FAILED/FINISHED by MlflowTracker.run).
 """
 
 from __future__ import annotations
 
-import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,16 +16,28 @@ from lightning.pytorch.utilities import rank_zero_only
 
 
 class MlflowEpochLogger(MLFlowLogger):
-    """MLFlowLogger with epoch as the step. Its other overrides work around two limits: it
-    would log the module's hparams beside the full config train() logs, and its finalize()
-    ends the run, which `evaluate` still has to complete and which must end KILLED on Ctrl-C."""
+    """Lightning's MLFlowLogger into the run train() opened, with epoch as the step. What it
+    overrides works around limits of the library:
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    - writes: MLflow's asynchronous queue (synchronous=False) drops a write that fails, such
+      as one to a locked SQLite store, with a log line, and training ends "successfully"
+      without its metrics; synchronous writes cost milliseconds an epoch. So epochs are
+      buffered and written every `flush_seconds` through the tracker's client, which retries
+      a locked store (tracking.store_retry_seconds) and then fails in one line.
+    - log_hyperparams: it would log the module's hparams beside the full config train() logs.
+    - finalize: it would end the run, which `evaluate` still completes and which must end
+      KILLED on Ctrl-C (MlflowTracker.run sets the status).
+    """
+
+    def __init__(self, *args: Any, client: Any = None, flush_seconds: float = 2.0, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        # MLflow's queue otherwise polls with a 1 s timeout, which every flush (ours, and the
-        # one in set_terminated) waits out; buffered, a flush returns at once and each write
-        # to the store carries a few epochs.
-        os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "2")
+        self._client, self.flush_seconds = client, flush_seconds
+        self._buffer: list[Any] = []
+        self._last_flush = time.monotonic()
+
+    @property
+    def experiment(self) -> Any:
+        return self._client if self._client is not None else super().experiment
 
     @rank_zero_only
     def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
@@ -33,19 +45,33 @@ class MlflowEpochLogger(MLFlowLogger):
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        from mlflow.entities import Metric
+
         metrics = dict(metrics)
         epoch = metrics.pop("epoch", None)
-        super().log_metrics(metrics, step=int(epoch) if epoch is not None else step)
+        step = int(epoch) if epoch is not None else int(step or 0)
+        now = int(time.time() * 1000)
+        self._buffer += [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        for start in range(0, len(self._buffer), 1000):
+            self.experiment.log_batch(self.run_id, metrics=self._buffer[start : start + 1000])
+        self._buffer.clear()
+        self._last_flush = time.monotonic()
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
-        """Wait for the asynchronous writes; the run's status is MlflowTracker.run()'s."""
-        import mlflow
+        """Write what is buffered; after a failure, a second error would only hide the first."""
+        from mbegu.errors import MbeguError
 
-        from mbegu.processes import signals_deferred
-
-        with signals_deferred():
-            mlflow.flush_async_logging()
+        try:
+            self.flush()
+        except MbeguError:
+            if status == "success":
+                raise
+            self._buffer.clear()
 
 
 def build_loggers(
@@ -65,6 +91,7 @@ def build_loggers(
                 "run_id": run_id,
                 "tracking_uri": tracker.tracking_uri,
                 "experiment_name": tracker.experiment_name,
+                "client": tracker.client,
             }
         if spec.get("dir") is not None:
             extra["dir"] = str(inside(root, spec.dir, f"logger.{name}.dir"))

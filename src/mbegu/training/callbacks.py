@@ -8,7 +8,6 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import OnExceptionCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
 from mbegu.errors import MbeguError
@@ -88,31 +87,20 @@ class EpochReport(pl.Callback):
         )
 
 
-class InterruptedCheckpoint(OnExceptionCheckpoint):
-    """interrupted.ckpt when training stops on an exception (Ctrl-C, SIGTERM, a crash), what
-    `resume.mode=continue` picks up. Lightning's callback saves on any exception; this one
-    skips a diverged model, whose weights are not worth continuing from."""
-
-    def __init__(self, dirpath: Path) -> None:
-        super().__init__(dirpath, filename="interrupted")
-
-    def on_exception(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
-    ) -> None:
-        if not isinstance(exception, NonFiniteError):
-            super().on_exception(trainer, pl_module, exception)
-
-
 class RunState(pl.Callback):
-    """Puts the composed config and the RNG states into every checkpoint.
+    """Puts the composed config and the RNG states into every checkpoint, and writes
+    interrupted.ckpt when training stops on an exception (Ctrl-C, SIGTERM, a crash), which
+    `resume.mode=continue` picks up. (Lightning's OnExceptionCheckpoint would do the last
+    part, but with it in the callbacks every fresh `fit(ckpt_path=None)` resumes from the
+    newest checkpoint it finds, warning; and it cannot skip a diverged model.)
 
     With them a checkpoint reloads without the config that made it, and a continued run
     draws the same dropout masks as an uninterrupted one. Everything stored is plain lists,
     numbers and tensors, so checkpoints load with torch.load(weights_only=True).
     """
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
+    def __init__(self, config: dict[str, Any], checkpoint_dir: Path) -> None:
+        self.config, self.checkpoint_dir = config, checkpoint_dir
 
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
@@ -146,3 +134,10 @@ class RunState(pl.Callback):
             np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
             version, state, gauss = rng["python"]
             random.setstate((version, tuple(state), gauss))
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        if isinstance(exception, NonFiniteError):
+            return  # diverged weights are not worth continuing from
+        trainer.save_checkpoint(self.checkpoint_dir / "interrupted.ckpt")

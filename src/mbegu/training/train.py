@@ -107,12 +107,7 @@ def train(
 
     from mbegu.data.datamodule import build_datamodule
     from mbegu.tracking.logger import build_loggers
-    from mbegu.training.callbacks import (
-        EpochReport,
-        InterruptedCheckpoint,
-        RunState,
-        StopOnNonFinite,
-    )
+    from mbegu.training.callbacks import EpochReport, RunState, StopOnNonFinite
 
     quiet_lightning()
     check_options(cfg)  # a misspelt option is one line, before any run is opened
@@ -151,8 +146,7 @@ def train(
                 callbacks=[
                     *build_callbacks(cfg.get("callbacks"), checkpoint_dir),
                     StopOnNonFinite(),
-                    RunState(config),
-                    InterruptedCheckpoint(checkpoint_dir),
+                    RunState(config, checkpoint_dir),
                     report,
                     *callbacks,
                 ],
