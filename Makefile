@@ -108,7 +108,7 @@ format: install ## ruff fix and format
 ui: install ## MLflow UI on http://127.0.0.1:5000 for this project's runs
 	$(BIN)/mbegu ui
 
-bench: data ## benchmark the train stage against plain PyTorch (prints the ratios)
+bench: data ## mbegu vs bare Lightning and plain PyTorch: train stage, sweep, pipeline (ratios, targets)
 	$(BIN)/python benchmarks/train_overhead.py
 
 bench-data: install ## mbegu vs logistic regression on tables (ARGS="--text F.tsv ..." for text)

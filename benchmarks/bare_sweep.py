@@ -1,0 +1,169 @@
+"""References for `mbegu sweep`: the same study with Optuna over a bare Lightning loop
+(`lightning`) or over a plain PyTorch loop (`plain`), in one process, no tracking.
+
+Same search space (conf/sweep/default.yaml's params), trials, epochs, sampler, pruner and seed
+as `mbegu sweep sweep=default`; each trial's objective is its best val/acc, reported every
+epoch for pruning. Prints one JSON line: trials by state and the best value.
+Usage: python benchmarks/bare_sweep.py lightning|plain [params.yaml] [n_trials] [epochs]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import optuna
+import torch
+import torch.nn.functional as F
+import yaml
+from omegaconf import OmegaConf
+
+from mbegu.data.loading import EpochSeededSampler, TensorRows, as_batch
+from mbegu.data.sources import build_data
+from mbegu.models.build import sized_model_config
+from plain_torch import NETWORKS, OPTIMIZERS, evaluate  # benchmarks/ is on sys.path
+
+
+def build(
+    cfg: dict, sizes: dict, kind: str, picked: dict
+) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    model_cfg = sized_model_config(cfg["model"], sizes, kind)
+    net_cfg = {k: v for k, v in model_cfg["net"].items() if k != "_target_"}
+    net_cfg["dropout"] = picked["dropout"]
+    net = NETWORKS[model_cfg["net"]["_target_"]](**net_cfg)
+    opt_cfg = {k: v for k, v in model_cfg["optimizer"].items() if not k.startswith("_")}
+    opt_cfg |= {"lr": picked["lr"], "weight_decay": picked["weight_decay"]}
+    return net, OPTIMIZERS[model_cfg["optimizer"]["_target_"]](net.parameters(), **opt_cfg)
+
+
+def suggest(trial: optuna.Trial) -> dict:
+    """conf/sweep/default.yaml's space, in its order."""
+    return {
+        "lr": trial.suggest_float("model.optimizer.lr", 0.0003, 0.03, log=True),
+        "weight_decay": trial.suggest_float(
+            "model.optimizer.weight_decay", 0.000001, 0.001, log=True
+        ),
+        "dropout": trial.suggest_float("model.net.dropout", 0.0, 0.5),
+        "batch_size": trial.suggest_categorical("data.batch_size", [32, 64, 128]),
+    }
+
+
+def plain_trial(trial, tensors, net, optimizer, batch, seed, epochs) -> float:
+    (x_train, y_train), (x_val, y_val) = tensors["train"], tensors["val"]
+    sampler = EpochSeededSampler(len(y_train), seed)
+    best = 0.0
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        order = torch.tensor(list(iter(sampler)))
+        net.train()
+        for start in range(0, len(order), batch):
+            rows = order[start : start + batch]
+            loss = F.cross_entropy(net(x_train[rows]), y_train[rows])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        acc = evaluate(net, x_val, y_val)["val/acc"]
+        best = max(best, acc)
+        trial.report(acc, epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return best
+
+
+def lightning_trial(trial, tensors, net, optimizer, batch, seed, epochs) -> float:
+    import lightning.pytorch as pl
+    from optuna_integration import PyTorchLightningPruningCallback
+    from torch.utils.data import DataLoader
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # set on its import
+
+    class Bare(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def training_step(self, b: tuple, _: int) -> torch.Tensor:
+            return F.cross_entropy(self.net(b[0]), b[1])
+
+        def validation_step(self, b: tuple, _: int) -> None:
+            self.log("val/acc", (self.net(b[0]).argmax(1) == b[1]).float().mean())
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return optimizer
+
+    class Best(pl.Callback):
+        value = 0.0
+
+        def on_validation_end(self, trainer: pl.Trainer, _: pl.LightningModule) -> None:
+            self.value = max(self.value, float(trainer.callback_metrics["val/acc"]))
+
+    train = DataLoader(
+        TensorRows(*tensors["train"]),
+        batch_size=batch,
+        collate_fn=as_batch,
+        sampler=EpochSeededSampler(len(tensors["train"][1]), seed),
+    )
+    val = DataLoader(TensorRows(*tensors["val"]), batch_size=batch, collate_fn=as_batch)
+    best = Best()
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        deterministic=True,
+        callbacks=[best, PyTorchLightningPruningCallback(trial, monitor="val/acc")],
+    )
+    trainer.fit(Bare(), train, val)
+    return best.value
+
+
+def main(
+    kind: str, params_path: str = "params.yaml", n_trials: str = "20", epochs: str = "10"
+) -> None:
+    warnings.filterwarnings("ignore")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    started = time.perf_counter()
+    root = Path(params_path).resolve().parent
+    cfg = yaml.safe_load(Path(params_path).read_text())
+    sweep = yaml.safe_load((root / "conf" / "sweep" / "default.yaml").read_text())
+    source = build_data(OmegaConf.create(cfg), root)
+    tensors = {split: source.tensors(split) for split in ("train", "val")}
+    fit = {"plain": plain_trial, "lightning": lightning_trial}[kind]
+    sampler = {k: v for k, v in sweep["sampler"].items() if k != "_target_"}
+    pruner = {k: v for k, v in sweep["pruner"].items() if k != "_target_"}
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(**sampler),
+        pruner=optuna.pruners.MedianPruner(**pruner),
+    )
+
+    def objective(trial: optuna.Trial) -> float:
+        picked = suggest(trial)
+        torch.manual_seed(cfg["seed"])
+        net, optimizer = build(cfg, source.sizes, source.kind, picked)
+        return fit(trial, tensors, net, optimizer, picked["batch_size"], cfg["seed"], int(epochs))
+
+    study.optimize(objective, n_trials=int(n_trials))
+    states = [t.state.name.lower() for t in study.trials]
+    print(
+        json.dumps(
+            {
+                "wall_s": time.perf_counter() - started,
+                "complete": states.count("complete"),
+                "pruned": states.count("pruned"),
+                "best": study.best_value,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
