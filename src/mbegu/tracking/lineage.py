@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import shlex
@@ -72,13 +73,13 @@ def run_name(model_target: str | None, data_name: str) -> str:
     return f"{model}-{data_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-LOCK_FILE = "requirements/constraints.txt"
-KEY_PACKAGES = ("torch", "lightning", "mlflow", "dvc", "hydra-core", "optuna")
+LOCK_FILE = "uv.lock"
 
 
-def environment(root: Path) -> tuple[str, dict[str, str]]:
-    """(pip-freeze-like text of the installed packages, tags: lock md5 and key versions)."""
-    import hashlib
+@functools.cache
+def installed_versions() -> dict[str, str]:
+    """Name -> version of every installed distribution: read once per process (a third of a
+    second each time, which a sweep would pay per trial), as installs do not change under it."""
     from importlib import metadata
 
     versions = {}
@@ -86,6 +87,17 @@ def environment(root: Path) -> tuple[str, dict[str, str]]:
         name = dist.metadata["Name"]
         if name:
             versions[name.lower()] = dist.version
+    return versions
+
+
+KEY_PACKAGES = ("torch", "lightning", "mlflow", "dvc", "hydra-core", "optuna")
+
+
+def environment(root: Path) -> tuple[str, dict[str, str]]:
+    """(pip-freeze-like text of the installed packages, tags: lock md5 and key versions)."""
+    import hashlib
+
+    versions = installed_versions()
     text = "".join(f"{name}=={version}\n" for name, version in sorted(versions.items()))
     tags = {"mbegu.python": platform.python_version()}
     tags |= {f"mbegu.version.{p}": versions[p] for p in KEY_PACKAGES if p in versions}
