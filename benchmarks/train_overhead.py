@@ -99,18 +99,24 @@ def import_profile(root: Path, env: dict[str, str]) -> dict[str, float]:
 
 
 def hook_profile(root: Path, env: dict[str, str]) -> list[tuple[str, float, int]]:
-    """Lightning's SimpleProfiler over one train stage run: (hook, total s, calls), top 8."""
-    cmd = [str(BIN / "mbegu"), "train", "--params", "params.yaml", "+trainer.profiler=simple"]
-    _, stdout = run(cmd, root, env)
+    """Lightning's SimpleProfiler over one train stage run: (hook, total s, calls), top 8.
+    Its report goes to Lightning's logger, which mbegu quiets: let that one child speak."""
+    code = (
+        "import logging, sys; "
+        "logging.getLogger('lightning.pytorch.profilers').setLevel(logging.INFO); "
+        "from mbegu.cli.main import main; sys.exit(main(['train', '+trainer.profiler=simple']))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
+    )
     rows = []
-    for line in stdout.splitlines():
+    for line in (out.stdout + out.stderr).splitlines():
         cells = [c.strip() for c in line.split("|") if c.strip()]
         if len(cells) == 5 and cells[0] not in ("Action", "Total"):
             try:
                 rows.append((cells[0], float(cells[3]), int(cells[2])))
             except ValueError:
                 continue
-    rows = [r for r in rows if not r[0].startswith("run_training_epoch")]
     return sorted(rows, key=lambda r: -r[1])[:8]
 
 
@@ -144,7 +150,7 @@ def pipeline(tmp: Path, env: dict[str, str], rounds: int) -> dict:
     clone = tmp / "clone"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     env = {k: v for k, v in env.items() if k != "MLFLOW_TRACKING_URI"}
-    run([str(BIN / "dvc"), "pull", "-q"], clone, env)
+    run([str(BIN / "dvc"), "pull", "-q", "data.dvc"], clone, env)
     run([str(BIN / "dvc"), "repro", "-f", "-q"], clone, env)
     dvc, plain, metrics = [], [], {}
     for _ in range(rounds):
@@ -280,6 +286,7 @@ def main() -> None:
         print(f"    {package:<20}{seconds:>7.2f}")
     print("  Lightning's profile of one run (hook, total s, calls):")
     for hook, seconds, calls in hooks:
+        hook = hook.split("{")[0] + (".." + hook.rsplit(".", 1)[-1] if "{" in hook else "")
         print(f"    {hook[:60]:<60}{seconds:>8.3f}{calls:>7}")
 
 
