@@ -47,6 +47,22 @@ class EpochClock(pl.Callback):
         self.seconds.append(time.perf_counter() - self.started)
 
 
+def bare_trainer(epochs: int, callbacks: list[pl.Callback]) -> pl.Trainer:
+    """A Lightning Trainer with nothing of its own on: no logger, checkpoints or progress."""
+    return pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        deterministic=True,
+        callbacks=callbacks,
+    )
+
+
 def main(params_path: str = "params.yaml", epochs: str | None = None) -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
@@ -60,18 +76,7 @@ def main(params_path: str = "params.yaml", epochs: str | None = None) -> None:
     )
     val = DataLoader(TensorRows(*tensors["val"]), batch_size=batch, collate_fn=as_batch)
     clock = EpochClock()
-    trainer = pl.Trainer(
-        max_epochs=int(epochs) if epochs else cfg["trainer"]["max_epochs"],
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        deterministic=True,
-        callbacks=[clock],
-    )
+    trainer = bare_trainer(int(epochs) if epochs else cfg["trainer"]["max_epochs"], [clock])
     trainer.fit(Bare(net, optimizer), train, val)
     print(json.dumps({"epoch_seconds": clock.seconds, **evaluate(net, *tensors["val"])}))
 

@@ -22,10 +22,11 @@ import torch.nn.functional as F
 import yaml
 from omegaconf import OmegaConf
 
+from bare_lightning import bare_trainer  # benchmarks/ is on sys.path
 from mbegu.data.loading import EpochSeededSampler, TensorRows, as_batch
 from mbegu.data.sources import build_data
 from mbegu.models.build import sized_model_config
-from plain_torch import NETWORKS, OPTIMIZERS, evaluate  # benchmarks/ is on sys.path
+from plain_torch import NETWORKS, OPTIMIZERS, evaluate, train_epoch
 
 
 def build(
@@ -53,19 +54,11 @@ def suggest(trial: optuna.Trial) -> dict:
 
 
 def plain_trial(trial, tensors, net, optimizer, batch, seed, epochs) -> float:
-    (x_train, y_train), (x_val, y_val) = tensors["train"], tensors["val"]
-    sampler = EpochSeededSampler(len(y_train), seed)
+    x_val, y_val = tensors["val"]
+    sampler = EpochSeededSampler(len(tensors["train"][1]), seed)
     best = 0.0
     for epoch in range(epochs):
-        sampler.set_epoch(epoch)
-        order = torch.tensor(list(iter(sampler)))
-        net.train()
-        for start in range(0, len(order), batch):
-            rows = order[start : start + batch]
-            loss = F.cross_entropy(net(x_train[rows]), y_train[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        train_epoch(net, optimizer, tensors["train"], sampler, epoch, batch)
         acc = evaluate(net, x_val, y_val)["val/acc"]
         best = max(best, acc)
         trial.report(acc, epoch)
@@ -109,17 +102,8 @@ def lightning_trial(trial, tensors, net, optimizer, batch, seed, epochs) -> floa
     )
     val = DataLoader(TensorRows(*tensors["val"]), batch_size=batch, collate_fn=as_batch)
     best = Best()
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        deterministic=True,
-        callbacks=[best, PyTorchLightningPruningCallback(trial, monitor="val/acc")],
+    trainer = bare_trainer(
+        epochs, [best, PyTorchLightningPruningCallback(trial, monitor="val/acc")]
     )
     trainer.fit(Bare(), train, val)
     return best.value

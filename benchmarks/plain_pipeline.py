@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 import yaml
 from sklearn.metrics import accuracy_score, f1_score
 
 from mbegu.data.loading import EpochSeededSampler
 from mbegu.data.split import stratified_split
-from plain_torch import NETWORKS, OPTIMIZERS  # benchmarks/ is on sys.path
+from plain_torch import NETWORKS, OPTIMIZERS, train_epoch  # benchmarks/ is on sys.path
 
 
 def main(params_path: str = "params.yaml") -> None:
@@ -53,15 +52,7 @@ def main(params_path: str = "params.yaml") -> None:
     patience = cfg["callbacks"]["early_stopping"]["patience"]
     best, best_state, waited = -1.0, None, 0
     for epoch in range(cfg["trainer"]["max_epochs"]):
-        sampler.set_epoch(epoch)
-        order = torch.tensor(list(iter(sampler)))
-        net.train()
-        for start in range(0, len(order), batch):
-            rows = order[start : start + batch]
-            loss = F.cross_entropy(net(x_train[rows]), y_train[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        train_epoch(net, optimizer, (x_train, y_train), sampler, epoch, batch)
         net.eval()
         with torch.no_grad():
             acc = float((net(x_val).argmax(1) == y_val).float().mean())

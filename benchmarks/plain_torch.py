@@ -53,6 +53,27 @@ def evaluate(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str
     }
 
 
+def train_epoch(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train: tuple[torch.Tensor, torch.Tensor],
+    sampler: EpochSeededSampler,
+    epoch: int,
+    batch: int,
+) -> None:
+    """One epoch in the train stage's shuffle order (also used by the other plain scripts)."""
+    x_train, y_train = train
+    sampler.set_epoch(epoch)
+    order = torch.tensor(list(iter(sampler)))
+    net.train()
+    for start in range(0, len(order), batch):
+        rows = order[start : start + batch]
+        loss = F.cross_entropy(net(x_train[rows]), y_train[rows])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
 def main(params_path: str = "params.yaml", epochs: str | None = None) -> None:
     cfg, tensors, net, optimizer = setup(params_path)
     (x_train, y_train), (x_val, y_val) = tensors["train"], tensors["val"]
@@ -61,15 +82,7 @@ def main(params_path: str = "params.yaml", epochs: str | None = None) -> None:
     epoch_seconds, metrics = [], {}
     for epoch in range(int(epochs) if epochs else cfg["trainer"]["max_epochs"]):
         started = time.perf_counter()
-        sampler.set_epoch(epoch)
-        order = torch.tensor(list(iter(sampler)))
-        net.train()
-        for start in range(0, len(order), batch):
-            rows = order[start : start + batch]
-            loss = F.cross_entropy(net(x_train[rows]), y_train[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        train_epoch(net, optimizer, (x_train, y_train), sampler, epoch, batch)
         metrics = evaluate(net, x_val, y_val)
         epoch_seconds.append(time.perf_counter() - started)
     print(json.dumps({"epoch_seconds": epoch_seconds, **metrics}))
