@@ -24,6 +24,9 @@ CPU_TORCH := $(and $(filter cpu,$(TORCH)),$(filter Linux,$(shell uname -s)))
 # What PyPI's Linux torch brings for CUDA: left out when the CPU wheel replaces it.
 CUDA_PACKAGES := $(shell sed -n 's/^name = "\(torch\|triton\|cuda-[a-z-]*\|nvidia-[a-z0-9-]*\)"$$/\1/p' uv.lock | grep -v '^nvidia-ml-py$$')
 WHEELS := $(or $(UV_FIND_LINKS),$(PIP_FIND_LINKS))
+# What .venv holds: another EXTRAS, TORCH or INSTALLER installs again.
+nothing :=
+STAMP := $(BIN)/.installed-$(subst $(nothing) $(nothing),+,$(strip $(EXTRAS)))-$(TORCH)-$(INSTALLER)
 
 # Offline first: no analytics or telemetry from DVC or MLflow.
 export DVC_NO_ANALYTICS := 1
@@ -41,7 +44,8 @@ unexport PYTHONDONTWRITEBYTECODE
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: pyproject.toml uv.lock $(CONSTRAINTS)
+$(STAMP): pyproject.toml uv.lock $(CONSTRAINTS)
+	rm -f $(BIN)/.installed-*
 	test -x $(BIN)/python || $(BASE_PYTHON) -m venv $(if $(filter uv,$(INSTALLER)),--without-pip) $(VENV)
 	@if [ "$(INSTALLER)" = uv ] && { test -x $(UV) || $(BASE_PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore --target $(VENV)/uv 'uv==$(UV_VERSION)'; }; then \
 	  $(MAKE) --no-print-directory install-uv; \
@@ -72,7 +76,7 @@ else
 endif
 	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[$(EXTRAS)]'
 
-install: $(BIN)/.installed ## create .venv and install mbegu with the tested versions
+install: $(STAMP) ## create .venv and install mbegu with the tested versions
 
 data: install ## restore the raw data from the DVC remote (no network for the bundled remote)
 	$(BIN)/dvc pull -q data.dvc
