@@ -17,6 +17,7 @@ from mbegu.config.compose import compose
 from mbegu.errors import MbeguError
 from mbegu.sweeps import storage as trials
 from mbegu.sweeps.runner import run_sweep
+from mbegu.sweeps.runs import STATE_TAG, TRIAL_TAG
 from mbegu.training.train import train
 
 from .conftest import runs_of, start_cli
@@ -221,15 +222,14 @@ def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experime
 
     args = sweep_args(experiment, "terminated", 12, "sweep.workers=2")
     process = start_cli("sweep", *args, cwd=project)
-    # Signal mid-sweep, decided from the study itself (not from the output's timing): two
-    # trials complete and one running.
+    # Signal mid-sweep, decided from the trials' MLflow runs (not from the output's timing;
+    # not from the journal either, whose lock the polling would contend for): two trials
+    # complete and one running.
     deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
-        try:
-            states = [t.state for t in load(project, "terminated").trials]
-        except KeyError:  # the study is not created yet
-            states = []
-        if states.count(TrialState.COMPLETE) >= 2 and TrialState.RUNNING in states:
+        trial_runs = [r for r in runs_of(client, experiment) if TRIAL_TAG in r.data.tags]
+        done = [r for r in trial_runs if r.data.tags.get(STATE_TAG) == "complete"]
+        if len(done) >= 2 and any(r.info.status == "RUNNING" for r in trial_runs):
             process.send_signal(signal.SIGTERM)
             break
         time.sleep(0.2)

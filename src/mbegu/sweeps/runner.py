@@ -150,6 +150,28 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
             study.stop()
 
     fail_dead()
+    try:
+        _optimize_until_done(cfg, study, objective, enough, stop_if_terminated, fail_dead)
+    except KeyboardInterrupt:
+        from mbegu.processes import signals_deferred
+
+        with signals_deferred():
+            trials.fail_own_trials(study)
+        raise
+
+
+def _optimize_until_done(
+    cfg: DictConfig,
+    study: Any,
+    objective: Any,
+    enough: Any,
+    stop_if_terminated: Any,
+    fail_dead: Any,
+) -> None:
+    """study.optimize until n_trials count, then wait (bounded) for other machines' trials."""
+    import optuna
+
+    n_trials = cfg.sweep.n_trials
     pause = cfg.sweep.get("heartbeat_interval", 15)
     patience = 3 * cfg.sweep.get("grace_period", 60)
     seen: set[int] = set()

@@ -132,6 +132,18 @@ def fail_dead_trials(study: Any, storage: Any, on_failed: Any = None) -> int:
     return failed
 
 
+def fail_own_trials(study: Any) -> None:
+    """This process's trials still RUNNING as it stops on Ctrl-C or SIGTERM. Optuna fails a
+    trial whose objective is interrupted, but a signal landing in its own bookkeeping (after
+    the objective returned, before the state is written) escapes with the trial RUNNING."""
+    from optuna.trial import TrialState
+
+    host, pid = socket.gethostname(), os.getpid()
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get(HOST) == host and trial.user_attrs.get(PID) == pid:
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+
+
 def counts(study: Any) -> dict[str, int]:
     """complete / pruned / failed (raised) / running (live) / retried or surplus."""
     from optuna.trial import TrialState

@@ -9,13 +9,14 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
+from mbegu.processes import signals_deferred
 from mbegu.project import project_root, resolve_paths
 from mbegu.tracking.lineage import TAG_DATA_MD5, lineage_tags
 from mbegu.tracking.lineage import run_name as default_run_name
@@ -121,48 +122,49 @@ def train(
 
     # SIGTERM is an interrupt from before the run opens: a worker stopped between opening
     # its run and entering it would otherwise leave the run RUNNING.
-    with sigterm_as_interrupt():
-        run_id = plan.run_id if plan.mode == "continue" else None
-        if rank_zero_only.rank == 0:
-            data_tags = {TAG_DATA_MD5: datamodule.data.digest()}
-            run_id = _open_run(
-                tracker, cfg, root, plan, parent_run_id, run_name, data_tags | (tags or {})
-            )
-        run = tracker.run(run_id, finish_on=finish_on) if run_id else nullcontext()
-        with run:
-            if run_id and plan.mode != "continue":
-                tracker.log_config(run_id, cfg)
-                tracker.log_environment(run_id, root)
-                _log_dataset(tracker, run_id, datamodule.data, root)
-            timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
-            bar = show_progress_bar(cfg)
-            report = EpochReport(print_lines=not bar)
-            checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
-            # No secret in a checkpoint or a model folder (a DVC output).
-            config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
-            trainer = instantiate(
-                cfg.trainer,
-                where="trainer",
-                callbacks=[
-                    *build_callbacks(cfg.get("callbacks"), checkpoint_dir),
-                    StopOnNonFinite(),
-                    RunState(config, checkpoint_dir),
-                    report,
-                    *callbacks,
-                ],
-                logger=build_loggers(cfg.get("logger"), tracker, run_id, root) if run_id else False,
-                enable_progress_bar=bar,
-                default_root_dir=str(checkpoint_dir),
-            )
-            ckpt_path = str(plan.checkpoint) if plan.mode == "continue" else None
-            _fit(trainer, model, datamodule, ckpt_path)
-            timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
-            best = _restore_best(trainer, model)
-            metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-            if trainer.is_global_zero and run_id and outputs != "none":
-                _write_outputs(
-                    config, paths, model, datamodule, report.rows, run_id, tracker, outputs
+    with sigterm_as_interrupt(), ExitStack() as stack:
+        # Held signals: a run created but not yet entered would stay RUNNING for good.
+        with signals_deferred():
+            run_id = plan.run_id if plan.mode == "continue" else None
+            if rank_zero_only.rank == 0:
+                data_tags = {TAG_DATA_MD5: datamodule.data.digest()}
+                run_id = _open_run(
+                    tracker, cfg, root, plan, parent_run_id, run_name, data_tags | (tags or {})
                 )
+            if run_id:
+                stack.enter_context(tracker.run(run_id, finish_on=finish_on))
+        # Inside the run from here: a signal held above ends it KILLED.
+        if run_id and plan.mode != "continue":
+            tracker.log_config(run_id, cfg)
+            tracker.log_environment(run_id, root)
+            _log_dataset(tracker, run_id, datamodule.data, root)
+        timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
+        bar = show_progress_bar(cfg)
+        report = EpochReport(print_lines=not bar)
+        checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
+        # No secret in a checkpoint or a model folder (a DVC output).
+        config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
+        trainer = instantiate(
+            cfg.trainer,
+            where="trainer",
+            callbacks=[
+                *build_callbacks(cfg.get("callbacks"), checkpoint_dir),
+                StopOnNonFinite(),
+                RunState(config, checkpoint_dir),
+                report,
+                *callbacks,
+            ],
+            logger=build_loggers(cfg.get("logger"), tracker, run_id, root) if run_id else False,
+            enable_progress_bar=bar,
+            default_root_dir=str(checkpoint_dir),
+        )
+        ckpt_path = str(plan.checkpoint) if plan.mode == "continue" else None
+        _fit(trainer, model, datamodule, ckpt_path)
+        timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
+        best = _restore_best(trainer, model)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        if trainer.is_global_zero and run_id and outputs != "none":
+            _write_outputs(config, paths, model, datamodule, report.rows, run_id, tracker, outputs)
     timings["outputs_and_close_s"] = time.perf_counter() - clock
     timings["epoch_s"] = report.seconds
     return TrainResult(run_id, metrics, report.rows, best, timings)
