@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from mlflow.exceptions import MlflowException
 from optuna.trial import TrialState
 
 from mbegu.config.compose import compose
@@ -227,7 +228,11 @@ def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experime
     # complete and one running.
     deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
-        trial_runs = [r for r in runs_of(client, experiment) if TRIAL_TAG in r.data.tags]
+        try:
+            trial_runs = [r for r in runs_of(client, experiment) if TRIAL_TAG in r.data.tags]
+        except MlflowException:  # the store is locked by the workers' writes: look again
+            time.sleep(0.2)
+            continue
         done = [r for r in trial_runs if r.data.tags.get(STATE_TAG) == "complete"]
         if len(done) >= 2 and any(r.info.status == "RUNNING" for r in trial_runs):
             process.send_signal(signal.SIGTERM)
