@@ -47,6 +47,17 @@ class EpochClock(pl.Callback):
         self.seconds.append(time.perf_counter() - self.started)
 
 
+def bare_loaders(tensors: dict, batch: int, seed: int) -> tuple[DataLoader, DataLoader]:
+    """Train and val batches in the train stage's order (seeded by epoch) and sizes."""
+    train = DataLoader(
+        TensorRows(*tensors["train"]),
+        batch_size=batch,
+        collate_fn=as_batch,
+        sampler=EpochSeededSampler(len(tensors["train"][1]), seed),
+    )
+    return train, DataLoader(TensorRows(*tensors["val"]), batch_size=batch, collate_fn=as_batch)
+
+
 def bare_trainer(epochs: int, callbacks: list[pl.Callback]) -> pl.Trainer:
     """A Lightning Trainer with nothing of its own on: no logger, checkpoints or progress."""
     return pl.Trainer(
@@ -68,13 +79,7 @@ def main(params_path: str = "params.yaml", epochs: str | None = None) -> None:
     warnings.filterwarnings("ignore")
     cfg, tensors, net, optimizer = setup(params_path)
     seed, batch = cfg["data"]["seed"], cfg["data"]["batch_size"]
-    train = DataLoader(
-        TensorRows(*tensors["train"]),
-        batch_size=batch,
-        collate_fn=as_batch,
-        sampler=EpochSeededSampler(len(tensors["train"][1]), seed),
-    )
-    val = DataLoader(TensorRows(*tensors["val"]), batch_size=batch, collate_fn=as_batch)
+    train, val = bare_loaders(tensors, batch, seed)
     clock = EpochClock()
     trainer = bare_trainer(int(epochs) if epochs else cfg["trainer"]["max_epochs"], [clock])
     trainer.fit(Bare(net, optimizer), train, val)

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 import yaml
 from omegaconf import OmegaConf
 
-from bare_lightning import bare_trainer  # benchmarks/ is on sys.path
-from mbegu.data.loading import EpochSeededSampler, TensorRows, as_batch
+from bare_lightning import bare_loaders, bare_trainer  # benchmarks/ is on sys.path
+from mbegu.data.loading import EpochSeededSampler
 from mbegu.data.sources import build_data
 from mbegu.models.build import sized_model_config
 from plain_torch import NETWORKS, OPTIMIZERS, evaluate, train_epoch
@@ -70,7 +70,6 @@ def plain_trial(trial, tensors, net, optimizer, batch, seed, epochs) -> float:
 def lightning_trial(trial, tensors, net, optimizer, batch, seed, epochs) -> float:
     import lightning.pytorch as pl
     from optuna_integration import PyTorchLightningPruningCallback
-    from torch.utils.data import DataLoader
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # set on its import
 
@@ -94,13 +93,7 @@ def lightning_trial(trial, tensors, net, optimizer, batch, seed, epochs) -> floa
         def on_validation_end(self, trainer: pl.Trainer, _: pl.LightningModule) -> None:
             self.value = max(self.value, float(trainer.callback_metrics["val/acc"]))
 
-    train = DataLoader(
-        TensorRows(*tensors["train"]),
-        batch_size=batch,
-        collate_fn=as_batch,
-        sampler=EpochSeededSampler(len(tensors["train"][1]), seed),
-    )
-    val = DataLoader(TensorRows(*tensors["val"]), batch_size=batch, collate_fn=as_batch)
+    train, val = bare_loaders(tensors, batch, seed)
     best = Best()
     trainer = bare_trainer(
         epochs, [best, PyTorchLightningPruningCallback(trial, monitor="val/acc")]
