@@ -241,7 +241,8 @@ def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experime
     text = process.communicate(timeout=120)[0]
     assert process.returncode == 143, text[-3000:]
     study = load(project, "terminated")
-    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    running = [t for t in study.trials if t.state == TrialState.RUNNING]
+    assert not running, f"{[(t.number, t.user_attrs) for t in running]}\n{text[-6000:]}"
     pids = {t.user_attrs[trials.PID] for t in study.trials}
     assert len(pids) == 2, "both workers had started trials"
     assert not [pid for pid in pids if psutil.pid_exists(pid)], "a worker outlived SIGTERM"
@@ -266,3 +267,23 @@ def test_a_new_study_with_an_old_name_gets_its_own_parent(project, client, exper
     assert again.data.metrics == old.data.metrics  # the old parent was not re-marked
     assert again.info.end_time == old.info.end_time
     assert len(children(client, experiment, new.info.run_id)) == 2
+
+
+def test_a_new_trial_is_claimed_when_it_is_created(project) -> None:
+    """A signal between Optuna creating a trial and the objective starting must not leave a
+    RUNNING trial that no process owns (the interrupted worker fails only its own)."""
+    import os
+
+    storage, _ = trials.make_storage(None, "claimed", project)
+    study = optuna.create_study(study_name="claimed", storage=storage)
+    trial = study.ask()  # no objective has run
+    assert study.trials[0].state == TrialState.RUNNING
+    assert study.trials[0].user_attrs[trials.PID] == os.getpid()
+    trials.fail_own_trials(study)
+    assert study.trials[0].state == TrialState.FAIL
+    study.enqueue_trial({"x": 1.0})  # a queued trial is claimed by whoever pops it
+    popped = study.ask()
+    assert trials.PID not in popped.user_attrs
+    trials.claim(popped)
+    assert study.trials[popped.number].user_attrs[trials.PID] == os.getpid()
+    assert trial.number != popped.number

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import time
 
 import lightning.pytorch as pl
@@ -118,6 +120,36 @@ def test_ctrl_c_marks_run_killed(project, client, experiment) -> None:
         train(cfg, callbacks=[Boom(KeyboardInterrupt())])
     [run] = runs_of(client, experiment)
     assert run.info.status == "KILLED"
+
+
+class SwallowedSigterm(pl.Callback):
+    """SIGTERM lands inside a __del__, where Python prints and drops the KeyboardInterrupt
+    it raises (seen in a sweep: inside SQLAlchemy's weakref callbacks)."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch == 1:
+
+            class Dies:
+                def __del__(self) -> None:
+                    os.kill(os.getpid(), signal.SIGTERM)
+
+            Dies()  # freed at once: the handler runs, its exception is dropped
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_swallowed_sigterm_is_still_an_interrupt(project, client, experiment) -> None:
+    from mbegu.training.train import TERMINATED, sigterm_as_interrupt
+
+    cfg = compose([*FAST, f"tracking.experiment_name={experiment}"])
+    TERMINATED.clear()
+    try:
+        with sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt, match="signal 15"):
+            train(cfg, callbacks=[SwallowedSigterm()])
+    finally:
+        TERMINATED.clear()
+    [run] = runs_of(client, experiment)
+    assert run.info.status == "KILLED"
+    assert "val/acc" in run.data.metrics  # epoch 1 ran: the stop came from Lightning's flag
 
 
 def test_unreachable_server_fails_fast(project, client, experiment, monkeypatch) -> None:

@@ -152,7 +152,7 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
     fail_dead()
     try:
         _optimize_until_done(cfg, study, objective, enough, stop_if_terminated, fail_dead)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):  # Optuna does not catch SystemExit at all
         from mbegu.processes import signals_deferred
 
         with signals_deferred():

@@ -47,7 +47,7 @@ def make_storage(
         relative = url or f"sweeps/{safe_name(study_name, 'sweep.study_name')}.journal"
         path = inside(root, relative, "sweep.storage")
         path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path))), str(path)
+        return _created_claimed(JournalStorage(JournalFileBackend(str(path)))), str(path)
     for attempt in range(3):
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
@@ -59,7 +59,7 @@ def make_storage(
                     heartbeat_stale_trial_callback=RetryStale(on_stale),
                     engine_kwargs={"pool_pre_ping": True},
                 )
-            return storage, mask_secrets(url)
+            return _created_claimed(storage), mask_secrets(url)
         except ImportError as err:
             failure = err
             break
@@ -95,10 +95,37 @@ def has_heartbeat(storage: Any) -> bool:
     return isinstance(storage, RDBStorage)
 
 
+def _owner_attrs() -> dict[str, Any]:
+    return {HOST: socket.gethostname(), PID: os.getpid()}
+
+
+def _created_claimed(storage: Any) -> Any:
+    """Every new trial is written already marked as this process's.
+
+    Optuna creates a trial RUNNING and only then calls the objective, which could claim it: a
+    SIGTERM in between (Optuna's sampling runs there) left a RUNNING trial that no process
+    owned, which the interrupted worker could not fail and a rerun waited for. Optuna has no
+    hook there, but its storages create a trial from a template, which carries the claim."""
+    from optuna.trial import TrialState, create_trial
+
+    create = storage.create_new_trial
+
+    def create_new_trial(study_id: int, template_trial: Any = None) -> int:
+        if template_trial is None:
+            template_trial = create_trial(state=TrialState.RUNNING, user_attrs=_owner_attrs())
+        return create(study_id, template_trial)
+
+    storage.create_new_trial = create_new_trial
+    return storage
+
+
 def claim(trial: Any) -> None:
-    """Mark a trial as run by this process, so a rerun can tell when its worker died."""
-    trial.set_user_attr(HOST, socket.gethostname())
-    trial.set_user_attr(PID, os.getpid())
+    """Mark a trial as run by this process, so a rerun can tell when its worker died (new
+    trials are created claimed; a queued retry is claimed here, as it starts)."""
+    attrs = _owner_attrs()
+    for key, value in attrs.items():
+        if trial.user_attrs.get(key) != value:
+            trial.set_user_attr(key, value)
 
 
 def fail_dead_trials(study: Any, storage: Any, on_failed: Any = None) -> int:

@@ -173,7 +173,12 @@ def train(
 def _fit(trainer: Any, model: Any, datamodule: Any, ckpt_path: str | None) -> None:
     """trainer.fit, with an interrupt kept an interrupt: Lightning turns Ctrl-C and SIGTERM
     into sys.exit(1) after its teardown and leaves SIGINT ignored; a sweep and the CLI need to
-    know it was an interrupt (exit 130/143, the run KILLED, the other workers stopped)."""
+    know it was an interrupt (exit 130/143, the run KILLED, the other workers stopped).
+    A SIGTERM whose KeyboardInterrupt Python swallowed (raised inside a weakref callback or a
+    __del__, "Exception ignored in ...") comes back from Lightning's own SIGTERM flag as
+    SIGTERMException, a SystemExit that would escape Optuna's trial handling: an interrupt too."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     except SystemExit as stop:
@@ -181,6 +186,8 @@ def _fit(trainer: Any, model: Any, datamodule: Any, ckpt_path: str | None) -> No
             signal.signal(signal.SIGINT, signal.default_int_handler)
         if isinstance(stop.__context__, KeyboardInterrupt):
             raise stop.__context__ from None
+        if isinstance(stop, SIGTERMException) or TERMINATED.is_set():
+            raise KeyboardInterrupt(f"signal {signal.SIGTERM.value}") from None
         raise
 
 
