@@ -3,6 +3,7 @@ overrides give one-line errors."""
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import torch
 import yaml
 from omegaconf import OmegaConf
 
-from mbegu.config.compose import compose, config_groups, load_params
+from mbegu.config.compose import Composer, compose, config_groups, load_params
 from mbegu.errors import MbeguError
 from mbegu.models.build import sized_model_config
 from mbegu.security import instantiate
@@ -154,12 +155,46 @@ def test_conf_has_no_hydra_interpolation() -> None:
         (["model=mlp=x"], "bad override"),
     ],
 )
-def test_bad_overrides_give_one_line_errors(overrides: list[str], expected: str) -> None:
+@pytest.mark.parametrize("how", ["compose", "Composer"])
+def test_bad_overrides_give_one_line_errors(overrides: list[str], expected: str, how) -> None:
+    def build() -> object:
+        if how == "compose":
+            return compose(overrides, root=PRISTINE)
+        return Composer(["debug=fast"], root=PRISTINE)(overrides)  # a sweep trial's values
+
     with pytest.raises(MbeguError) as err:
-        compose(overrides, root=PRISTINE)
+        build()
     message = str(err.value)
     assert expected in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["trainer.max_epochs=7", "model.optimizer.lr=0.00123", "model.net.dropout=0.25"],
+        ["data.batch_size=64", "model.net.channels=[8,16]", "seed=3"],
+        ["model=mlp", "model.net.hidden_sizes=[32,16]"],  # a group option: Hydra composes
+        ["+extra_key=1", "~model.scheduler"],
+        [],
+    ],
+)
+def test_a_sweep_trial_s_config_is_hydra_s(extra: list[str], monkeypatch) -> None:
+    module = importlib.import_module("mbegu.config.compose")
+
+    base = ["debug=fast", "model=cnn"]
+    composer = Composer(base, root=PRISTINE)
+    hydra_calls = []
+    real = module._compose_unresolved
+    monkeypatch.setattr(module, "_compose_unresolved", lambda *a: hydra_calls.append(a) or real(*a))
+    fast = composer(extra)
+    # Hydra runs again only for what it alone can do (group options, + and ~).
+    assert bool(hydra_calls) == any(o.startswith(("model=", "+", "~")) for o in extra)
+    assert OmegaConf.to_container(fast) == OmegaConf.to_container(
+        compose([*base, *extra], PRISTINE)
+    )
+    if "trainer.max_epochs=7" in extra:
+        assert fast.model.scheduler.T_max == 7  # interpolations follow the trial's values
 
 
 def test_stale_params_are_refused(project, monkeypatch) -> None:

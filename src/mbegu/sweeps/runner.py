@@ -18,7 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from mbegu.config.compose import compose
+from mbegu.config.compose import Composer
 from mbegu.errors import MbeguError, first_line
 from mbegu.security import instantiate, mask_secrets, mask_tree
 from mbegu.sweeps import storage as trials
@@ -108,6 +108,7 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
     import optuna
 
     space = SearchSpace(cfg.sweep.params)
+    composer = Composer(base_overrides(overrides))  # no sweep node
     n_trials = cfg.sweep.n_trials
     tracker = instantiate(cfg.tracking, where="tracking")
 
@@ -134,7 +135,7 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
             trial.set_user_attr(trials.SURPLUS, True)
             study.stop()
             raise _Surplus
-        state, value = run_trial(cfg, overrides, trial, space, parent)
+        state, value = run_trial(cfg, composer, trial, space, parent)
         if state == optuna.trial.TrialState.PRUNED:
             raise optuna.TrialPruned
         if value is None:
@@ -199,7 +200,7 @@ def _optimize_until_done(
 
 
 def run_trial(
-    cfg: DictConfig, overrides: Sequence[str], trial: Any, space: SearchSpace, parent: str
+    cfg: DictConfig, composer: Composer, trial: Any, space: SearchSpace, parent: str
 ) -> tuple[Any, float | None]:
     """Train one trial; returns (Optuna state, objective value)."""
     import optuna
@@ -216,7 +217,7 @@ def run_trial(
     print(f"trial {trial.number}: {' '.join(picked)}", flush=True)
     pruning = PyTorchLightningPruningCallback(trial, monitor=s.metric)
     try:
-        trial_cfg = compose([*base_overrides(overrides), *picked])  # no sweep node
+        trial_cfg = composer(picked)
         result = train(
             trial_cfg,
             callbacks=[pruning],
