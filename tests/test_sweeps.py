@@ -238,7 +238,14 @@ def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experime
             process.send_signal(signal.SIGTERM)
             break
         time.sleep(0.2)
-    text = process.communicate(timeout=120)[0]
+    try:
+        text = process.communicate(timeout=120)[0]
+    except subprocess.TimeoutExpired:  # kill the sweep, so no later test finds its store busy
+        for child in psutil.Process(process.pid).children(recursive=True):
+            child.kill()
+        process.kill()
+        text = process.communicate()[0]
+        pytest.fail(f"the sweep outlived SIGTERM by 120 s:\n{text[-4000:]}")
     assert process.returncode == 143, text[-3000:]
     study = load(project, "terminated")
     running = [t for t in study.trials if t.state == TrialState.RUNNING]
