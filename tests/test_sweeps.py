@@ -80,6 +80,10 @@ def test_six_trials_with_pruning(project, client, experiment) -> None:
         assert run.data.tags["mbegu.trial.state"] == state.name.lower()
         if state == TrialState.PRUNED:
             assert run.data.tags["mbegu.stopped"].startswith("pruned at epoch")
+        # A trial can be fine-tuned from (its best checkpoint) but is never continued.
+        saved = project / "checkpoints" / run.info.run_id
+        assert (saved / "best.ckpt").is_file()
+        assert not (saved / "last.ckpt").exists()
     assert client.list_artifacts(parent.info.run_id, "plots")
 
     best = Path(summary["best_config"])
@@ -241,11 +245,14 @@ def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experime
     try:
         text = process.communicate(timeout=120)[0]
     except subprocess.TimeoutExpired:  # kill the sweep, so no later test finds its store busy
-        for child in psutil.Process(process.pid).children(recursive=True):
-            child.kill()
-        process.kill()
+        stuck = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
+        for p in stuck:
+            p.send_signal(signal.SIGUSR2)  # each prints its threads' stacks
+        time.sleep(3)
+        for p in stuck:
+            p.kill()
         text = process.communicate()[0]
-        pytest.fail(f"the sweep outlived SIGTERM by 120 s:\n{text[-4000:]}")
+        pytest.fail(f"the sweep outlived SIGTERM by 120 s:\n{text[-12000:]}")
     assert process.returncode == 143, text[-3000:]
     study = load(project, "terminated")
     running = [t for t in study.trials if t.state == TrialState.RUNNING]
