@@ -135,7 +135,7 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
             trial.set_user_attr(trials.SURPLUS, True)
             study.stop()
             raise _Surplus
-        state, value = run_trial(cfg, composer, trial, space, parent)
+        state, value = run_trial(cfg, composer, trial, space, parent, tracker)
         if state == optuna.trial.TrialState.PRUNED:
             raise optuna.TrialPruned
         if value is None:
@@ -200,7 +200,12 @@ def _optimize_until_done(
 
 
 def run_trial(
-    cfg: DictConfig, composer: Composer, trial: Any, space: SearchSpace, parent: str
+    cfg: DictConfig,
+    composer: Composer,
+    trial: Any,
+    space: SearchSpace,
+    parent: str,
+    tracker: Any = None,
 ) -> tuple[Any, float | None]:
     """Train one trial; returns (Optuna state, objective value)."""
     import optuna
@@ -211,21 +216,24 @@ def run_trial(
 
     s = cfg.sweep
     tags = {STUDY_TAG: s.study_name, TRIAL_TAG: str(trial.number)}
-    tracker = instantiate(cfg.tracking, where="tracking")
+    tracker = tracker or instantiate(cfg.tracking, where="tracking")
     picked = space.suggest(trial)
     trial.set_user_attr("overrides", picked)
     print(f"trial {trial.number}: {' '.join(picked)}", flush=True)
     pruning = PyTorchLightningPruningCallback(trial, monitor=s.metric)
     try:
         trial_cfg = composer(picked)
+        same_store = trial_cfg.tracking == cfg.tracking  # unless the space searches tracking.*
         result = train(
             trial_cfg,
+            tracker=tracker if same_store else None,
             callbacks=[pruning],
             parent_run_id=parent,
             run_name=f"{s.study_name}-trial-{trial.number}",
             tags=tags,
             finish_on=(optuna.TrialPruned,),
             outputs="none",
+            last_checkpoint=False,
         )
     except optuna.TrialPruned as pruned:
         reason = str(pruned).rstrip(".").replace("Trial was pruned", "pruned")
@@ -242,10 +250,10 @@ def run_trial(
     if not values:
         reason = f"metric {s.metric} was never logged: set sweep.metric to e.g. val/acc"
         trial.set_user_attr(trials.ERROR, reason)
-        tag_trial(tracker, tags, parent, "failed", reason)
+        tag_trial(tracker, tags, parent, "failed", reason, run_id=result.run_id)
         return TrialState.FAIL, None
     value = max(values) if s.direction == "maximize" else min(values)
-    tag_trial(tracker, tags, parent, "complete", None)
+    tag_trial(tracker, tags, parent, "complete", None, run_id=result.run_id)
     print(f"trial {trial.number}: {s.metric} {value:.4f}", flush=True)
     return TrialState.COMPLETE, value
 

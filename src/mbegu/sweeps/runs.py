@@ -63,19 +63,29 @@ def close_dead_run(tracker: Any, s: DictConfig, trial: Any) -> None:
 
 
 def tag_trial(
-    tracker: Any, tags: dict[str, str], parent: str, state: str, reason: str | None
+    tracker: Any,
+    tags: dict[str, str],
+    parent: str,
+    state: str,
+    reason: str | None,
+    run_id: str | None = None,
 ) -> None:
-    """Tag the trial's run with its final state; a trial that failed before its run
-    started still gets a (FAILED) run, so the parent's children match the study."""
+    """Tag the trial's run (`run_id`, else found by its tags) with its final state; a trial
+    that failed before its run started still gets a (FAILED) run, so the parent's children
+    match the study."""
+    from mlflow.entities import RunTag
+
     client = tracker.client
-    found = trial_runs(tracker, tags)
-    if found:
-        run_id = found[0].info.run_id
-    else:
-        run_id = tracker.start_run(
-            tags, parent_run_id=parent, run_name=f"{tags[STUDY_TAG]}-trial-{tags[TRIAL_TAG]}"
-        )
-        client.set_terminated(run_id, "FAILED")
-    client.set_tag(run_id, STATE_TAG, state)
+    if run_id is None:
+        found = trial_runs(tracker, tags)
+        if found:
+            run_id = found[0].info.run_id
+        else:
+            run_id = tracker.start_run(
+                tags, parent_run_id=parent, run_name=f"{tags[STUDY_TAG]}-trial-{tags[TRIAL_TAG]}"
+            )
+            client.set_terminated(run_id, "FAILED")
+    final = {STATE_TAG: state}
     if reason:
-        client.set_tag(run_id, "mbegu.error" if state == "failed" else "mbegu.stopped", reason)
+        final["mbegu.error" if state == "failed" else "mbegu.stopped"] = reason
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in final.items()])

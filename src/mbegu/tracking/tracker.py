@@ -63,6 +63,7 @@ class MlflowTracker:
         self.promote_if = dict(promote_if or {})
         self.store_retry_seconds = store_retry_seconds
         self._client: MlflowClient | None = None
+        self._experiment_id: str | None = None
 
     def check(self) -> None:
         """Fail in seconds with a one-line error if the store cannot be reached or written."""
@@ -82,6 +83,11 @@ class MlflowTracker:
         return self._client  # type: ignore[return-value]
 
     def experiment_id(self) -> str:
+        if self._experiment_id is None:
+            self._experiment_id = self._find_or_create_experiment()
+        return self._experiment_id
+
+    def _find_or_create_experiment(self) -> str:
         experiment = self.client.get_experiment_by_name(self.experiment_name)
         if experiment is not None:
             return experiment.experiment_id

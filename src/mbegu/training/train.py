@@ -74,6 +74,8 @@ def train(
     tags: dict[str, str] | None = None,
     finish_on: tuple[type[BaseException], ...] = (),
     outputs: str = "pipeline",
+    tracker: Any = None,
+    last_checkpoint: bool = True,
 ) -> TrainResult:
     """Fit cfg.model on cfg.data, tracked as one MLflow run.
 
@@ -82,7 +84,10 @@ def train(
     `mbegu train`) leaves the pipeline alone and puts the model under checkpoints/<run id>/model
     and into the MLflow run; "none" (a sweep trial) keeps only the run. cfg.resume says whether
     to start fresh, continue a run or fine-tune from one (training.resume). Exceptions in
-    `finish_on` (a pruned sweep trial) end the run FINISHED, not FAILED.
+    `finish_on` (a pruned sweep trial) end the run FINISHED, not FAILED. `tracker`: the
+    caller's, built from the same cfg.tracking (a sweep worker: one store client and one
+    dead-run check per worker, not per trial). `last_checkpoint=False` writes no last.ckpt
+    each epoch (a sweep trial that stops is rerun, never continued).
     """
     from omegaconf import OmegaConf
 
@@ -100,8 +105,9 @@ def train(
         cfg = continued_config(plan, cfg)
     paths = resolve_paths(cfg, root)
     check_options(cfg, ("tracking",))
-    tracker = instantiate(cfg.tracking, where="tracking")
-    tracker.check()  # an unreachable server fails now, not after the heavy imports
+    if tracker is None:
+        tracker = instantiate(cfg.tracking, where="tracking")
+        tracker.check()  # an unreachable server fails now, not after the heavy imports
 
     import lightning.pytorch as pl
     from lightning.pytorch.utilities import rank_zero_only
@@ -144,11 +150,16 @@ def train(
         checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
         # No secret in a checkpoint or a model folder (a DVC output).
         config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
+        built = build_callbacks(cfg.get("callbacks"), checkpoint_dir)
+        if not last_checkpoint:  # the best one stays: a trial can be fine-tuned from
+            for callback in built:
+                if isinstance(callback, pl.callbacks.ModelCheckpoint):
+                    callback.save_last = False
         trainer = instantiate(
             cfg.trainer,
             where="trainer",
             callbacks=[
-                *build_callbacks(cfg.get("callbacks"), checkpoint_dir),
+                *built,
                 StopOnNonFinite(),
                 RunState(config, checkpoint_dir),
                 report,
