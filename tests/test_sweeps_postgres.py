@@ -35,23 +35,17 @@ def with_password(url: str) -> str:
 
 def test_two_commands_share_a_postgres_study(project, client, experiment, tracking_uri) -> None:
     study_name = f"pg-{uuid.uuid4().hex[:8]}"
-    args = sweep_args(experiment, study_name, 4, f"sweep.storage={with_password(URL)}")
+    args = sweep_args(experiment, study_name, 6, f"sweep.storage={with_password(URL)}")
+    # Both "machines" start at once: a second one started after the first's first trial took
+    # its imports' time (8 s here) to join, by which time a fast first had run every trial.
     first = start_cli("sweep", *args, cwd=project)
-    head = []
-    for line in first.stdout:  # the second "machine" joins once the study is running
-        head.append(line)
-        if line.startswith("trial 0:"):
-            break
     second = start_cli("sweep", *args, cwd=project)
-    outputs = [
-        "".join(head) + first.communicate(timeout=600)[0],
-        second.communicate(timeout=600)[0],
-    ]
+    outputs = [first.communicate(timeout=600)[0], second.communicate(timeout=600)[0]]
     assert [first.returncode, second.returncode] == [0, 0], "\n".join(o[-2000:] for o in outputs)
 
     study = optuna.load_study(study_name=study_name, storage=URL)
     counted = [t for t in study.trials if trials.counted(t)]
-    assert len(counted) == 4, [(t.number, t.state.name) for t in study.trials]
+    assert len(counted) == 6, [(t.number, t.state.name) for t in study.trials]
     assert len({t.number for t in study.trials}) == len(study.trials)
     assert len({t.user_attrs[trials.PID] for t in counted}) == 2, "both commands ran trials"
     parent = parent_of(client, experiment)
