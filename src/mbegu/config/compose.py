@@ -11,6 +11,7 @@ import copy
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
@@ -125,14 +126,14 @@ class Composer:
             return compose(overrides, self.root)  # Hydra's one-line error for the same
         return _resolved(cfg, overrides, self.root)
 
-    def _needs_hydra(self, override: object) -> bool:
-        key = override.key_or_group  # type: ignore[attr-defined]
+    def _needs_hydra(self, override: Any) -> bool:
+        key = override.key_or_group
         return (
-            override.is_add()  # type: ignore[attr-defined]
-            or override.is_delete()  # type: ignore[attr-defined]
-            or override.is_force_add()  # type: ignore[attr-defined]
-            or override.is_sweep_override()  # type: ignore[attr-defined]
-            or override.package is not None  # type: ignore[attr-defined]
+            override.is_add()
+            or override.is_delete()
+            or override.is_force_add()
+            or override.is_sweep_override()
+            or override.package is not None
             or "/" in key
             or key in self._groups
         )

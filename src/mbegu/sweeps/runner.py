@@ -205,9 +205,10 @@ def run_trial(
     trial: Any,
     space: SearchSpace,
     parent: str,
-    tracker: Any = None,
+    tracker: Any,
 ) -> tuple[Any, float | None]:
-    """Train one trial; returns (Optuna state, objective value)."""
+    """Train one trial, tracked by the worker's `tracker`; returns (Optuna state, objective
+    value)."""
     import optuna
     from optuna.trial import TrialState
     from optuna_integration import PyTorchLightningPruningCallback
@@ -216,7 +217,6 @@ def run_trial(
 
     s = cfg.sweep
     tags = {STUDY_TAG: s.study_name, TRIAL_TAG: str(trial.number)}
-    tracker = tracker or instantiate(cfg.tracking, where="tracking")
     picked = space.suggest(trial)
     trial.set_user_attr("overrides", picked)
     print(f"trial {trial.number}: {' '.join(picked)}", flush=True)

@@ -122,8 +122,7 @@ def _created_claimed(storage: Any) -> Any:
 def claim(trial: Any) -> None:
     """Mark a trial as run by this process, so a rerun can tell when its worker died (new
     trials are created claimed; a queued retry is claimed here, as it starts)."""
-    attrs = _owner_attrs()
-    for key, value in attrs.items():
+    for key, value in _owner_attrs().items():
         if trial.user_attrs.get(key) != value:
             trial.set_user_attr(key, value)
 
@@ -165,9 +164,9 @@ def fail_own_trials(study: Any) -> None:
     the objective returned, before the state is written) escapes with the trial RUNNING."""
     from optuna.trial import TrialState
 
-    host, pid = socket.gethostname(), os.getpid()
+    mine = _owner_attrs()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.user_attrs.get(HOST) == host and trial.user_attrs.get(PID) == pid:
+        if all(trial.user_attrs.get(key) == value for key, value in mine.items()):
             study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
 
 
