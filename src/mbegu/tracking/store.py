@@ -106,13 +106,19 @@ def _locked(err: BaseException) -> bool:
     return "database is locked" in str(err) or "database table is locked" in str(err)
 
 
+class StoreLocked(MbeguError):
+    """The SQLite store stayed locked past tracking.store_retry_seconds."""
+
+
 def with_retry(call: Callable[[], T], seconds: float, what: str) -> T:
     """Run a store call, retrying with backoff while SQLite reports the database locked.
 
     Another process holding mlflow.db (a backup, a second UI, a long query) must not crash a
-    training run; after `seconds` the error is one line.
+    training run; after `seconds` the error is one line. Each attempt itself waits up to
+    MLflow's SQLite busy_timeout (20 s), so the message gives the time really waited.
     """
-    deadline, pause = time.monotonic() + seconds, 0.1
+    start = time.monotonic()
+    deadline, pause = start + seconds, 0.1
     while True:
         try:
             return call()
@@ -120,10 +126,10 @@ def with_retry(call: Callable[[], T], seconds: float, what: str) -> T:
             if not _locked(err):
                 raise
             if time.monotonic() + pause > deadline:
-                raise MbeguError(
-                    f"the MLflow store stayed locked for {seconds:.0f} s ({what}: "
-                    f"{first_line(err, 120)}): close the program holding mlflow.db and rerun; "
-                    f"the run's status is set by the next mbegu command"
+                raise StoreLocked(
+                    f"the MLflow store stayed locked for {time.monotonic() - start:.0f} s "
+                    f"({what}: {first_line(err, 120)}): close the program holding mlflow.db "
+                    f"and rerun; the run's status is set by the next mbegu command"
                 ) from None
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
@@ -131,10 +137,13 @@ def with_retry(call: Callable[[], T], seconds: float, what: str) -> T:
 
 class RetryingClient:
     """An MlflowClient whose every call goes through with_retry (MLflow itself does not
-    retry SQLite's "database is locked")."""
+    retry SQLite's "database is locked"). Once the store has stayed locked, every later call
+    fails at once: the logger's last flush and the run's end would each wait out MLflow's
+    20 s busy_timeout again before the command could exit."""
 
     def __init__(self, client: Any, seconds: float) -> None:
         self._client, self._seconds = client, seconds
+        self._gave_up: StoreLocked | None = None
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._client, name)
@@ -142,7 +151,13 @@ class RetryingClient:
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            return with_retry(lambda: attr(*args, **kwargs), self._seconds, name)
+            if self._gave_up is not None:
+                raise StoreLocked(str(self._gave_up))
+            try:
+                return with_retry(lambda: attr(*args, **kwargs), self._seconds, name)
+            except StoreLocked as err:
+                self._gave_up = err
+                raise
 
         return call
 
