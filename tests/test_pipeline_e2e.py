@@ -1,6 +1,7 @@
 """The whole loop on a fresh clone, in the README's order: `dvc pull` + `dvc repro` (what
 `make run` does after the install) leaves `git status` empty and one finished MLflow run holding
-everything; a second clone gives byte-identical outputs and dvc.lock; two `dvc exp run -S`
+everything, its outputs byte for byte those committed (made in another checkout, with another
+MLflow store); two `dvc exp run -S`
 are compared by `dvc exp show`, `dvc metrics diff` and `dvc plots diff`; an ad hoc
 `mbegu train` leaves the pipeline alone."""
 
@@ -24,7 +25,8 @@ from mlflow import MlflowClient
 
 from .conftest import REPO, start_ui
 
-pytestmark = pytest.mark.e2e
+# One worker runs the module (`make test` runs tests in parallel): its tests share one clone.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-clone")]
 
 
 def sh(
@@ -95,16 +97,6 @@ def all_runs(root: Path) -> list:
     return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time"])
 
 
-def outputs(root: Path) -> dict[str, bytes]:
-    """Every file the pipeline writes that DVC tracks, and dvc.lock."""
-    files = [*(root / "artifacts").rglob("*"), *(root / "reports").rglob("*"), root / "dvc.lock"]
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in files
-        if (p.is_file() and p.name != "run.json") or p.parent.name == "reports"
-    }
-
-
 def test_pipeline_outputs(clone: Path) -> None:
     for name in ("train.csv", "val.csv", "test.csv"):
         assert (clone / "artifacts" / "processed" / name).is_file()
@@ -129,7 +121,10 @@ def test_pipeline_outputs(clone: Path) -> None:
 
 def test_a_clean_clone_stays_clean(clone: Path) -> None:
     """The committed dvc.lock and reports are what the code produces: nothing to commit
-    after `make run`, nothing for DVC to redo, and the run knows its tree was clean."""
+    after `make run`, nothing for DVC to redo, and the run knows its tree was clean.
+    An empty `git status` means every output is byte-identical to the committed one (the
+    md5s in dvc.lock, the git-tracked reports), though those were made in another checkout
+    with another MLflow store: where runs are stored changes no result."""
     assert sh("git", "status", "--porcelain", cwd=clone).stdout == ""
     assert "up to date" in sh("dvc", "status", cwd=clone).stdout
     [run] = all_runs(clone)
@@ -185,14 +180,6 @@ def test_one_finished_run_holds_everything(clone: Path) -> None:
     assert tags["mbegu.command"] == "mbegu train --params params.yaml"
     assert tags["mbegu.dvc.stage"] == "train"
     assert tags["mbegu.promotion"].startswith(f"promoted: {registered} v1 is now @candidate")
-
-
-def test_two_clones_give_identical_outputs(clone: Path, tmp_path: Path, tracking_uri: str) -> None:
-    other = fresh_clone(tmp_path, tracking_uri)  # where runs are stored does not change them
-    mine, theirs = outputs(clone), outputs(other)
-    assert sorted(mine) == sorted(theirs)
-    differ = [name for name in mine if mine[name] != theirs[name]]
-    assert differ == [], differ
 
 
 def test_second_repro_runs_no_stage(clone: Path) -> None:

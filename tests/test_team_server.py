@@ -24,6 +24,7 @@ from .test_pipeline_e2e import fresh_clone, params_of, sh
 URL = os.environ.get("MBEGU_TEST_POSTGRES_MLFLOW_URL")
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.xdist_group("team-server"),  # one worker: its tests share one server
     pytest.mark.skipif(not URL, reason="MBEGU_TEST_POSTGRES_MLFLOW_URL unset (.ci/run sets it)"),
 ]
 
