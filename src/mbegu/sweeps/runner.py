@@ -237,13 +237,13 @@ def run_trial(
         )
     except optuna.TrialPruned as pruned:
         reason = str(pruned).rstrip(".").replace("Trial was pruned", "pruned")
-        tag_trial(tracker, tags, parent, "pruned", reason)
+        tag_trial(tracker, tags, parent, "pruned", reason, getattr(pruned, "mbegu_run_id", None))
         print(f"trial {trial.number}: {reason}", flush=True)
         return TrialState.PRUNED, None
     except Exception as err:  # NaN loss, a bad combination of params: record, go on
         reason = first_line(err)
         trial.set_user_attr(trials.ERROR, reason)
-        tag_trial(tracker, tags, parent, "failed", reason)
+        tag_trial(tracker, tags, parent, "failed", reason, getattr(err, "mbegu_run_id", None))
         print(f"trial {trial.number}: failed: {reason}", flush=True)
         return TrialState.FAIL, None
     values = [row[s.metric] for row in result.history if s.metric in row]
