@@ -267,13 +267,17 @@ def _locked_run(project: Path, db: Path, experiment: str, hold: float | None, re
         if line.startswith("epoch 3/"):
             conn = _lock(db)
             start = time.monotonic()
-            if hold is None:
-                output.append(process.communicate(timeout=180)[0])
-            else:
-                time.sleep(hold)
-            locked_for = time.monotonic() - start
-            conn.execute("ROLLBACK")
-            conn.close()
+            try:
+                if hold is None:
+                    output.append(process.communicate(timeout=180)[0])
+                else:
+                    time.sleep(hold)
+            finally:  # never leave the session's store locked for the tests after this one
+                locked_for = time.monotonic() - start
+                if process.poll() is None and hold is None:
+                    process.kill()
+                conn.execute("ROLLBACK")
+                conn.close()
             break
     if process.returncode is None:
         output.append(process.communicate(timeout=300)[0])
@@ -297,7 +301,7 @@ def test_store_locked_too_long_is_one_line(project, client, experiment, tracking
     errors = [line for line in output.splitlines() if line.startswith("mbegu: error:")]
     assert len(errors) == 1, output
     waited = re.search(r"the MLflow store stayed locked for (\d+) s \(", errors[0])
-    assert waited and int(waited.group(1)) >= 3, errors[0]
+    assert waited and int(waited.group(1)) >= 15, errors[0]  # MLflow's 20 s, not the 3 s asked
     # The command gives up once: one wait of MLflow's 20 s busy_timeout, not one for each
     # write it had left (its last metrics, the run's end), which took a minute.
     assert locked_for < 40, f"exited {locked_for:.0f} s after the lock: {output}"

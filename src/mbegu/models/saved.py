@@ -90,7 +90,9 @@ def model_md5(model_dir: Path) -> str:
 
 def load_model(model_dir: Path) -> SavedModel:
     """Read a model folder without unpickling anything or building a class off the allow-list.
-    torch is imported only once model.json has passed: a refused folder fails in a second."""
+
+    torch is imported only once model.json has passed: a refused folder fails in a second.
+    """
     info_path, weights = model_dir / INFO, model_dir / WEIGHTS
     if not info_path.is_file() or not weights.is_file():
         raise MbeguError(f"no model in {model_dir} (model.json, model.pt): run `dvc repro train`")

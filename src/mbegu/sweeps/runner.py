@@ -221,9 +221,10 @@ def run_trial(
     trial.set_user_attr("overrides", picked)
     print(f"trial {trial.number}: {' '.join(picked)}", flush=True)
     pruning = PyTorchLightningPruningCallback(trial, monitor=s.metric)
+    same_store = True  # unless the space searches tracking.*: the trial's run is elsewhere
     try:
         trial_cfg = composer(picked)
-        same_store = trial_cfg.tracking == cfg.tracking  # unless the space searches tracking.*
+        same_store = trial_cfg.tracking == cfg.tracking
         result = train(
             trial_cfg,
             tracker=tracker if same_store else None,
@@ -237,13 +238,15 @@ def run_trial(
         )
     except optuna.TrialPruned as pruned:
         reason = str(pruned).rstrip(".").replace("Trial was pruned", "pruned")
-        tag_trial(tracker, tags, parent, "pruned", reason, getattr(pruned, "mbegu_run_id", None))
+        run_id = getattr(pruned, "mbegu_run_id", None) if same_store else None
+        tag_trial(tracker, tags, parent, "pruned", reason, run_id)
         print(f"trial {trial.number}: {reason}", flush=True)
         return TrialState.PRUNED, None
     except Exception as err:  # NaN loss, a bad combination of params: record, go on
         reason = first_line(err)
         trial.set_user_attr(trials.ERROR, reason)
-        tag_trial(tracker, tags, parent, "failed", reason, getattr(err, "mbegu_run_id", None))
+        run_id = getattr(err, "mbegu_run_id", None) if same_store else None
+        tag_trial(tracker, tags, parent, "failed", reason, run_id)
         print(f"trial {trial.number}: failed: {reason}", flush=True)
         return TrialState.FAIL, None
     values = [row[s.metric] for row in result.history if s.metric in row]

@@ -138,12 +138,16 @@ def with_retry(call: Callable[[], T], seconds: float, what: str) -> T:
 class RetryingClient:
     """An MlflowClient whose every call goes through with_retry (MLflow itself does not
     retry SQLite's "database is locked"). Once the store has stayed locked, every later call
-    fails at once: the logger's last flush and the run's end would each wait out MLflow's
-    20 s busy_timeout again before the command could exit."""
+    fails at once until `reset()` (MlflowTracker calls it at each run's start and end): the
+    logger's last flush and the run's end would each wait out MLflow's 20 s busy_timeout
+    again before the command could exit, while a sweep's next trial deserves a fresh wait."""
 
     def __init__(self, client: Any, seconds: float) -> None:
         self._client, self._seconds = client, seconds
         self._gave_up: StoreLocked | None = None
+
+    def reset(self) -> None:
+        self._gave_up = None
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._client, name)
@@ -152,7 +156,7 @@ class RetryingClient:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if self._gave_up is not None:
-                raise StoreLocked(str(self._gave_up))
+                raise StoreLocked(str(self._gave_up))  # the one message the user sees
             try:
                 return with_retry(lambda: attr(*args, **kwargs), self._seconds, name)
             except StoreLocked as err:

@@ -8,7 +8,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from mbegu.errors import MbeguError, first_line
@@ -39,6 +38,13 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             out[name] = mask_secrets(str(value))[:MAX_PARAM_LENGTH]
     return out
+
+
+def _carry_run_id(err: BaseException, run_id: str) -> None:
+    """The run's id on the exception leaving it, as `mbegu_run_id`."""
+    # An exception class with a custom __setattr__ (or a frozen one) refuses it: no id then.
+    with contextlib.suppress(AttributeError, TypeError):
+        err.mbegu_run_id = run_id  # type: ignore[attr-defined]
 
 
 class MlflowTracker:
@@ -116,6 +122,7 @@ class MlflowTracker:
         parent_run_id: str | None = None,
         run_name: str | None = None,
     ) -> str:
+        self._fresh_wait()
         all_tags = {**dict(tags or {}), **owner_tags()}
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
@@ -134,10 +141,7 @@ class MlflowTracker:
         params = [Param(k, v) for k, v in flatten(container).items()]
         for start in range(0, len(params), 100):
             self.client.log_batch(run_id, params=params[start : start + 100])
-        # PyYAML's C dumper on the plain dict: the same text as OmegaConf.to_yaml, 10x faster.
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        text = yaml.dump(container, Dumper=dumper, sort_keys=False, allow_unicode=True)
-        self.client.log_text(run_id, text, "config.yaml")
+        self.client.log_text(run_id, OmegaConf.to_yaml(container), "config.yaml")
 
     def log_environment(self, run_id: str, root: Any) -> None:
         """Resolved package versions as an artifact, the lock file's hash and key versions
@@ -198,22 +202,26 @@ class MlflowTracker:
         try:
             yield run_id
         except finish_on as err:
-            err.mbegu_run_id = run_id  # type: ignore[attr-defined]
+            _carry_run_id(err, run_id)
             self._end(run_id, "FINISHED", {"mbegu.stopped": str(err) or type(err).__name__})
             raise
         except (KeyboardInterrupt, SystemExit) as err:
             code = getattr(err, "code", 1)
             self._end(run_id, "FINISHED" if code in (0, None) else "KILLED")
             raise
-        except Exception as err:
-            with contextlib.suppress(AttributeError):  # an exception class with __slots__
-                err.mbegu_run_id = run_id  # type: ignore[attr-defined]
-            self._end(run_id, "FAILED", {"mbegu.error": mask_secrets(first_line(err))})
-            raise
         except BaseException as err:
+            _carry_run_id(err, run_id)
             self._end(run_id, "FAILED", {"mbegu.error": mask_secrets(first_line(err))})
             raise
-        self._end(run_id, "FINISHED")
+        else:
+            self._end(run_id, "FINISHED")
+        finally:
+            self._fresh_wait()  # a store given up on inside this run gets a new wait after it
+
+    def _fresh_wait(self) -> None:
+        reset = getattr(self._client, "reset", None)
+        if reset is not None:
+            reset()
 
     def _end(self, run_id: str, status: str, tags: dict[str, str] | None = None) -> None:
         """The run's last word, which a signal must not cut off: set_terminated first waits
