@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -13,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from mbegu.errors import MbeguError, first_line
 from mbegu.security import mask_secrets, mask_tree
 from mbegu.tracking.store import (
+    RetryingClient,
     check_reachable,
     close_dead_runs,
     default_artifact_root,
@@ -43,7 +43,7 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 def _carry_run_id(err: BaseException, run_id: str) -> None:
     """The run's id on the exception leaving it, as `mbegu_run_id`."""
     # An exception class with a custom __setattr__ (or a frozen one) refuses it: no id then.
-    with contextlib.suppress(AttributeError, TypeError):
+    with suppress(AttributeError, TypeError):
         err.mbegu_run_id = run_id  # type: ignore[attr-defined]
 
 
@@ -70,7 +70,7 @@ class MlflowTracker:
         self.model_alias = model_alias
         self.promote_if = dict(promote_if or {})
         self.store_retry_seconds = store_retry_seconds
-        self._client: MlflowClient | None = None
+        self._client: RetryingClient | None = None  # an MlflowClient to its callers
         self._experiment_id: str | None = None
         self._created: set[str] = set()  # runs start_run made: already RUNNING and owned
 
@@ -219,9 +219,8 @@ class MlflowTracker:
             self._fresh_wait()  # a store given up on inside this run gets a new wait after it
 
     def _fresh_wait(self) -> None:
-        reset = getattr(self._client, "reset", None)
-        if reset is not None:
-            reset()
+        if self._client is not None:
+            self._client.reset()
 
     def _end(self, run_id: str, status: str, tags: dict[str, str] | None = None) -> None:
         """The run's last word, which a signal must not cut off: set_terminated first waits
