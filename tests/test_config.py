@@ -42,6 +42,24 @@ def test_every_group_has_options() -> None:
     assert {"default", "gpu", "ddp"} <= set(groups["trainer"])
 
 
+def test_help_examples_name_options_that_exist() -> None:
+    """The examples in `mbegu --help` and each command's help choose real config options."""
+    import re
+
+    from mbegu.cli import main as cli
+
+    groups = config_groups(PRISTINE)
+    text = cli.EPILOG + "\n".join(
+        str(action.description or "") + str(action.epilog or "")
+        for action in cli.build_parser()._subparsers._group_actions[0].choices.values()
+    )
+    chosen = re.findall(r"(?<![\w.+])(\w+)=(\w+)", text)
+    picked = [(g, o) for g, o in chosen if g in groups]
+    assert picked, "the help shows no group choice to check"
+    for group, option in picked:
+        assert option in groups[group], f"the help suggests {group}={option}: no such option"
+
+
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_every_option_composes_and_instantiates(group: str, option: str, tmp_path) -> None:
     overrides = [f"{group}={option}"]

@@ -65,8 +65,8 @@ def _corrupt(digits_text: str, how: str) -> str:
         lines[5] = ",".join(["", *lines[5].split(",")[1:]])
     elif how == "text":
         lines[1] = ",".join([first[0], "abc", *first[2:]])
-    elif how == "inf":
-        lines[1] = ",".join(["inf", *first[1:]])
+    elif how == "inf":  # deep in the file: the row named must be the file's, not a split's
+        lines[40] = ",".join(["inf", *lines[40].split(",")[1:]])
     elif how == "empty":
         lines = lines[:1]
     elif how == "ragged":
@@ -83,7 +83,7 @@ def _corrupt(digits_text: str, how: str) -> str:
         ("target", {}, "has no column 'label' (data.target): its columns are pixel_0"),
         ("nan", {}, "row 6 column pixel_0 is missing: fill it, or set data.missing=drop"),
         ("text", {"categorical": []}, "row 2 column pixel_1 is not a number ('abc')"),
-        ("inf", {}, "row 2 column pixel_0 is infinite ('inf')"),
+        ("inf", {}, "digits.csv row 41 column pixel_0 is infinite ('inf')"),
         ("empty", {}, "has no rows"),
         ("ragged", {}, "is not a readable table"),
         ("rare", {}, "class '9' has 2 rows, too few to stratify"),

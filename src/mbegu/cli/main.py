@@ -25,8 +25,8 @@ EPILOG = """examples:
   mbegu train --cfg job model=cnn                 show the composed config
   dvc repro                                       run the pipeline (prepare -> train -> evaluate)
   dvc exp run -S model=cnn                        the pipeline with an override, as a DVC experiment
-  mbegu sweep sweep=digits sweep.n_trials=20      an Optuna sweep; rerun to continue it
-  mbegu predict examples/digits_rows.csv               predict with the pipeline's model
+  mbegu sweep sweep=default sweep.n_trials=20     an Optuna sweep; rerun to continue it
+  mbegu predict examples/digits_rows.csv          predict with the pipeline's model
   mbegu ui                                        browse runs in the MLflow UI
   mbegu server --backend-store-uri postgresql://mlflow@db/mlflow --host 0.0.0.0
                                                   a team's tracking server
@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "sweep",
         help="an Optuna sweep over train(cfg): prunes, resumes, runs in parallel",
-        description="Optuna sweep: mbegu sweep sweep=digits model=cnn sweep.n_trials=40. "
+        description="Optuna sweep: mbegu sweep sweep=default model=cnn sweep.n_trials=40. "
         "Rerun the same command to continue the study; sweep.workers=N for parallel workers.",
         epilog=_groups_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -180,6 +180,7 @@ class FileData:
         columns = self.input_columns(frames[first_key], str(self.sources[first_key]))
         for key, frame in frames.items():
             require_columns(frame, [*columns, self.target], str(self.sources[key]))
+            self.check_values(frame, columns, self.sources[key])
             frames[key] = self._apply_missing(frame, columns, self.sources[key])
         if "all" in frames:
             frame = frames.pop("all")
@@ -211,6 +212,9 @@ class FileData:
                 f"{self.target} has only the class {classes}: a classifier needs two or more"
             )
         return frames, self.fit_encoder(frames["train"], columns, classes)
+
+    def check_values(self, frame: Any, columns: list[str], path: Path) -> None:
+        """Refuse values the encoder could not use, naming the file's own row."""
 
     def _require(self, path: Path) -> Path:
         if not path.is_file():
@@ -311,6 +315,22 @@ class TableData(FileData):
                 f"data.features must name input columns other than the target {self.target!r}"
             )
         return chosen
+
+    def check_values(self, frame: Any, columns: list[str], path: Path) -> None:
+        """An infinity in a column of numbers, found in the file (the row a spreadsheet
+        shows), not later in a split whose row numbers the user cannot see."""
+        import pandas as pd
+
+        for column in columns:
+            if column in (self.categorical or ()) or not _is_numeric(frame[column]):
+                continue
+            infinite = np.isinf(pd.to_numeric(frame[column], errors="coerce").to_numpy(float))
+            if infinite.any():
+                i = int(infinite.argmax())
+                raise MbeguError(
+                    f"{path} row {row_number(i)} column {column} is infinite "
+                    f"({frame[column].iloc[i]!r}): fix or drop that row"
+                )
 
     def fit_encoder(self, train: Any, columns: list[str], classes: list[str]) -> Encoder:
         categorical = self.categorical
