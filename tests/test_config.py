@@ -49,10 +49,11 @@ def test_help_examples_name_options_that_exist() -> None:
     from mbegu.cli import main as cli
 
     groups = config_groups(PRISTINE)
-    text = cli.EPILOG + "\n".join(
-        str(action.description or "") + str(action.epilog or "")
-        for action in cli.build_parser()._subparsers._group_actions[0].choices.values()
+    parser = cli.build_parser()
+    text = parser.format_help() + "\n".join(
+        command.format_help() for command in parser._subparsers._group_actions[0].choices.values()
     )
+    assert "config groups (pick one with group=option):" in text  # read when the help shows
     chosen = re.findall(r"(?<![\w.+])(\w+)=(\w+)", text)
     picked = [(g, o) for g, o in chosen if g in groups]
     assert picked, "the help shows no group choice to check"
@@ -226,6 +227,31 @@ def test_stale_params_are_refused(project, monkeypatch) -> None:
     assert "dvc exp run" in str(err.value)
     monkeypatch.setenv("DVC_EXP_NAME", "exp-1")  # `dvc exp run` has just composed it
     assert load_params(project / "params.yaml").model.optimizer.lr == 0.002
+
+
+def test_a_fresh_check_is_remembered_until_anything_it_read_changes(project) -> None:
+    """A pass is remembered (DVC's stages check the same params.yaml three times a repro), a
+    remembered pass composes nothing, and an edit of conf/ after it is still refused."""
+    params, marker = project / "params.yaml", project / ".mbegu" / "params-checked"
+    load_params(params)
+    assert marker.is_file()
+    code = (
+        "import sys; from pathlib import Path; from mbegu.config.compose import load_params; "
+        "load_params(Path('params.yaml')); print('hydra' in sys.modules)"
+    )
+
+    def composed() -> bool:
+        run = [sys.executable, "-c", code]
+        out = subprocess.run(run, cwd=project, capture_output=True, text=True, check=True)
+        return out.stdout.strip() == "True"
+
+    assert not composed()  # remembered: Hydra not even imported
+    marker.unlink()
+    assert composed() and marker.is_file()  # forgotten: composed, and remembered again
+    config = project / "conf" / "model" / "mlp.yaml"
+    config.write_text(config.read_text().replace("lr: 0.002", "lr: 0.005"))
+    with pytest.raises(MbeguError, match=r"params\.yaml is stale"):
+        load_params(params)
 
 
 def test_stale_message_names_exactly_the_differing_keys(project) -> None:

@@ -45,6 +45,22 @@ def test_run_captures_its_environment(project, client, experiment) -> None:
     assert any(line.startswith("lightning==") for line in lines)
 
 
+def test_installed_versions_read_from_folder_names_match_the_metadata() -> None:
+    """The fast path (dist-info folder names) gives what importlib's metadata says."""
+    import re
+    from importlib import metadata
+
+    from mbegu.tracking.lineage import installed_versions
+
+    expected: dict[str, str] = {}
+    for dist in metadata.distributions():
+        if dist.metadata["Name"]:
+            name = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()
+            expected.setdefault(name, dist.version)
+    assert len(expected) > 50
+    assert installed_versions() == expected
+
+
 def shutil_copy(src: Path, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / src.name).write_bytes(src.read_bytes())

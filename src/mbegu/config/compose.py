@@ -159,19 +159,60 @@ def load_params(path: Path, check_stale: bool = True) -> DictConfig:
             f"{path} is not valid YAML ({err.__class__.__name__}): run `mbegu params`"
         ) from None
     if check_stale and not _exp_run() and os.environ.get("MBEGU_ALLOW_STALE_PARAMS") != "1":
-        fresh = OmegaConf.to_container(compose(root=path.parent.resolve()))
-        if fresh != raw:
-            changed = "; ".join(
-                f"{key}: conf/ gives {_show(new)}, {path.name} has {_show(old)}"
-                for key, new, old in _diff_keys(fresh, raw)
-            )
-            raise MbeguError(
-                f"{path.name} is stale ({changed}): plain `dvc repro` never recomposes it from "
-                f"conf/; run `dvc exp run` (or `mbegu params`, then `dvc repro`)"
-            )
+        _check_fresh(path, raw)
     cfg = OmegaConf.create(raw)
     validate(cfg)
     return cfg
+
+
+CHECKED = Path(".mbegu") / "params-checked"  # git-ignored: the last params.yaml found fresh
+
+
+def _check_fresh(path: Path, raw: object) -> None:
+    """params.yaml must equal conf/ composed. Hydra's compose costs each DVC stage about half a
+    second, so a pass is remembered by a digest of everything it depends on (conf/, params.yaml,
+    the composing code, Hydra's and OmegaConf's versions); any change to those composes again."""
+    root = path.parent.resolve()
+    digest = _fresh_digest(path, root)
+    marker = root / CHECKED
+    try:
+        if marker.read_text() == digest:
+            return
+    except OSError:
+        pass
+    fresh = OmegaConf.to_container(compose(root=root))
+    if fresh != raw:
+        changed = "; ".join(
+            f"{key}: conf/ gives {_show(new)}, {path.name} has {_show(old)}"
+            for key, new, old in _diff_keys(fresh, raw)
+        )
+        raise MbeguError(
+            f"{path.name} is stale ({changed}): plain `dvc repro` never recomposes it from "
+            f"conf/; run `dvc exp run` (or `mbegu params`, then `dvc repro`)"
+        )
+    try:  # a cache: a folder that cannot be written only means composing next time too
+        marker.parent.mkdir(exist_ok=True)
+        partial = marker.with_name(f"{marker.name}.{os.getpid()}")
+        partial.write_text(digest)
+        os.replace(partial, marker)
+    except OSError:
+        pass
+
+
+def _fresh_digest(path: Path, root: Path) -> str:
+    import hashlib
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for name in ("hydra-core", "omegaconf"):
+        digest.update(f"{name}=={version(name)}\n".encode())
+    for source in (Path(__file__), Path(__file__).with_name("schema.py"), path):
+        digest.update(source.read_bytes() + b"\0")
+    conf = config_dir(root)
+    for file in sorted(f for f in conf.rglob("*") if f.is_file()):
+        digest.update(f"{file.relative_to(conf).as_posix()}\0".encode())
+        digest.update(file.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 _ABSENT = object()

@@ -78,15 +78,34 @@ LOCK_FILE = "uv.lock"
 
 @functools.cache
 def installed_versions() -> dict[str, str]:
-    """Name -> version of every installed distribution: read once per process (a third of a
-    second each time, which a sweep would pay per trial), as installs do not change under it."""
+    """Name -> version of every installed distribution, names normalised as pip does: read
+    once per process, as installs do not change under it.
+
+    importlib.metadata parses every METADATA file to give names and versions (a quarter of a
+    second for this project's 180 distributions, paid by every tracked process); the wheel
+    spec puts both in the `<name>-<version>.dist-info` folder's name, so those are read from
+    there, in sys.path order as importlib would, and only other layouts from their metadata.
+    """
+    import re
+    import sys
     from importlib import metadata
 
-    versions = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            versions[name.lower()] = dist.version
+    def normalise(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    versions: dict[str, str] = {}
+    for entry in sys.path:
+        folder = Path(entry or ".")
+        if not folder.is_dir():
+            continue
+        for info in sorted(folder.glob("*.*-info")):
+            name, dash, version = info.name.rsplit(".", 1)[0].partition("-")
+            if info.suffix == ".dist-info" and dash and version and "-" not in version:
+                versions.setdefault(normalise(name), version)
+            elif info.suffix in (".dist-info", ".egg-info"):  # another layout: its metadata
+                dist = metadata.PathDistribution(info)
+                if dist.metadata["Name"] and dist.version:
+                    versions.setdefault(normalise(dist.metadata["Name"]), dist.version)
     return versions
 
 
