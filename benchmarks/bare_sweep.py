@@ -1,10 +1,13 @@
 """References for `mbegu sweep`: the same study with Optuna over a bare Lightning loop
-(`lightning`) or over a plain PyTorch loop (`plain`), in one process, no tracking.
+(`lightning`) or over a plain PyTorch loop (`plain`), in one process, no tracking; or over
+the libraries' tracked loop (`library`: library_lightning.py's module, checkpoint of the best
+epoch and early stopping, one MLFlowLogger run per trial under a parent run in the store
+MLFLOW_TRACKING_URI names), the floor of a sweep whose every trial is tracked.
 
 Same search space (conf/sweep/default.yaml's params), trials, epochs, sampler, pruner and seed
 as `mbegu sweep sweep=default`; each trial's objective is its best val/acc, reported every
 epoch for pruning. Prints one JSON line: trials by state and the best value.
-Usage: python benchmarks/bare_sweep.py lightning|plain [params.yaml] [n_trials] [epochs]
+Usage: python benchmarks/bare_sweep.py lightning|plain|library [params.yaml] [n_trials] [epochs]
 """
 
 from __future__ import annotations
@@ -102,6 +105,57 @@ def lightning_trial(trial, tensors, net, optimizer, batch, seed, epochs) -> floa
     return best.value
 
 
+def library_trial(trial, tensors, net, optimizer, batch, seed, epochs, cfg, parent) -> float:
+    """The libraries' tracked trial: what `mbegu sweep` does per trial, from library pieces."""
+    import os
+    import tempfile
+
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import MLFlowLogger
+    from optuna_integration import PyTorchLightningPruningCallback
+
+    from library_lightning import Tracked, flat
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    monitor, mode = cfg["monitor"]["metric"], cfg["monitor"]["mode"]
+    logger = MLFlowLogger(
+        experiment_name="bench-library-sweep",
+        tracking_uri=os.environ["MLFLOW_TRACKING_URI"],
+        run_name=f"trial-{trial.number}",
+        tags={"mlflow.parentRunId": parent},
+    )
+    logger.log_hyperparams(flat(cfg) | trial.params)
+    train, val = bare_loaders(tensors, batch, seed)
+    with tempfile.TemporaryDirectory() as checkpoints:
+        best = ModelCheckpoint(dirpath=checkpoints, monitor=monitor, mode=mode, save_top_k=1)
+        trainer = pl.Trainer(
+            max_epochs=epochs,
+            accelerator="cpu",
+            devices=1,
+            logger=logger,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            deterministic=True,
+            callbacks=[
+                best,
+                EarlyStopping(
+                    monitor=monitor,
+                    mode=mode,
+                    patience=cfg["callbacks"]["early_stopping"]["patience"],
+                ),
+                PyTorchLightningPruningCallback(trial, monitor=monitor),
+            ],
+        )
+        classes = int(tensors["train"][1].max()) + 1
+        try:
+            trainer.fit(Tracked(net, optimizer, classes), train, val)
+        finally:
+            logger.finalize("success")
+    return float(best.best_model_score)
+
+
 def main(
     kind: str, params_path: str = "params.yaml", n_trials: str = "20", epochs: str = "10"
 ) -> None:
@@ -113,7 +167,18 @@ def main(
     sweep = yaml.safe_load((root / "conf" / "sweep" / "default.yaml").read_text())
     source = build_data(OmegaConf.create(cfg), root)
     tensors = {split: source.tensors(split) for split in ("train", "val")}
-    fit = {"plain": plain_trial, "lightning": lightning_trial}[kind]
+    fit = {"plain": plain_trial, "lightning": lightning_trial, "library": library_trial}[kind]
+    extra: tuple = ()
+    if kind == "library":
+        import os
+
+        from mlflow import MlflowClient
+
+        client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+        name = "bench-library-sweep"
+        found = client.get_experiment_by_name(name)
+        experiment = found.experiment_id if found else client.create_experiment(name)
+        extra = (cfg, client.create_run(experiment, run_name="sweep").info.run_id)
     sampler = {k: v for k, v in sweep["sampler"].items() if k != "_target_"}
     pruner = {k: v for k, v in sweep["pruner"].items() if k != "_target_"}
     study = optuna.create_study(
@@ -126,9 +191,12 @@ def main(
         picked = suggest(trial)
         torch.manual_seed(cfg["seed"])
         net, optimizer = build(cfg, source.sizes, source.kind, picked)
-        return fit(trial, tensors, net, optimizer, picked["batch_size"], cfg["seed"], int(epochs))
+        batch = picked["batch_size"]
+        return fit(trial, tensors, net, optimizer, batch, cfg["seed"], int(epochs), *extra)
 
     study.optimize(objective, n_trials=int(n_trials))
+    if extra:
+        client.set_terminated(extra[1])
     states = [t.state.name.lower() for t in study.trials]
     print(
         json.dumps(

@@ -1,0 +1,118 @@
+"""The libraries' floor: the bookkeeping a tracked, resumable run needs, from library pieces only.
+
+The bare Lightning loop (bare_lightning.py) logs, checks and saves nothing. This one adds what
+the train stage must do, each with the piece its library documents for it and nothing of
+mbegu's: torchmetrics for `train/*` and `val/*` (logged once per epoch through `self.log`),
+Lightning's ModelCheckpoint (best and last, on the configured monitor) and EarlyStopping, and
+Lightning's MLFlowLogger (the config as params, every epoch's metrics) into the same MLflow
+store. What the train stage costs beyond this is mbegu's own; what this costs beyond the bare
+loop is the libraries'.
+
+Usage: python benchmarks/library_lightning.py [params.yaml] [epochs] [sync|async]
+(async: MLFlowLogger(synchronous=False), MLflow's background queue for the epoch writes)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import warnings
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import MLFlowLogger
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from bare_lightning import EpochClock, bare_loaders  # benchmarks/ is on sys.path
+from plain_torch import evaluate, setup
+
+
+class Tracked(pl.LightningModule):
+    """Cross-entropy with epoch-level loss and accuracy, as torchmetrics' docs log them."""
+
+    def __init__(self, net: torch.nn.Module, optimizer: torch.optim.Optimizer, classes: int):
+        super().__init__()
+        self.net, self.optimizer = net, optimizer
+        self.train_loss, self.val_loss = MeanMetric(), MeanMetric()
+        self.train_acc = MulticlassAccuracy(num_classes=classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes=classes, average="micro")
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        logits = self.net(batch[0])
+        loss = F.cross_entropy(logits, batch[1])
+        mean_loss, accuracy = getattr(self, f"{stage}_loss"), getattr(self, f"{stage}_acc")
+        mean_loss(loss)
+        accuracy(logits, batch[1])
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True)
+        self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True)
+        return loss
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
+        return self.step(batch, "train")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
+        self.step(batch, "val")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer
+
+
+def flat(tree: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out |= flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def main(params_path: str = "params.yaml", epochs: str | None = None, writes: str = "sync") -> None:
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore")
+    cfg, tensors, net, optimizer = setup(params_path)
+    seed, batch = cfg["data"]["seed"], cfg["data"]["batch_size"]
+    monitor, mode = cfg["monitor"]["metric"], cfg["monitor"]["mode"]
+    train, val = bare_loaders(tensors, batch, seed)
+    classes = int(tensors["train"][1].max()) + 1
+    clock = EpochClock()
+    logger = MLFlowLogger(
+        experiment_name="bench-library-lightning",
+        tracking_uri=os.environ["MLFLOW_TRACKING_URI"],
+        synchronous=writes != "async",
+    )
+    logger.log_hyperparams(flat(cfg))
+    with tempfile.TemporaryDirectory() as checkpoints:
+        trainer = pl.Trainer(
+            max_epochs=int(epochs) if epochs else cfg["trainer"]["max_epochs"],
+            accelerator="cpu",
+            devices=1,
+            logger=logger,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            deterministic=True,
+            callbacks=[
+                clock,
+                ModelCheckpoint(
+                    dirpath=checkpoints, monitor=monitor, mode=mode, save_top_k=1, save_last=True
+                ),
+                EarlyStopping(
+                    monitor=monitor,
+                    mode=mode,
+                    patience=cfg["callbacks"]["early_stopping"]["patience"],
+                ),
+            ],
+        )
+        trainer.fit(Tracked(net, optimizer, classes), train, val)
+    print(json.dumps({"epoch_seconds": clock.seconds, **evaluate(net, *tensors["val"])}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
