@@ -58,14 +58,15 @@ def bare_loaders(tensors: dict, batch: int, seed: int) -> tuple[DataLoader, Data
     return train, DataLoader(TensorRows(*tensors["val"]), batch_size=batch, collate_fn=as_batch)
 
 
-def bare_trainer(epochs: int, callbacks: list[pl.Callback]) -> pl.Trainer:
-    """A Lightning Trainer with nothing of its own on: no logger, checkpoints or progress."""
+def bare_trainer(epochs: int, callbacks: list[pl.Callback], logger: object = False) -> pl.Trainer:
+    """A Lightning Trainer with nothing of its own on: no progress, and a logger or checkpoints
+    only when given (library_lightning.py gives them)."""
     return pl.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
         devices=1,
-        logger=False,
-        enable_checkpointing=False,
+        logger=logger,
+        enable_checkpointing=any(isinstance(c, pl.callbacks.ModelCheckpoint) for c in callbacks),
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,

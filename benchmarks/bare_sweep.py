@@ -110,12 +110,11 @@ def library_trial(trial, tensors, net, optimizer, batch, seed, epochs, cfg, pare
     import os
     import tempfile
 
-    import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import MLFlowLogger
     from optuna_integration import PyTorchLightningPruningCallback
 
-    from library_lightning import Tracked, flat
+    from library_lightning import Tracked, early_stopping, flat
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     monitor, mode = cfg["monitor"]["metric"], cfg["monitor"]["mode"]
@@ -129,25 +128,8 @@ def library_trial(trial, tensors, net, optimizer, batch, seed, epochs, cfg, pare
     train, val = bare_loaders(tensors, batch, seed)
     with tempfile.TemporaryDirectory() as checkpoints:
         best = ModelCheckpoint(dirpath=checkpoints, monitor=monitor, mode=mode, save_top_k=1)
-        trainer = pl.Trainer(
-            max_epochs=epochs,
-            accelerator="cpu",
-            devices=1,
-            logger=logger,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            deterministic=True,
-            callbacks=[
-                best,
-                EarlyStopping(
-                    monitor=monitor,
-                    mode=mode,
-                    patience=cfg["callbacks"]["early_stopping"]["patience"],
-                ),
-                PyTorchLightningPruningCallback(trial, monitor=monitor),
-            ],
-        )
+        pruning = PyTorchLightningPruningCallback(trial, monitor=monitor)
+        trainer = bare_trainer(epochs, [best, early_stopping(cfg), pruning], logger)
         classes = int(tensors["train"][1].max()) + 1
         try:
             trainer.fit(Tracked(net, optimizer, classes), train, val)

@@ -29,7 +29,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from bare_lightning import EpochClock, bare_loaders  # benchmarks/ is on sys.path
+from bare_lightning import EpochClock, bare_loaders, bare_trainer  # benchmarks/ on sys.path
 from plain_torch import evaluate, setup
 
 
@@ -63,6 +63,14 @@ class Tracked(pl.LightningModule):
         return self.optimizer
 
 
+def early_stopping(cfg: dict) -> EarlyStopping:
+    return EarlyStopping(
+        monitor=cfg["monitor"]["metric"],
+        mode=cfg["monitor"]["mode"],
+        patience=cfg["callbacks"]["early_stopping"]["patience"],
+    )
+
+
 def flat(tree: dict, prefix: str = "") -> dict[str, object]:
     out: dict[str, object] = {}
     for key, value in tree.items():
@@ -89,27 +97,11 @@ def main(params_path: str = "params.yaml", epochs: str | None = None, writes: st
     )
     logger.log_hyperparams(flat(cfg))
     with tempfile.TemporaryDirectory() as checkpoints:
-        trainer = pl.Trainer(
-            max_epochs=int(epochs) if epochs else cfg["trainer"]["max_epochs"],
-            accelerator="cpu",
-            devices=1,
-            logger=logger,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            deterministic=True,
-            callbacks=[
-                clock,
-                ModelCheckpoint(
-                    dirpath=checkpoints, monitor=monitor, mode=mode, save_top_k=1, save_last=True
-                ),
-                EarlyStopping(
-                    monitor=monitor,
-                    mode=mode,
-                    patience=cfg["callbacks"]["early_stopping"]["patience"],
-                ),
-            ],
+        last = ModelCheckpoint(
+            dirpath=checkpoints, monitor=monitor, mode=mode, save_top_k=1, save_last=True
         )
+        epochs_run = int(epochs) if epochs else cfg["trainer"]["max_epochs"]
+        trainer = bare_trainer(epochs_run, [clock, last, early_stopping(cfg)], logger)
         trainer.fit(Tracked(net, optimizer, classes), train, val)
     print(json.dumps({"epoch_seconds": clock.seconds, **evaluate(net, *tensors["val"])}))
 
