@@ -248,10 +248,21 @@ def test_a_fresh_check_is_remembered_until_anything_it_read_changes(project) -> 
     assert not composed()  # remembered: Hydra not even imported
     marker.unlink()
     assert composed() and marker.is_file()  # forgotten: composed, and remembered again
-    config = project / "conf" / "model" / "mlp.yaml"
+    assert (project / ".mbegu" / ".gitignore").read_text() == "*\n"
+    # A group folder linked from elsewhere is read through the link.
+    outside = project.parent / f"{project.name}-models"
+    (project / "conf" / "model").rename(outside)
+    (project / "conf" / "model").symlink_to(outside, target_is_directory=True)
+    load_params(params)
+    config = outside / "mlp.yaml"
     config.write_text(config.read_text().replace("lr: 0.002", "lr: 0.005"))
     with pytest.raises(MbeguError, match=r"params\.yaml is stale"):
         load_params(params)
+    config.write_text(config.read_text().replace("lr: 0.005", "lr: 0.002"))
+    # A conf/ that reaches outside itself (here an environment variable) is never remembered.
+    (project / "conf" / "model" / "later.yaml").write_text("# lr: ${oc.env:MY_LR}\n")
+    assert composed()
+    assert composed()
 
 
 def test_stale_message_names_exactly_the_differing_keys(project) -> None:

@@ -61,6 +61,33 @@ def test_installed_versions_read_from_folder_names_match_the_metadata() -> None:
     assert installed_versions() == expected
 
 
+def test_installed_versions_of_odd_layouts_match_the_metadata(tmp_path, monkeypatch) -> None:
+    """Escaped versions, two dist-infos of one name, an egg-info: importlib's answers."""
+    import re
+    from importlib import metadata
+
+    from mbegu.tracking.lineage import installed_versions
+
+    def dist(folder: str, name: str, version: str, file: str = "METADATA") -> None:
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / file).write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        )
+
+    dist("Foo_Bar-1.0_beta.dist-info", "Foo_Bar", "1.0-beta")
+    dist("dup-1.0.dist-info", "dup", "1.0")
+    dist("dup-2.0.dist-info", "dup", "2.0")
+    dist("plain_one-3.1+cpu.dist-info", "plain.one", "3.1+cpu")
+    dist("old-0.5.egg-info", "old", "0.5", "PKG-INFO")
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    expected: dict[str, str] = {}
+    for found in metadata.distributions(path=[str(tmp_path)]):
+        name = re.sub(r"[-_.]+", "-", found.metadata["Name"]).lower()
+        expected.setdefault(name, found.version)
+    assert set(expected) == {"foo-bar", "dup", "plain-one", "old"}
+    assert installed_versions.__wrapped__() == expected
+
+
 def shutil_copy(src: Path, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / src.name).write_bytes(src.read_bytes())

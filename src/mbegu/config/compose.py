@@ -152,31 +152,35 @@ def load_params(path: Path, check_stale: bool = True) -> DictConfig:
     """
     if not path.is_file():
         raise MbeguError(f"{path} not found: run `mbegu params` to compose it from conf/")
+    text = path.read_bytes()
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise MbeguError(
             f"{path} is not valid YAML ({err.__class__.__name__}): run `mbegu params`"
         ) from None
     if check_stale and not _exp_run() and os.environ.get("MBEGU_ALLOW_STALE_PARAMS") != "1":
-        _check_fresh(path, raw)
+        _check_fresh(path, raw, text)
     cfg = OmegaConf.create(raw)
     validate(cfg)
     return cfg
 
 
-CHECKED = Path(".mbegu") / "params-checked"  # git-ignored: the last params.yaml found fresh
+CHECKED = Path(".mbegu") / "params-checked"  # the last params.yaml found fresh against conf/
+# What makes a composition depend on more than conf/'s own files: no pass is remembered then.
+OUTSIDE_CONF = ("oc.env", "searchpath", "pkg://", "file://")
 
 
-def _check_fresh(path: Path, raw: object) -> None:
+def _check_fresh(path: Path, raw: object, text: bytes) -> None:
     """params.yaml must equal conf/ composed. Hydra's compose costs each DVC stage about half a
-    second, so a pass is remembered by a digest of everything it depends on (conf/, params.yaml,
-    the composing code, Hydra's and OmegaConf's versions); any change to those composes again."""
+    second, so a pass is remembered by a digest of all it read (conf/'s YAML files, the
+    params.yaml text checked, the composing code, Hydra's, OmegaConf's and PyYAML's versions),
+    unless conf/ reaches outside itself (environment variables, search paths)."""
     root = path.parent.resolve()
-    digest = _fresh_digest(path, root)
+    digest = _fresh_digest(text, root)
     marker = root / CHECKED
     try:
-        if marker.read_text() == digest:
+        if digest and marker.read_text() == digest:
             return
     except OSError:
         pass
@@ -190,8 +194,11 @@ def _check_fresh(path: Path, raw: object) -> None:
             f"{path.name} is stale ({changed}): plain `dvc repro` never recomposes it from "
             f"conf/; run `dvc exp run` (or `mbegu params`, then `dvc repro`)"
         )
+    if not digest or _fresh_digest(text, root) != digest:  # conf/ changed while composing
+        return
     try:  # a cache: a folder that cannot be written only means composing next time too
         marker.parent.mkdir(exist_ok=True)
+        (marker.parent / ".gitignore").write_text("*\n")  # never in git, whatever the project
         partial = marker.with_name(f"{marker.name}.{os.getpid()}")
         partial.write_text(digest)
         os.replace(partial, marker)
@@ -199,19 +206,29 @@ def _check_fresh(path: Path, raw: object) -> None:
         pass
 
 
-def _fresh_digest(path: Path, root: Path) -> str:
+def _fresh_digest(text: bytes, root: Path) -> str | None:
+    """The digest of what composing reads, or None when it cannot be told (a file that cannot
+    be read, a conf/ that reaches outside itself)."""
     import hashlib
     from importlib.metadata import version
 
-    digest = hashlib.sha256()
-    for name in ("hydra-core", "omegaconf"):
+    digest = hashlib.sha256(text + b"\0")
+    for name in ("hydra-core", "omegaconf", "pyyaml"):
         digest.update(f"{name}=={version(name)}\n".encode())
-    for source in (Path(__file__), Path(__file__).with_name("schema.py"), path):
-        digest.update(source.read_bytes() + b"\0")
     conf = config_dir(root)
-    for file in sorted(f for f in conf.rglob("*") if f.is_file()):
-        digest.update(f"{file.relative_to(conf).as_posix()}\0".encode())
-        digest.update(file.read_bytes() + b"\0")
+    try:
+        for source in (Path(__file__), Path(__file__).with_name("schema.py")):
+            digest.update(source.read_bytes() + b"\0")
+        files = []
+        for folder, _, names in os.walk(conf, followlinks=True):  # a linked group folder too
+            files += [Path(folder, n) for n in names if n.endswith((".yaml", ".yml"))]
+        for file in sorted(files):
+            content = file.read_bytes()
+            if any(word.encode() in content for word in OUTSIDE_CONF):
+                return None
+            digest.update(f"{file.relative_to(conf).as_posix()}\0".encode() + content + b"\0")
+    except OSError:
+        return None
     return digest.hexdigest()
 
 

@@ -86,6 +86,7 @@ def installed_versions() -> dict[str, str]:
     spec puts both in the `<name>-<version>.dist-info` folder's name, so those are read from
     there, in sys.path order as importlib would, and only other layouts from their metadata.
     """
+    import contextlib
     import re
     import sys
     from importlib import metadata
@@ -98,11 +99,24 @@ def installed_versions() -> dict[str, str]:
         folder = Path(entry or ".")
         if not folder.is_dir():
             continue
-        for info in sorted(folder.glob("*.*-info")):
-            name, dash, version = info.name.rsplit(".", 1)[0].partition("-")
-            if info.suffix == ".dist-info" and dash and version and "-" not in version:
-                versions.setdefault(normalise(name), version)
-            elif info.suffix in (".dist-info", ".egg-info"):  # another layout: its metadata
+        found: dict[str, list[Path]] = {}
+        for info in folder.iterdir():
+            lower = info.name.lower()
+            if lower.endswith((".dist-info", ".egg-info")):  # as importlib finds them
+                stem = info.name.rsplit(".", 1)[0]
+                found.setdefault(normalise(stem.partition("-")[0]), []).append(info)
+        for name, infos in sorted(found.items()):
+            stem = infos[0].name.rsplit(".", 1)[0]
+            _, dash, version = stem.partition("-")
+            plain = infos[0].name.endswith(".dist-info") and dash and "-" not in version
+            if len(infos) == 1 and plain and "_" not in version:
+                versions.setdefault(name, version)  # the wheel spec's <name>-<version>
+                continue
+            if len(infos) > 1:  # leftovers of an upgrade: the one importlib would pick
+                with contextlib.suppress(metadata.PackageNotFoundError):
+                    versions.setdefault(name, metadata.version(name))
+                    continue
+            for info in infos:  # .egg-info, escaped versions
                 dist = metadata.PathDistribution(info)
                 if dist.metadata["Name"] and dist.version:
                     versions.setdefault(normalise(dist.metadata["Name"]), dist.version)
