@@ -2,7 +2,7 @@
 (`lightning`) or over a plain PyTorch loop (`plain`), in one process, no tracking; or over
 the libraries' tracked loop (`library`: library_lightning.py's module, checkpoint of the best
 epoch and early stopping, one MLFlowLogger run per trial under a parent run in the store
-MLFLOW_TRACKING_URI names), the floor of a sweep whose every trial is tracked.
+MLFLOW_TRACKING_URI names): a sweep whose every trial is tracked, done the libraries' way.
 
 Same search space (conf/sweep/default.yaml's params), trials, epochs, sampler, pruner and seed
 as `mbegu sweep sweep=default`; each trial's objective is its best val/acc, reported every

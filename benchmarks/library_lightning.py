@@ -1,12 +1,11 @@
-"""The libraries' floor: the bookkeeping a tracked, resumable run needs, from library pieces only.
+"""The libraries' way: the bookkeeping a tracked, resumable run needs, from library pieces only.
 
 The bare Lightning loop (bare_lightning.py) logs, checks and saves nothing. This one adds what
 the train stage must do, each with the piece its library documents for it and nothing of
 mbegu's: torchmetrics for `train/*` and `val/*` (logged once per epoch through `self.log`),
 Lightning's ModelCheckpoint (best and last, on the configured monitor) and EarlyStopping, and
 Lightning's MLFlowLogger (the config as params, every epoch's metrics) into the same MLflow
-store. What the train stage costs beyond this is mbegu's own; what this costs beyond the bare
-loop is the libraries'.
+store. A comparison, not a lower bound: mbegu does the same bookkeeping with fewer calls.
 
 Usage: python benchmarks/library_lightning.py [params.yaml] [epochs] [sync|async]
 (async: MLFlowLogger(synchronous=False), MLflow's background queue for the epoch writes)

@@ -76,7 +76,7 @@ def script(name: str, root: Path, env: dict[str, str], epochs: int) -> dict:
     return {
         "wall": wall,
         "epoch": statistics.median(info["epoch_seconds"][1:]),
-        "epochs": epochs,
+        "epochs": len(info["epoch_seconds"]),  # early stopping may end it sooner
         "acc": info["val/acc"],
     }
 
@@ -205,9 +205,9 @@ def pipeline(tmp: Path, env: dict[str, str], rounds: int) -> dict:
     }
 
 
-def fixed(measured: dict, epochs: int) -> float:
+def fixed(measured: dict) -> float:
     """A process's seconds outside its epochs: imports, set-up, tracking, outputs."""
-    return measured["wall"] - epochs * measured["epoch"]
+    return measured["wall"] - measured["epochs"] * measured["epoch"]
 
 
 def show(value: float, unit: str) -> str:
@@ -258,7 +258,7 @@ def main() -> None:
         pipe = pipeline(Path(tmp), env, args.pipeline_rounds)
 
     med = {
-        name: {k: statistics.median(r[k] for r in rows) for k in ("wall", "epoch", "acc")}
+        name: {k: statistics.median(r[k] for r in rows) for k in ("wall", "epoch", "acc", "epochs")}
         for name, rows in results.items()
     }
     print(
@@ -277,11 +277,13 @@ def main() -> None:
             f"{m['epoch'] / med['plain']['epoch']:>9.2f}x{m['acc'] - med['plain']['acc']:>+10.4f}"
         )
     train, bare, lib = med["train"], med["bare_pl"], med["library"]
-    # The libraries' floor for each target: the same bookkeeping from library pieces only
-    # (library_lightning.py, bare_sweep.py library), or for the pipeline DVC running the three
-    # stages as imports of their libraries plus the plain script's work without its imports.
+    # Beside each target, the same bookkeeping done the libraries' documented way (the
+    # library_lightning.py loop, bare_sweep.py's library kind): a comparison, not a lower
+    # bound. The lower bounds: importing MLflow, which a tracked process cannot skip, and
+    # for the pipeline DVC running the stages as imports of their libraries plus the plain
+    # script's work without its imports.
     pipe_floor = pipe["floor"] + max(pipe["plain"] - pipe["plain_imports"], 0.0)
-    epochs = warm["epochs"]
+    mlflow_import = imports.get("mlflow", 0.0)
     targets = [
         (
             f"train epoch / bare Lightning epoch <= {TARGETS['epoch']}x",
@@ -290,14 +292,16 @@ def main() -> None:
             train["epoch"] / lib["epoch"],
             TARGETS["epoch"],
             ("x", "x", "x"),
+            None,
         ),
-        (  # the floor and mbegu over it per process: wall less the epochs (counted above)
+        (  # the libraries' way and mbegu against it outside the epochs (counted above)
             f"train process - bare Lightning process <= {TARGETS['wall_plus_s']} s",
             train["wall"] - bare["wall"],
-            fixed(lib, epochs) - fixed(bare, epochs),
-            fixed(train, epochs) - fixed(lib, epochs),
+            fixed(lib) - fixed(bare),
+            fixed(train) - fixed(lib),
             TARGETS["wall_plus_s"],
             (" s", " s", " s"),
+            (mlflow_import, f"importing MLflow alone takes {mlflow_import:.1f} s"),
         ),
         (
             f"mbegu sweep / Optuna + bare Lightning <= {TARGETS['sweep']}x",
@@ -306,6 +310,7 @@ def main() -> None:
             sweep["mbegu"] / sweep["library"],
             TARGETS["sweep"],
             ("x", "x", "x"),
+            None,
         ),
         (
             f"dvc repro -f / plain script <= {TARGETS['pipeline']}x",
@@ -314,6 +319,10 @@ def main() -> None:
             pipe["dvc"] - pipe_floor,
             TARGETS["pipeline"],
             ("x", "x", " s"),
+            (
+                pipe_floor / pipe["plain"],
+                f"DVC, the stages' imports and the work alone: {pipe_floor / pipe['plain']:.2f}x",
+            ),
         ),
     ]
     print(
@@ -329,24 +338,25 @@ def main() -> None:
         f"DVC with each stage only importing its libraries {pipe['floor']:.1f} s\n"
     )
     print(
-        "targets (ratios within this run); floor: the same bookkeeping with library pieces only"
-        " (process: outside the epochs; pipeline: DVC, each stage's imports, the plain work)"
+        "targets (ratios within this run), each beside the same bookkeeping done the libraries'"
+        " way\n(process: that and mbegu against it outside the epochs; pipeline: DVC running the"
+        " stages as\nimports of their libraries, plus the plain script's work, and mbegu over it)"
     )
-    print(f"  {'':<62}{'mbegu':>9}{'floor':>9}{'over floor':>13}")
-    for name, value, floor, over, target, units in targets:
+    print(f"  {'':<62}{'mbegu':>9}{'libraries':>10}{'mbegu vs':>10}")
+    for name, value, library, against, target, units, floor in targets:
         if value <= target:
             result = "met"
-        elif floor > target:
-            result = "NOT met: the libraries' floor is above it"
+        elif floor is not None and floor[0] > target:
+            result = f"NOT met: {floor[1]}"
         else:
             result = "NOT met"
-        shown = zip((value, floor, over), units, (9, 9, 13), strict=True)
+        shown = zip((value, library, against), units, (9, 10, 10), strict=True)
         cells = "".join(f"{show(v, unit):>{width}}" for v, unit, width in shown)
         print(f"  {name:<62}{cells}  {result}")
     same = abs(train["acc"] - med["plain"]["acc"]) < 0.01
     same = same and abs(bare["acc"] - med["plain"]["acc"]) < 0.01
     name = "train val/acc = bare Lightning's = plain's (within 0.01)"
-    print(f"  {name:<62}{train['acc']:>9.4f}{'':>22}  {verdict(same)}")
+    print(f"  {name:<62}{train['acc']:>9.4f}{'':>20}  {verdict(same)}")
     print()
 
     info = results["train"][len(results["train"]) // 2]["info"]
