@@ -20,7 +20,13 @@ from mbegu.data.split import SPLITS, is_prepared, read_encoder, stratified_split
 from mbegu.errors import MbeguError
 from mbegu.features import Encoder, encoder_from_dict
 from mbegu.features.labels import as_text, sort_classes
-from mbegu.features.table import MISSING_POLICIES, TableEncoder, require_columns, row_number
+from mbegu.features.table import (
+    MISSING_POLICIES,
+    TableEncoder,
+    numeric_values,
+    require_columns,
+    row_number,
+)
 from mbegu.features.text import TextEncoder
 
 PATH_KEYS = ("path", "train_path", "val_path", "test_path")
@@ -319,18 +325,9 @@ class TableData(FileData):
     def check_values(self, frame: Any, columns: list[str], path: Path) -> None:
         """An infinity in a column of numbers, found in the file (the row a spreadsheet
         shows), not later in a split whose row numbers the user cannot see."""
-        import pandas as pd
-
         for column in columns:
-            if column in (self.categorical or ()) or not _is_numeric(frame[column]):
-                continue
-            infinite = np.isinf(pd.to_numeric(frame[column], errors="coerce").to_numpy(float))
-            if infinite.any():
-                i = int(infinite.argmax())
-                raise MbeguError(
-                    f"{path} row {row_number(i)} column {column} is infinite "
-                    f"({frame[column].iloc[i]!r}): fix or drop that row"
-                )
+            if column not in (self.categorical or ()) and _is_numeric(frame[column]):
+                numeric_values(frame, column, str(path))  # the encoder's own check
 
     def fit_encoder(self, train: Any, columns: list[str], classes: list[str]) -> Encoder:
         categorical = self.categorical
