@@ -21,9 +21,11 @@ class LossAccuracy(Metric):
         self.add_state("count", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
 
     def update(self, loss: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> None:
-        self.loss_sum += loss.detach().double() * len(target)
-        self.correct += (logits.argmax(dim=-1) == target).sum()
-        self.count += len(target)
+        # In-place adds: the same float64 sums as `+= loss.double() * n`, in one op each.
+        n = len(target)
+        self.loss_sum.add_(loss.detach(), alpha=n)
+        self.correct.add_((logits.argmax(dim=-1) == target).sum())
+        self.count.add_(n)
 
     def compute(self) -> dict[str, torch.Tensor]:
         count = self.count.clamp(min=1)
