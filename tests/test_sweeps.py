@@ -84,7 +84,12 @@ def test_six_trials_with_pruning(project, client, experiment) -> None:
         saved = project / "checkpoints" / run.info.run_id
         assert (saved / "best.ckpt").is_file()
         assert not (saved / "last.ckpt").exists()
+        # The environment: its tags on every trial, its requirements.txt once, on the parent.
+        assert run.data.tags["mbegu.version.torch"] == parent.data.tags["mbegu.version.torch"]
+        assert not client.list_artifacts(run.info.run_id, "environment")
     assert client.list_artifacts(parent.info.run_id, "plots")
+    [frozen] = client.list_artifacts(parent.info.run_id, "environment")
+    assert frozen.path == "environment/requirements.txt"
 
     best = Path(summary["best_config"])
     assert best == project / "conf" / "experiment" / "best_six.yaml"

@@ -30,6 +30,10 @@ from mbegu.sweeps.study import base_overrides, open_study, study_uid, sweep_conf
 
 def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     """Coordinate a sweep; returns the summary it prints."""
+    from mlflow.entities import RunTag
+
+    from mbegu.project import project_root
+    from mbegu.tracking.lineage import environment
     from mbegu.training.train import TERMINATED, sigterm_as_interrupt
 
     TERMINATED.clear()  # a new sweep in this process starts unsignalled
@@ -48,8 +52,10 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     with tracker.run(run_id), sigterm_as_interrupt():
         masked = mask_tree(OmegaConf.to_container(s, resolve=True))
         tracker.client.log_text(run_id, OmegaConf.to_yaml(masked), "sweep.yaml")
-        for key in ("metric", "direction", "n_trials", "workers"):
-            tracker.client.set_tag(run_id, f"mbegu.sweep.{key}", str(s[key]))
+        tracker.log_requirements(run_id, project_root())  # once for all the study's trials
+        settings = {f"mbegu.sweep.{k}": str(s[k]) for k in ("metric", "direction", "n_trials")}
+        settings |= {"mbegu.sweep.workers": str(s.workers)} | environment(project_root())[1]
+        tracker.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in settings.items()])
         trials.fail_dead_trials(study, storage, on_failed=lambda t: close_dead_run(tracker, s, t))
         # This process is one worker; sweep.workers - 1 more join the study as children.
         children = _spawn_workers(overrides, run_id, s.workers - 1)

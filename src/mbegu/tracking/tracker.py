@@ -143,16 +143,12 @@ class MlflowTracker:
             self.client.log_batch(run_id, params=params[start : start + 100])
         self.client.log_text(run_id, OmegaConf.to_yaml(container), "config.yaml")
 
-    def log_environment(self, run_id: str, root: Any) -> None:
-        """Resolved package versions as an artifact, the lock file's hash and key versions
-        as tags: what it takes to rebuild the environment behind a result."""
-        from mlflow.entities import RunTag
-
+    def log_requirements(self, run_id: str, root: Any) -> None:
+        """Resolved package versions as an artifact: what it takes to rebuild the environment
+        behind a result (the lock file's md5 and key versions are tags: `environment_tags`)."""
         from mbegu.tracking.lineage import environment
 
-        requirements, tags = environment(root)
-        self.client.log_text(run_id, requirements, "environment/requirements.txt")
-        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        self.client.log_text(run_id, environment(root)[0], "environment/requirements.txt")
 
     def log_dataset(self, run_id: str, name: str, digest: str, source: str, rows: int) -> None:
         """The data as an MLflow dataset input: the UI's Dataset column shows its version."""

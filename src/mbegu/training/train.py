@@ -18,7 +18,7 @@ from omegaconf import DictConfig, open_dict
 
 from mbegu.processes import signals_deferred
 from mbegu.project import project_root, resolve_paths
-from mbegu.tracking.lineage import TAG_DATA_MD5, lineage_tags
+from mbegu.tracking.lineage import TAG_DATA_MD5, environment, lineage_tags
 from mbegu.tracking.lineage import run_name as default_run_name
 
 
@@ -86,8 +86,10 @@ def train(
     to start fresh, continue a run or fine-tune from one (training.resume). Exceptions in
     `finish_on` (a pruned sweep trial) end the run FINISHED, not FAILED. `tracker`: the
     caller's, built from the same cfg.tracking (a sweep worker: one store client and one
-    dead-run check per worker, not per trial). `last_checkpoint=False` writes no last.ckpt
-    each epoch (a sweep trial that stops is rerun, never continued).
+    dead-run check per worker, not per trial). `parent_run_id`: a sweep's parent run, which
+    holds its trials' environment/requirements.txt (each trial still tags the lock's md5 and
+    key versions). `last_checkpoint=False` writes no last.ckpt each epoch (a sweep trial that
+    stops is rerun, never continued).
     """
     from omegaconf import OmegaConf
 
@@ -142,7 +144,8 @@ def train(
         # Inside the run from here: a signal held above ends it KILLED.
         if run_id and plan.mode != "continue":
             tracker.log_config(run_id, cfg)
-            tracker.log_environment(run_id, root)
+            if parent_run_id is None:  # a sweep's parent run holds its trials' requirements
+                tracker.log_requirements(run_id, root)
             _log_dataset(tracker, run_id, datamodule.data, root)
         timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
         bar = show_progress_bar(cfg)
@@ -240,7 +243,8 @@ def _open_run(
         print(f"MLflow run {plan.run_id} continues from {plan.checkpoint}", flush=True)
         return plan.run_id
     target = cfg.model.net.get("_target_")
-    tags = lineage_tags(root, target) | (extra_tags or {})
+    # The environment's tags go with the run's creation: one store write fewer per run.
+    tags = lineage_tags(root, target) | environment(root)[1] | (extra_tags or {})
     if plan.mode == "finetune":
         tags |= {"mbegu.finetuned_from": plan.run_id, "mbegu.resume.mode": "finetune"}
     name = run_name or tracker.run_name or default_run_name(target, str(cfg.data.name))
