@@ -2,12 +2,16 @@
 (`lightning`) or over a plain PyTorch loop (`plain`), in one process, no tracking; or over
 the libraries' tracked loop (`library`: library_lightning.py's module, checkpoint of the best
 epoch and early stopping, one MLFlowLogger run per trial under a parent run in the store
-MLFLOW_TRACKING_URI names): a sweep whose every trial is tracked, done the libraries' way.
+MLFLOW_TRACKING_URI names): a sweep whose every trial is tracked, done the libraries' way;
+or a lower bound for any tracked sweep (`floor`: the bare Lightning trial, plus MLflow imported,
+a parent run, and per trial the three store writes an MLflow run cannot do without: created
+under the parent, its params and best value in one batch, ended).
 
 Same search space (conf/sweep/default.yaml's params), trials, epochs, sampler, pruner and seed
 as `mbegu sweep sweep=default`; each trial's objective is its best val/acc, reported every
 epoch for pruning. Prints one JSON line: trials by state and the best value.
-Usage: python benchmarks/bare_sweep.py lightning|plain|library [params.yaml] [n_trials] [epochs]
+Usage: python benchmarks/bare_sweep.py lightning|plain|library|floor [params.yaml] [n_trials]
+       [epochs]
 """
 
 from __future__ import annotations
@@ -138,6 +142,32 @@ def library_trial(trial, tensors, net, optimizer, batch, seed, epochs, cfg, pare
     return float(best.best_model_score)
 
 
+def floor_trial(trial, tensors, net, optimizer, batch, seed, epochs, client, parent) -> float:
+    """The bare Lightning trial, tracked with the fewest store writes an MLflow run takes."""
+    from mlflow.entities import Metric, Param
+
+    run = client.create_run(
+        client.get_run(parent).info.experiment_id,
+        run_name=f"trial-{trial.number}",
+        tags={"mlflow.parentRunId": parent},
+    )
+    value, status = None, "FAILED"
+    try:
+        value = lightning_trial(trial, tensors, net, optimizer, batch, seed, epochs)
+        status = "FINISHED"
+        return value
+    except optuna.TrialPruned:
+        status = "FINISHED"
+        raise
+    finally:
+        params = [Param(k, str(v)) for k, v in trial.params.items()]
+        metrics = (
+            [Metric("val/acc", value, int(time.time() * 1000), 0)] if value is not None else []
+        )
+        client.log_batch(run.info.run_id, params=params, metrics=metrics)
+        client.set_terminated(run.info.run_id, status)
+
+
 def main(
     kind: str, params_path: str = "params.yaml", n_trials: str = "20", epochs: str = "10"
 ) -> None:
@@ -149,18 +179,24 @@ def main(
     sweep = yaml.safe_load((root / "conf" / "sweep" / "default.yaml").read_text())
     source = build_data(OmegaConf.create(cfg), root)
     tensors = {split: source.tensors(split) for split in ("train", "val")}
-    fit = {"plain": plain_trial, "lightning": lightning_trial, "library": library_trial}[kind]
+    fit = {
+        "plain": plain_trial,
+        "lightning": lightning_trial,
+        "library": library_trial,
+        "floor": floor_trial,
+    }[kind]
     extra: tuple = ()
-    if kind == "library":
+    if kind in ("library", "floor"):
         import os
 
         from mlflow import MlflowClient
 
         client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
-        name = "bench-library-sweep"
+        name = f"bench-{kind}-sweep"
         found = client.get_experiment_by_name(name)
         experiment = found.experiment_id if found else client.create_experiment(name)
-        extra = (cfg, client.create_run(experiment, run_name="sweep").info.run_id)
+        parent = client.create_run(experiment, run_name="sweep").info.run_id
+        extra = (cfg, parent) if kind == "library" else (client, parent)
     sampler = {k: v for k, v in sweep["sampler"].items() if k != "_target_"}
     pruner = {k: v for k, v in sweep["pruner"].items() if k != "_target_"}
     study = optuna.create_study(
@@ -178,7 +214,7 @@ def main(
 
     study.optimize(objective, n_trials=int(n_trials))
     if extra:
-        client.set_terminated(extra[1])
+        client.set_terminated(parent)
     states = [t.state.name.lower() for t in study.trials]
     print(
         json.dumps(
