@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from functools import cache
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -71,6 +72,12 @@ SCHEMAS: dict[str, type] = {
 }
 
 
+@cache
+def _structured(schema: type) -> DictConfig:
+    """The schema as a config, built once per process: a sweep validates every trial."""
+    return OmegaConf.structured(schema)
+
+
 def _check_section(cfg: DictConfig, key: str, schema: type) -> None:
     section = OmegaConf.select(cfg, key)
     if section is None:
@@ -78,7 +85,7 @@ def _check_section(cfg: DictConfig, key: str, schema: type) -> None:
     names = {f.name for f in fields(schema)}
     present = {k: section[k] for k in section if k in names}
     try:  # fields left out stay MISSING, which merging allows
-        OmegaConf.merge(OmegaConf.structured(schema), present)
+        OmegaConf.merge(_structured(schema), present)  # merge copies; the cached one stays
     except ValidationError as err:
         name = f"{key}.{err.key}" if err.key is not None else key
         wanted = next(f.type for f in fields(schema) if f.name == err.key) if err.key else "?"
