@@ -6,9 +6,15 @@ MLflow store are left alone):
            size, seed and shuffle order; no Lightning, no tracking
   bare_pl  benchmarks/bare_lightning.py: the same in a bare Lightning loop (Lightning's own
            cost, without anything mbegu adds): the reference for the train stage's targets
+  floor    benchmarks/floor_lightning.py: that loop plus only what a tracked, resumable epoch
+           cannot skip, done by Lightning: the epoch's values through self.log, the best
+           checkpoint, early stopping (a lower bound for the epoch)
+  library  benchmarks/library_lightning.py: the same bookkeeping the libraries' documented way
   train    `mbegu train --params params.yaml`: the DVC train stage, MLflow tracking included
   sweeps   `mbegu sweep sweep=default` beside benchmarks/bare_sweep.py's Optuna over a bare
-           Lightning loop and over a plain loop (same space, trials, epochs, pruner, seed)
+           Lightning loop, over a plain loop, over the libraries' tracked loop, and over the
+           bare loop with the fewest MLflow writes a tracked trial takes (a lower bound); same
+           space, trials, epochs, pruner, seed
   pipeline `dvc repro -f` on a clone beside benchmarks/plain_pipeline.py (the same split,
            training and test scoring in one plain script)
 Prints medians, the ratios with their targets (met or not), and where the time goes: the
@@ -146,11 +152,17 @@ def sweeps(root: Path, env: dict[str, str], rounds: int, trials: int, epochs: in
 
 
 # What each stage's work needs imported (the libraries, not mbegu): the pipeline's floor runs
-# these in place of the stages, under the same DVC.
+# these in place of the stages, under the same DVC. Tracking into the SQLite store is work
+# both tracked stages do, and `import mlflow` leaves out the SQLAlchemy stores that MLflow's
+# client imports for it; so is logging the MLflow model (mlflow.pyfunc) that serving needs.
+MLFLOW_SQL = "mlflow.store.tracking.sqlalchemy_store"
 STAGE_LIBRARIES = {
     "prepare": "pandas, numpy",
-    "train": "torch, lightning.pytorch, mlflow",
-    "evaluate": "torch, mlflow, sklearn.metrics, matplotlib.pyplot",
+    "train": f"torch, lightning.pytorch, mlflow, {MLFLOW_SQL}",
+    "evaluate": (
+        f"torch, mlflow, {MLFLOW_SQL}, mlflow.store.model_registry.sqlalchemy_store, "
+        "mlflow.pyfunc, sklearn.metrics, matplotlib.pyplot"
+    ),
 }
 
 
@@ -247,10 +259,13 @@ def main() -> None:
         first = time.perf_counter()
         warm = train_stage(root, env)  # creates the store: a one-off cost, reported apart
         first_wall = time.perf_counter() - first
-        results: dict[str, list[dict]] = {"plain": [], "bare_pl": [], "library": [], "train": []}
+        results: dict[str, list[dict]] = {
+            k: [] for k in ("plain", "bare_pl", "floor", "library", "train")
+        }
         for _ in range(args.rounds):
             results["plain"].append(script("plain_torch", root, env, warm["epochs"]))
             results["bare_pl"].append(script("bare_lightning", root, env, warm["epochs"]))
+            results["floor"].append(script("floor_lightning", root, env, warm["epochs"]))
             results["library"].append(script("library_lightning", root, env, warm["epochs"]))
             results["train"].append(train_stage(root, env))
         imports = import_profile(root, env)
@@ -271,7 +286,7 @@ def main() -> None:
     print(f"{'':14}{'wall s':>10}{'epoch ms':>10}{'val/acc':>10}")
     for name, m in med.items():
         print(f"{name:14}{m['wall']:>10.2f}{m['epoch'] * 1000:>10.1f}{m['acc']:>10.4f}")
-    for name in ("bare_pl", "library", "train"):
+    for name in ("bare_pl", "floor", "library", "train"):
         m = med[name]
         print(
             f"{name + '/plain':14}{m['wall'] / med['plain']['wall']:>9.2f}x"
@@ -280,7 +295,9 @@ def main() -> None:
     train, bare, lib = med["train"], med["bare_pl"], med["library"]
     # Beside each target, the same bookkeeping done the libraries' documented way (the
     # library_lightning.py loop, bare_sweep.py's library kind): a comparison, not a lower
-    # bound. The lower bounds: importing MLflow, which a tracked process cannot skip; for the
+    # bound. The lower bounds: for the epoch, the bare loop with only `self.log` of the epoch's
+    # values and the best checkpoint (floor_lightning.py); importing MLflow, which a tracked
+    # process cannot skip; for the
     # sweep, the untracked study plus MLflow and the fewest store writes a run per trial takes;
     # for the pipeline DVC running the stages as imports of their libraries plus the plain
     # script's work without its imports.
@@ -294,7 +311,11 @@ def main() -> None:
             train["epoch"] / lib["epoch"],
             TARGETS["epoch"],
             ("x", "x", "x"),
-            None,
+            (
+                med["floor"]["epoch"] / bare["epoch"],
+                "Lightning logging the epoch's five values and saving its best checkpoint "
+                f"alone: {med['floor']['epoch'] / bare['epoch']:.2f}x",
+            ),
         ),
         (  # the libraries' way and mbegu against it outside the epochs (counted above)
             f"train process - bare Lightning process <= {TARGETS['wall_plus_s']} s",
