@@ -75,12 +75,20 @@ def bare_trainer(epochs: int, callbacks: list[pl.Callback], logger: object = Fal
     )
 
 
-def main(params_path: str = "params.yaml", epochs: str | None = None) -> None:
+def loop_setup(
+    params_path: str,
+) -> tuple[dict, dict, torch.nn.Module, torch.optim.Optimizer, DataLoader, DataLoader]:
+    """Lightning quieted, then what every reference loop starts from: the config, tensors,
+    network, optimizer and the train stage's loaders."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
     cfg, tensors, net, optimizer = setup(params_path)
-    seed, batch = cfg["data"]["seed"], cfg["data"]["batch_size"]
-    train, val = bare_loaders(tensors, batch, seed)
+    train, val = bare_loaders(tensors, cfg["data"]["batch_size"], cfg["data"]["seed"])
+    return cfg, tensors, net, optimizer, train, val
+
+
+def main(params_path: str = "params.yaml", epochs: str | None = None) -> None:
+    cfg, tensors, net, optimizer, train, val = loop_setup(params_path)
     clock = EpochClock()
     trainer = bare_trainer(int(epochs) if epochs else cfg["trainer"]["max_epochs"], [clock])
     trainer.fit(Bare(net, optimizer), train, val)

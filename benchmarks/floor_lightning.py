@@ -14,19 +14,17 @@ Usage: python benchmarks/floor_lightning.py [params.yaml] [epochs] [async]
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import tempfile
-import warnings
 
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from bare_lightning import EpochClock, bare_loaders, bare_trainer  # benchmarks/ on sys.path
+from bare_lightning import EpochClock, bare_trainer, loop_setup  # benchmarks/ on sys.path
 from library_lightning import early_stopping
-from plain_torch import evaluate, setup
+from plain_torch import evaluate
 
 
 class Logged(pl.LightningModule):
@@ -71,12 +69,8 @@ class Logged(pl.LightningModule):
 
 
 def main(params_path: str = "params.yaml", epochs: str | None = None, io: str = "sync") -> None:
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore")
-    cfg, tensors, net, optimizer = setup(params_path)
-    seed, batch = cfg["data"]["seed"], cfg["data"]["batch_size"]
+    cfg, tensors, net, optimizer, train, val = loop_setup(params_path)
     monitor, mode = cfg["monitor"]["metric"], cfg["monitor"]["mode"]
-    train, val = bare_loaders(tensors, batch, seed)
     clock = EpochClock()
     with tempfile.TemporaryDirectory() as checkpoints:
         best = ModelCheckpoint(

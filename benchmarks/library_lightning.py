@@ -14,11 +14,9 @@ Usage: python benchmarks/library_lightning.py [params.yaml] [epochs] [sync|async
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import tempfile
-import warnings
 
 import lightning.pytorch as pl
 import torch
@@ -28,8 +26,8 @@ from lightning.pytorch.loggers import MLFlowLogger
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from bare_lightning import EpochClock, bare_loaders, bare_trainer  # benchmarks/ on sys.path
-from plain_torch import evaluate, setup
+from bare_lightning import EpochClock, bare_trainer, loop_setup  # benchmarks/ on sys.path
+from plain_torch import evaluate
 
 
 class Tracked(pl.LightningModule):
@@ -81,12 +79,8 @@ def flat(tree: dict, prefix: str = "") -> dict[str, object]:
 
 
 def main(params_path: str = "params.yaml", epochs: str | None = None, writes: str = "sync") -> None:
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore")
-    cfg, tensors, net, optimizer = setup(params_path)
-    seed, batch = cfg["data"]["seed"], cfg["data"]["batch_size"]
+    cfg, tensors, net, optimizer, train, val = loop_setup(params_path)
     monitor, mode = cfg["monitor"]["metric"], cfg["monitor"]["mode"]
-    train, val = bare_loaders(tensors, batch, seed)
     classes = int(tensors["train"][1].max()) + 1
     clock = EpochClock()
     logger = MLFlowLogger(
