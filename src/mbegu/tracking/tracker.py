@@ -145,7 +145,8 @@ class MlflowTracker:
 
     def log_requirements(self, run_id: str, root: Any) -> None:
         """Resolved package versions as an artifact: what it takes to rebuild the environment
-        behind a result (the lock file's md5 and key versions are tags: `environment_tags`)."""
+        behind a result (the lock file's md5 and key versions are tags the run is created with:
+        train._open_run)."""
         from mbegu.tracking.lineage import environment
 
         self.client.log_text(run_id, environment(root)[0], "environment/requirements.txt")
