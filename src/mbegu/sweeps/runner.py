@@ -33,7 +33,7 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     from mlflow.entities import RunTag
 
     from mbegu.project import project_root
-    from mbegu.tracking.lineage import environment
+    from mbegu.tracking.lineage import environment_tags
     from mbegu.training.train import TERMINATED, sigterm_as_interrupt
 
     TERMINATED.clear()  # a new sweep in this process starts unsignalled
@@ -52,9 +52,9 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     with tracker.run(run_id), sigterm_as_interrupt():
         masked = mask_tree(OmegaConf.to_container(s, resolve=True))
         tracker.client.log_text(run_id, OmegaConf.to_yaml(masked), "sweep.yaml")
-        tracker.log_requirements(run_id, project_root())  # once for all the study's trials
+        tracker.log_requirements(run_id)  # once for all the study's trials
         settings = {f"mbegu.sweep.{k}": str(s[k]) for k in ("metric", "direction", "n_trials")}
-        settings |= {"mbegu.sweep.workers": str(s.workers)} | environment(project_root())[1]
+        settings |= {"mbegu.sweep.workers": str(s.workers)} | environment_tags(project_root())
         tracker.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in settings.items()])
         trials.fail_dead_trials(study, storage, on_failed=lambda t: close_dead_run(tracker, s, t))
         # This process is one worker; sweep.workers - 1 more join the study as children.

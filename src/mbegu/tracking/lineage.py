@@ -126,15 +126,20 @@ def installed_versions() -> dict[str, str]:
 KEY_PACKAGES = ("torch", "lightning", "mlflow", "dvc", "hydra-core", "optuna")
 
 
-def environment(root: Path) -> tuple[str, dict[str, str]]:
-    """(pip-freeze-like text of the installed packages, tags: lock md5 and key versions)."""
+def requirements_text() -> str:
+    """The installed packages, pip-freeze-like: what it takes to rebuild an environment."""
+    versions = installed_versions()
+    return "".join(f"{name}=={version}\n" for name, version in sorted(versions.items()))
+
+
+def environment_tags(root: Path) -> dict[str, str]:
+    """The run's environment at a glance: Python, the key packages' versions, the lock's md5."""
     import hashlib
 
     versions = installed_versions()
-    text = "".join(f"{name}=={version}\n" for name, version in sorted(versions.items()))
     tags = {"mbegu.python": platform.python_version()}
     tags |= {f"mbegu.version.{p}": versions[p] for p in KEY_PACKAGES if p in versions}
     lock = root / LOCK_FILE
     if lock.is_file():
         tags["mbegu.lock.md5"] = hashlib.md5(lock.read_bytes()).hexdigest()
-    return text, tags
+    return tags

@@ -143,13 +143,13 @@ class MlflowTracker:
             self.client.log_batch(run_id, params=params[start : start + 100])
         self.client.log_text(run_id, OmegaConf.to_yaml(container), "config.yaml")
 
-    def log_requirements(self, run_id: str, root: Any) -> None:
+    def log_requirements(self, run_id: str) -> None:
         """Resolved package versions as an artifact: what it takes to rebuild the environment
         behind a result (the lock file's md5 and key versions are tags the run is created with:
-        train._open_run)."""
-        from mbegu.tracking.lineage import environment
+        lineage.environment_tags)."""
+        from mbegu.tracking.lineage import requirements_text
 
-        self.client.log_text(run_id, environment(root)[0], "environment/requirements.txt")
+        self.client.log_text(run_id, requirements_text(), "environment/requirements.txt")
 
     def log_dataset(self, run_id: str, name: str, digest: str, source: str, rows: int) -> None:
         """The data as an MLflow dataset input: the UI's Dataset column shows its version."""

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, open_dict
 
 from mbegu.processes import signals_deferred
 from mbegu.project import project_root, resolve_paths
-from mbegu.tracking.lineage import TAG_DATA_MD5, environment, lineage_tags
+from mbegu.tracking.lineage import TAG_DATA_MD5, environment_tags, lineage_tags
 from mbegu.tracking.lineage import run_name as default_run_name
 
 
@@ -145,7 +145,7 @@ def train(
         if run_id and plan.mode != "continue":
             tracker.log_config(run_id, cfg)
             if parent_run_id is None:  # a sweep's parent run holds its trials' requirements
-                tracker.log_requirements(run_id, root)
+                tracker.log_requirements(run_id)
             _log_dataset(tracker, run_id, datamodule.data, root)
         timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
         bar = show_progress_bar(cfg)
@@ -244,7 +244,7 @@ def _open_run(
         return plan.run_id
     target = cfg.model.net.get("_target_")
     # The environment's tags go with the run's creation: one store write fewer per run.
-    tags = lineage_tags(root, target) | environment(root)[1] | (extra_tags or {})
+    tags = lineage_tags(root, target) | environment_tags(root) | (extra_tags or {})
     if plan.mode == "finetune":
         tags |= {"mbegu.finetuned_from": plan.run_id, "mbegu.resume.mode": "finetune"}
     name = run_name or tracker.run_name or default_run_name(target, str(cfg.data.name))
