@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import lightning.pytorch as pl
@@ -23,6 +25,7 @@ from mbegu.data.stage import prepare
 from mbegu.errors import MbeguError
 from mbegu.evaluation.evaluate import evaluate
 from mbegu.models.saved import load_model, model_md5
+from mbegu.processes import FULL_COLLECTION_EVERY
 from mbegu.training.train import train
 
 from .conftest import FAST, runs_of
@@ -297,3 +300,23 @@ def test_ddp_on_two_cpu_processes_is_one_run(project, client, experiment) -> Non
         acc = float((saved.net(val.features).argmax(-1) == val.labels).float().mean())
     # DDP pads the odd-sized split with one repeated row per process: within 1/len(val).
     assert acc == pytest.approx(run.data.metrics["val/acc_best"], abs=1.5 / len(val))
+
+
+def test_the_mbegu_command_tunes_the_garbage_collector() -> None:
+    """The installed `mbegu` runs run(): full collections 100x rarer than Python's default,
+    and what is alive at the end frozen, so that Python's teardown does not walk it again."""
+    from importlib.metadata import entry_points
+
+    [script] = entry_points(group="console_scripts", name="mbegu")
+    module, name = script.value.split(":")
+    code = (
+        f"import gc, sys\nfrom {module} import {name} as entry\n"
+        "sys.argv = ['mbegu', 'params', '--help']\n"
+        "try:\n    entry()\nexcept SystemExit:\n    pass\n"
+        "print(gc.get_threshold()[2], gc.get_freeze_count())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    threshold, frozen = map(int, out.stdout.split()[-2:])
+    assert threshold == FULL_COLLECTION_EVERY
+    assert threshold > 10  # CPython's default
+    assert frozen > 1000

@@ -1,3 +1,3 @@
-from mbegu.cli.main import main
+from mbegu.cli.main import run
 
-raise SystemExit(main())
+raise SystemExit(run())

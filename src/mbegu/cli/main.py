@@ -406,3 +406,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def run() -> int:
+    """The `mbegu` program (console script, `python -m mbegu`): main() in a process whose
+    garbage collector is tuned for one command (mbegu.processes)."""
+    from mbegu.processes import skip_gc_at_exit, tune_gc_for_command
+
+    tune_gc_for_command()
+    try:
+        return main()
+    finally:
+        skip_gc_at_exit()
