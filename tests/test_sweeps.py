@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 from mlflow.exceptions import MlflowException
 from optuna.trial import TrialState
 
@@ -87,7 +88,20 @@ def test_six_trials_with_pruning(project, client, experiment) -> None:
         # The environment: its tags on every trial, its requirements.txt once, on the parent.
         assert run.data.tags["mbegu.version.torch"] == parent.data.tags["mbegu.version.torch"]
         assert not client.list_artifacts(run.info.run_id, "environment")
+        # The config: the trial's whole config as params, config.yaml only on the parent.
+        trial = study.trials[number]
+        assert float(run.data.params["model.optimizer.lr"]) == pytest.approx(
+            trial.params["model.optimizer.lr"],
+            rel=1e-5,  # overrides carry 6 digits
+        )
+        assert run.data.params["data.batch_size"] == str(trial.params["data.batch_size"])
+        assert "config.yaml" not in {a.path for a in client.list_artifacts(run.info.run_id)}
     assert client.list_artifacts(parent.info.run_id, "plots")
+    study_cfg = yaml.safe_load(
+        Path(client.download_artifacts(parent.info.run_id, "config.yaml")).read_text()
+    )
+    assert study_cfg["sweep"]["n_trials"] == 6
+    assert study_cfg["trainer"]["max_epochs"] == 4
     [frozen] = client.list_artifacts(parent.info.run_id, "environment")
     assert frozen.path == "environment/requirements.txt"
 

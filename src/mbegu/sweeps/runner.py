@@ -50,8 +50,9 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
         flush=True,
     )
     with tracker.run(run_id), sigterm_as_interrupt():
-        masked = mask_tree(OmegaConf.to_container(s, resolve=True))
-        tracker.client.log_text(run_id, OmegaConf.to_yaml(masked), "sweep.yaml")
+        # The study's config, every trial's starting point (trials log only their params).
+        masked = mask_tree(OmegaConf.to_container(cfg, resolve=True))
+        tracker.client.log_text(run_id, OmegaConf.to_yaml(masked), "config.yaml")
         tracker.log_requirements(run_id)  # once for all the study's trials
         settings = {f"mbegu.sweep.{k}": str(s[k]) for k in ("metric", "direction", "n_trials")}
         settings |= {"mbegu.sweep.workers": str(s.workers)} | environment_tags(project_root())

@@ -143,8 +143,10 @@ def train(
                 stack.enter_context(tracker.run(run_id, finish_on=finish_on))
         # Inside the run from here: a signal held above ends it KILLED.
         if run_id and plan.mode != "continue":
-            tracker.log_config(run_id, cfg)
-            if parent_run_id is None:  # a sweep's parent run holds its trials' requirements
+            # A sweep's parent run holds its trials' config.yaml and requirements; a trial
+            # keeps its params (the whole config, flattened).
+            tracker.log_config(run_id, cfg, as_file=parent_run_id is None)
+            if parent_run_id is None:
                 tracker.log_requirements(run_id)
             _log_dataset(tracker, run_id, datamodule.data, root)
         timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
@@ -175,7 +177,8 @@ def train(
         ckpt_path = str(plan.checkpoint) if plan.mode == "continue" else None
         _fit(trainer, model, datamodule, ckpt_path)
         timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
-        best = _restore_best(trainer, model)
+        # A sweep trial exports no model: its best weights stay in best.ckpt, unread.
+        best = _restore_best(trainer, model) if outputs != "none" else _best_path(trainer)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         if trainer.is_global_zero and run_id and outputs != "none":
             _write_outputs(config, paths, model, datamodule, report.rows, run_id, tracker, outputs)
@@ -276,14 +279,19 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _best_path(trainer: Any) -> str | None:
+    callback = getattr(trainer, "checkpoint_callback", None)
+    best = getattr(callback, "best_model_path", "") if callback else ""
+    return best if best and Path(best).is_file() else None
+
+
 def _restore_best(trainer: Any, model: Any) -> str | None:
     """Load the best checkpoint's weights, so the exported model is the one val chose.
     (Not load_from_checkpoint: the module's hparams hold no network, the config builds it.)"""
     import torch
 
-    callback = getattr(trainer, "checkpoint_callback", None)
-    best = getattr(callback, "best_model_path", "") if callback else ""
-    if best and Path(best).is_file():
+    best = _best_path(trainer)
+    if best:
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         model.load_state_dict(state)
         return best
