@@ -5,13 +5,17 @@ epoch and early stopping, one MLFlowLogger run per trial under a parent run in t
 MLFLOW_TRACKING_URI names): a sweep whose every trial is tracked, done the libraries' way;
 or a lower bound for any tracked sweep (`floor`: the bare Lightning trial, plus MLflow imported,
 a parent run, and per trial the three store writes an MLflow run cannot do without: created
-under the parent, its params and best value in one batch, ended).
+under the parent, its params and best value in one batch, ended); or a lower bound for a
+tracked sweep that keeps what `mbegu sweep` keeps (`tracked`: the study in a journal file, so
+a rerun continues it; per trial the epoch's lower bound from floor_lightning.py, the best
+checkpoint and early stopping, and the same three writes holding the whole config as params
+and every epoch's values).
 
 Same search space (conf/sweep/default.yaml's params), trials, epochs, sampler, pruner and seed
 as `mbegu sweep sweep=default`; each trial's objective is its best val/acc, reported every
 epoch for pruning. Prints one JSON line: trials by state and the best value.
-Usage: python benchmarks/bare_sweep.py lightning|plain|library|floor [params.yaml] [n_trials]
-       [epochs]
+Usage: python benchmarks/bare_sweep.py lightning|plain|library|floor|tracked [params.yaml]
+       [n_trials] [epochs]
 """
 
 from __future__ import annotations
@@ -168,6 +172,59 @@ def floor_trial(trial, tensors, net, optimizer, batch, seed, epochs, client, par
         client.set_terminated(run.info.run_id, status)
 
 
+def tracked_trial(
+    trial, tensors, net, optimizer, batch, seed, epochs, client, parent, cfg, folder
+) -> float:
+    """A lower bound for a tracked, resumable trial: the epoch's lower bound (floor_lightning.py:
+    the five values through `self.log`, the best checkpoint, early stopping) under the
+    pruning callback, and the fewest store writes that keep what the trial's run must hold:
+    created under the parent; the whole config as params and every epoch's five values in
+    one batch; ended."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from mlflow.entities import Metric, Param
+    from optuna_integration import PyTorchLightningPruningCallback
+
+    from floor_lightning import Logged
+    from library_lightning import early_stopping, flat
+
+    class History(pl.Callback):
+        def __init__(self) -> None:
+            self.rows: list[tuple[int, dict[str, float]]] = []
+
+        def on_validation_end(self, trainer: pl.Trainer, _: pl.LightningModule) -> None:
+            values = {k: float(v) for k, v in trainer.callback_metrics.items()}
+            self.rows.append((trainer.current_epoch, values))
+
+    run = client.create_run(
+        client.get_run(parent).info.experiment_id,
+        run_name=f"trial-{trial.number}",
+        tags={"mlflow.parentRunId": parent},
+    )
+    monitor, mode = cfg["monitor"]["metric"], cfg["monitor"]["mode"]
+    history, status = History(), "FAILED"
+    try:
+        train, val = bare_loaders(tensors, batch, seed)
+        best = ModelCheckpoint(
+            dirpath=str(folder / str(trial.number)), monitor=monitor, mode=mode, save_top_k=1
+        )
+        pruning = PyTorchLightningPruningCallback(trial, monitor=monitor)
+        trainer = bare_trainer(epochs, [best, early_stopping(cfg), pruning, history])
+        trainer.fit(Logged(net, optimizer), train, val)
+        status = "FINISHED"
+        return float(best.best_model_score)
+    except optuna.TrialPruned:
+        status = "FINISHED"
+        raise
+    finally:
+        config = flat(cfg) | trial.params
+        params = [Param(k, str(v)) for k, v in config.items()]
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v, now, epoch) for epoch, row in history.rows for k, v in row.items()]
+        client.log_batch(run.info.run_id, params=params, metrics=metrics)
+        client.set_terminated(run.info.run_id, status)
+
+
 def main(
     kind: str, params_path: str = "params.yaml", n_trials: str = "20", epochs: str = "10"
 ) -> None:
@@ -184,9 +241,19 @@ def main(
         "lightning": lightning_trial,
         "library": library_trial,
         "floor": floor_trial,
+        "tracked": tracked_trial,
     }[kind]
     extra: tuple = ()
-    if kind in ("library", "floor"):
+    storage = None
+    if kind == "tracked":  # a study that survives the process, as `mbegu sweep`'s does
+        import tempfile
+
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        folder = Path(tempfile.mkdtemp(prefix="bench-tracked-"))
+        storage = JournalStorage(JournalFileBackend(str(folder / "study.journal")))
+    if kind in ("library", "floor", "tracked"):
         import os
 
         from mlflow import MlflowClient
@@ -196,10 +263,15 @@ def main(
         found = client.get_experiment_by_name(name)
         experiment = found.experiment_id if found else client.create_experiment(name)
         parent = client.create_run(experiment, run_name="sweep").info.run_id
-        extra = (cfg, parent) if kind == "library" else (client, parent)
+        extra = {
+            "library": (cfg, parent),
+            "floor": (client, parent),
+            "tracked": (client, parent, cfg, folder / "checkpoints"),
+        }[kind]
     sampler = {k: v for k, v in sweep["sampler"].items() if k != "_target_"}
     pruner = {k: v for k, v in sweep["pruner"].items() if k != "_target_"}
     study = optuna.create_study(
+        storage=storage,
         direction="maximize",
         sampler=optuna.samplers.TPESampler(**sampler),
         pruner=optuna.pruners.MedianPruner(**pruner),
@@ -215,6 +287,10 @@ def main(
     study.optimize(objective, n_trials=int(n_trials))
     if extra:
         client.set_terminated(parent)
+    if storage is not None:
+        import shutil
+
+        shutil.rmtree(folder)
     states = [t.state.name.lower() for t in study.trials]
     print(
         json.dumps(
