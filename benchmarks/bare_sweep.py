@@ -263,11 +263,12 @@ def main(
         found = client.get_experiment_by_name(name)
         experiment = found.experiment_id if found else client.create_experiment(name)
         parent = client.create_run(experiment, run_name="sweep").info.run_id
-        extra = {
-            "library": (cfg, parent),
-            "floor": (client, parent),
-            "tracked": (client, parent, cfg, folder / "checkpoints"),
-        }[kind]
+        if kind == "library":
+            extra = (cfg, parent)
+        elif kind == "floor":
+            extra = (client, parent)
+        else:
+            extra = (client, parent, cfg, folder / "checkpoints")
     sampler = {k: v for k, v in sweep["sampler"].items() if k != "_target_"}
     pruner = {k: v for k, v in sweep["pruner"].items() if k != "_target_"}
     study = optuna.create_study(
@@ -287,10 +288,6 @@ def main(
     study.optimize(objective, n_trials=int(n_trials))
     if extra:
         client.set_terminated(parent)
-    if storage is not None:
-        import shutil
-
-        shutil.rmtree(folder)
     states = [t.state.name.lower() for t in study.trials]
     print(
         json.dumps(
@@ -302,6 +299,10 @@ def main(
             }
         )
     )
+    if storage is not None:
+        import shutil
+
+        shutil.rmtree(folder)
 
 
 if __name__ == "__main__":

@@ -138,8 +138,9 @@ def hook_profile(root: Path, env: dict[str, str]) -> list[tuple[str, float, int]
 
 
 def sweeps(root: Path, env: dict[str, str], rounds: int, trials: int, epochs: int) -> dict:
-    """Median wall seconds of the same study four ways; mbegu's from its process start."""
-    names = ("mbegu", "bare_pl", "plain", "library", "floor", "tracked")
+    """Median wall seconds of the same study several ways; mbegu's from its process start,
+    also with Python's default garbage collector settings (main(), not the `mbegu` command)."""
+    names = ("mbegu", "mbegu_default_gc", "bare_pl", "plain", "library", "floor", "tracked")
     out: dict[str, list[float]] = {k: [] for k in names}
     best: dict[str, float] = {}
     script = str(REPO / "benchmarks" / "bare_sweep.py")
@@ -153,6 +154,9 @@ def sweeps(root: Path, env: dict[str, str], rounds: int, trials: int, epochs: in
             f"sweep.study_name=bench-{n}",
         ]
         out["mbegu"].append(run(cmd, root, env)[0])
+        code = "import sys; from mbegu.cli.main import main; sys.exit(main())"
+        cmd = [sys.executable, "-c", code, *cmd[1:-1], f"sweep.study_name=bench-gc-{n}"]
+        out["mbegu_default_gc"].append(run(cmd, root, env)[0])
         kinds = (("lightning", "bare_pl"), ("plain", "plain"), ("library", "library"))
         for kind, name in (*kinds, ("floor", "floor"), ("tracked", "tracked")):
             wall, stdout = run(
@@ -374,7 +378,8 @@ def main() -> None:
         f"{sweep['floor']:.1f} s, "
         f"the same tracked and resumable (journal storage, the epoch's lower bound, the whole "
         f"config and every epoch's values; a lower bound for what mbegu keeps) "
-        f"{sweep['tracked']:.1f} s"
+        f"{sweep['tracked']:.1f} s; mbegu sweep with Python's default GC settings "
+        f"{sweep['mbegu_default_gc']:.1f} s"
     )
     print(
         f"pipeline (median of {args.pipeline_rounds}): dvc repro -f {pipe['dvc']:.1f} s "
