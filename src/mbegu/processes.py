@@ -1,4 +1,6 @@
-"""Which process owns something (an MLflow run, a sweep trial), and whether it still lives.
+"""What a process owns and how it ends: which process owns something (an MLflow run, a sweep
+trial) and whether it still lives, signals held over a write, and the `mbegu` command's
+garbage-collector settings.
 
 A SIGKILL, an OOM kill or a power cut gives a process no chance to close what it owns; a later
 command on the same machine finds the owner gone and closes it instead.
