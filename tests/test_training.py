@@ -3,6 +3,7 @@ is left RUNNING or half-written when something goes wrong."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ from mbegu.data.stage import prepare
 from mbegu.errors import MbeguError
 from mbegu.evaluation.evaluate import evaluate
 from mbegu.models.saved import load_model, model_md5
-from mbegu.processes import FULL_COLLECTION_EVERY
+from mbegu.processes import FULL_COLLECTION_EVERY, collect_between_trials
 from mbegu.training.train import train
 
 from .conftest import FAST, runs_of
@@ -304,7 +305,8 @@ def test_ddp_on_two_cpu_processes_is_one_run(project, client, experiment) -> Non
 
 def test_the_mbegu_command_tunes_the_garbage_collector() -> None:
     """The installed `mbegu` runs run(): full collections 100x rarer than Python's default,
-    and what is alive at the end frozen, so that Python's teardown does not walk it again."""
+    and what is alive at the end frozen, so that Python's teardown does not walk it again.
+    A sweep's collection between trials acts in that process only, never in a caller's."""
     from importlib.metadata import entry_points
 
     [script] = entry_points(group="console_scripts", name="mbegu")
@@ -313,10 +315,16 @@ def test_the_mbegu_command_tunes_the_garbage_collector() -> None:
         f"import gc, sys\nfrom {module} import {name} as entry\n"
         "sys.argv = ['mbegu', 'params', '--help']\n"
         "try:\n    entry()\nexcept SystemExit:\n    pass\n"
-        "print(gc.get_threshold()[2], gc.get_freeze_count())"
+        "frozen = gc.get_freeze_count()\ngc.unfreeze()\n"
+        "from mbegu.processes import collect_between_trials\ncollect_between_trials()\n"
+        "print(gc.get_threshold()[2], frozen, gc.get_freeze_count())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    threshold, frozen = map(int, out.stdout.split()[-2:])
+    threshold, frozen, between_trials = map(int, out.stdout.split()[-3:])
     assert threshold == FULL_COLLECTION_EVERY
-    assert threshold > 10  # CPython's default
     assert frozen > 1000
+    assert between_trials > 1000
+
+    before = gc.get_threshold(), gc.get_freeze_count()
+    collect_between_trials()  # this test process is no `mbegu` command
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before

@@ -63,22 +63,38 @@ def signals_deferred() -> Iterator[None]:
                 signal.raise_signal(signum)
 
 
-# CPython runs a full collection (every live object walked) whenever the young generations have
-# been collected `threshold2` times (10) and the old one has grown by a quarter. Importing torch,
-# Lightning and MLflow builds about 700,000 objects in spurts, so a command paid 9 full passes
-# that freed almost nothing: 2-3 s here. Then, at exit, Python collects them all once more.
-FULL_COLLECTION_EVERY = 1000  # young-generation passes (about 7 million allocations)
+# CPython runs a full collection (every live object walked) whenever generation 1 has been
+# collected `threshold2` times (10) and the oldest generation has grown by a quarter. Importing
+# torch, Lightning and MLflow builds about 700,000 objects in spurts, so a command paid 9 full
+# passes that freed almost nothing: 2-3 s here. Then, at exit, Python walked them all once more.
+FULL_COLLECTION_EVERY = 1000  # generation-1 collections (about 7 million allocations)
+_in_command = False  # set by tune_gc_for_command: this process is the `mbegu` command
 
 
 def tune_gc_for_command() -> None:
     """For the `mbegu` process only (not a library caller's): full collections 100x rarer.
-    The young generations are collected as usual, so a long run still frees its cycles."""
+    The young generations are collected as usual; a sweep also collects between trials
+    (collect_between_trials)."""
+    global _in_command
     first, second, _ = gc.get_threshold()
     gc.set_threshold(first, second, FULL_COLLECTION_EVERY)
+    _in_command = True
+
+
+def collect_between_trials() -> None:
+    """After each sweep trial, in the `mbegu` command: free what the trial left in reference
+    cycles (a Trainer and its module point at each other, and by the trial's end they are old
+    enough that only a full collection frees them), then freeze what survives, so the next
+    trial's collection walks only the objects made since. The first one walks everything
+    once. Elsewhere nothing: a library caller's process keeps its own settings."""
+    if _in_command:
+        gc.collect()
+        gc.freeze()
 
 
 def skip_gc_at_exit() -> None:
     """Call as the command returns: the objects alive now are freed by the operating system
     when the process ends; frozen (gc.freeze), Python's teardown does not walk them again
-    (1-3 s here). Files are closed and atexit handlers run as usual."""
+    (1-3 s here). atexit handlers still run; mbegu closes its files explicitly (`with`), so
+    nothing waits on a finalizer that teardown would have run."""
     gc.freeze()

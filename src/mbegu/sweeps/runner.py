@@ -122,6 +122,7 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
     def fail_dead() -> None:
         trials.fail_dead_trials(study, storage, lambda t: close_dead_run(tracker, cfg.sweep, t))
 
+    from mbegu.processes import collect_between_trials
     from mbegu.training.train import TERMINATED
 
     def stop_if_terminated() -> None:
@@ -152,6 +153,7 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
     # MaxTrialsCallback counts by state alone; here a trial failed by its dead worker does
     # not count (it is retried) while one that raised does.
     def enough(study: Any, trial: Any) -> None:
+        collect_between_trials()
         stop_if_terminated()
         fail_dead()
         if trials.done(study) >= n_trials:

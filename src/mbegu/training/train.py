@@ -82,7 +82,8 @@ def train(
     `outputs` says where the model goes: "pipeline" (the DVC train stage) writes
     artifacts/model, reports/history.csv and the run id for `evaluate`; "run" (an ad hoc
     `mbegu train`) leaves the pipeline alone and puts the model under checkpoints/<run id>/model
-    and into the MLflow run; "none" (a sweep trial) keeps only the run. cfg.resume says whether
+    and into the MLflow run; "none" (a sweep trial) keeps only the run (and best.ckpt, whose
+    weights it does not load back into the model). cfg.resume says whether
     to start fresh, continue a run or fine-tune from one (training.resume). Exceptions in
     `finish_on` (a pruned sweep trial) end the run FINISHED, not FAILED. `tracker`: the
     caller's, built from the same cfg.tracking (a sweep worker: one store client and one
