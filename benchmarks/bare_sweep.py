@@ -173,7 +173,7 @@ def floor_trial(trial, tensors, net, optimizer, batch, seed, epochs, client, par
 
 
 def tracked_trial(
-    trial, tensors, net, optimizer, batch, seed, epochs, client, parent, cfg, folder
+    trial, tensors, net, optimizer, batch, seed, epochs, client, experiment, parent, cfg, folder
 ) -> float:
     """A lower bound for a tracked, resumable trial: the epoch's lower bound (floor_lightning.py:
     the five values through `self.log`, the best checkpoint, early stopping) under the
@@ -188,6 +188,8 @@ def tracked_trial(
     from floor_lightning import Logged
     from library_lightning import early_stopping, flat
 
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # as lightning_trial
+
     class History(pl.Callback):
         def __init__(self) -> None:
             self.rows: list[tuple[int, dict[str, float]]] = []
@@ -197,9 +199,7 @@ def tracked_trial(
             self.rows.append((trainer.current_epoch, values))
 
     run = client.create_run(
-        client.get_run(parent).info.experiment_id,
-        run_name=f"trial-{trial.number}",
-        tags={"mlflow.parentRunId": parent},
+        experiment, run_name=f"trial-{trial.number}", tags={"mlflow.parentRunId": parent}
     )
     monitor, mode = cfg["monitor"]["metric"], cfg["monitor"]["mode"]
     history, status = History(), "FAILED"
@@ -268,7 +268,7 @@ def main(
         elif kind == "floor":
             extra = (client, parent)
         else:
-            extra = (client, parent, cfg, folder / "checkpoints")
+            extra = (client, experiment, parent, cfg, folder / "checkpoints")
     sampler = {k: v for k, v in sweep["sampler"].items() if k != "_target_"}
     pruner = {k: v for k, v in sweep["pruner"].items() if k != "_target_"}
     study = optuna.create_study(
