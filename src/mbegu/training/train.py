@@ -83,14 +83,14 @@ def train(
     artifacts/model, reports/history.csv and the run id for `evaluate`; "run" (an ad hoc
     `mbegu train`) leaves the pipeline alone and puts the model under checkpoints/<run id>/model
     and into the MLflow run; "none" (a sweep trial) keeps only the run (and best.ckpt, whose
-    weights it does not load back into the model). cfg.resume says whether
-    to start fresh, continue a run or fine-tune from one (training.resume). Exceptions in
-    `finish_on` (a pruned sweep trial) end the run FINISHED, not FAILED. `tracker`: the
-    caller's, built from the same cfg.tracking (a sweep worker: one store client and one
-    dead-run check per worker, not per trial). `parent_run_id`: a sweep's parent run, which
-    holds its trials' environment/requirements.txt (each trial still tags the lock's md5 and
-    key versions). `last_checkpoint=False` writes no last.ckpt each epoch (a sweep trial that
-    stops is rerun, never continued).
+    weights it does not load back into the model). cfg.resume says whether to start fresh,
+    continue a run or fine-tune from one (training.resume). Exceptions in `finish_on` (a
+    pruned sweep trial) end the run FINISHED, not FAILED. `tracker`: the caller's, built from
+    the same cfg.tracking (a sweep worker: one store client and one dead-run check per worker,
+    not per trial). `parent_run_id`: a sweep's parent run, which holds the study's config.yaml
+    and environment/requirements.txt (each trial still logs its config as params and tags the
+    lock's md5 and key versions). `last_checkpoint=False` writes no last.ckpt each epoch (a
+    sweep trial that stops is rerun, never continued).
     """
     from omegaconf import OmegaConf
 
