@@ -16,11 +16,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mbegu.config.compose import Composer
 from mbegu.errors import MbeguError, first_line
-from mbegu.security import instantiate, mask_secrets, mask_tree
+from mbegu.security import instantiate, mask_secrets
 from mbegu.sweeps import storage as trials
 from mbegu.sweeps.report import format_summary, log_summary, summarize
 from mbegu.sweeps.runs import STUDY_TAG, TRIAL_TAG, close_dead_run, parent_run, tag_trial
@@ -51,8 +51,7 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     )
     with tracker.run(run_id), sigterm_as_interrupt():
         # The study's config, every trial's starting point (trials log only their params).
-        masked = mask_tree(OmegaConf.to_container(cfg, resolve=True))
-        tracker.client.log_text(run_id, OmegaConf.to_yaml(masked), "config.yaml")
+        tracker.log_config(run_id, cfg, as_params=False)
         tracker.log_requirements(run_id)  # once for all the study's trials
         settings = {f"mbegu.sweep.{k}": str(s[k]) for k in ("metric", "direction", "n_trials")}
         settings |= {"mbegu.sweep.workers": str(s.workers)} | environment_tags(project_root())

@@ -133,15 +133,19 @@ class MlflowTracker:
         self._created.add(run.info.run_id)
         return run.info.run_id
 
-    def log_config(self, run_id: str, cfg: DictConfig, as_file: bool = True) -> None:
-        """The composed config as params (searchable, comparable) and, unless `as_file` is
-        False (a sweep trial: its parent run holds the study's config.yaml), as config.yaml."""
+    def log_config(
+        self, run_id: str, cfg: DictConfig, as_params: bool = True, as_file: bool = True
+    ) -> None:
+        """The composed config, secrets masked, as params (searchable, comparable) and as
+        config.yaml. A sweep trial logs only the params (its parent run holds the study's
+        config.yaml); the parent only the file."""
         from mlflow.entities import Param
 
         container = mask_tree(OmegaConf.to_container(cfg, resolve=True))
-        params = [Param(k, v) for k, v in flatten(container).items()]
-        for start in range(0, len(params), 100):
-            self.client.log_batch(run_id, params=params[start : start + 100])
+        if as_params:
+            params = [Param(k, v) for k, v in flatten(container).items()]
+            for start in range(0, len(params), 100):
+                self.client.log_batch(run_id, params=params[start : start + 100])
         if as_file:
             self.client.log_text(run_id, OmegaConf.to_yaml(container), "config.yaml")
 
