@@ -25,6 +25,8 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
@@ -146,30 +148,42 @@ def library_trial(trial, tensors, net, optimizer, batch, seed, epochs, cfg, pare
     return float(best.best_model_score)
 
 
-def floor_trial(trial, tensors, net, optimizer, batch, seed, epochs, client, parent) -> float:
-    """The bare Lightning trial, tracked with the fewest store writes an MLflow run takes."""
-    from mlflow.entities import Metric, Param
+@contextmanager
+def trial_run(client, experiment: str, parent: str, trial) -> Iterator[dict]:
+    """The fewest store writes a trial's MLflow run takes: created under the parent on entry;
+    on exit one batch (the `params` and `metrics` the trial filled in) and the run ended,
+    FINISHED when the trial completed or was pruned."""
+    from mlflow.entities import Param
 
     run = client.create_run(
-        client.get_run(parent).info.experiment_id,
-        run_name=f"trial-{trial.number}",
-        tags={"mlflow.parentRunId": parent},
+        experiment, run_name=f"trial-{trial.number}", tags={"mlflow.parentRunId": parent}
     )
-    value, status = None, "FAILED"
+    batch: dict = {"params": {}, "metrics": []}
+    status = "FAILED"
     try:
-        value = lightning_trial(trial, tensors, net, optimizer, batch, seed, epochs)
+        yield batch
         status = "FINISHED"
-        return value
     except optuna.TrialPruned:
         status = "FINISHED"
         raise
     finally:
-        params = [Param(k, str(v)) for k, v in trial.params.items()]
-        metrics = (
-            [Metric("val/acc", value, int(time.time() * 1000), 0)] if value is not None else []
-        )
-        client.log_batch(run.info.run_id, params=params, metrics=metrics)
+        params = [Param(k, str(v)) for k, v in batch["params"].items()]
+        client.log_batch(run.info.run_id, params=params, metrics=batch["metrics"])
         client.set_terminated(run.info.run_id, status)
+
+
+def floor_trial(
+    trial, tensors, net, optimizer, batch, seed, epochs, client, experiment, parent
+) -> float:
+    """The bare Lightning trial, tracked with the fewest store writes an MLflow run takes: its
+    params and best value in the one batch."""
+    from mlflow.entities import Metric
+
+    with trial_run(client, experiment, parent, trial) as run:
+        run["params"] = trial.params
+        value = lightning_trial(trial, tensors, net, optimizer, batch, seed, epochs)
+        run["metrics"].append(Metric("val/acc", value, int(time.time() * 1000), 0))
+        return value
 
 
 def tracked_trial(
@@ -182,7 +196,7 @@ def tracked_trial(
     one batch; ended."""
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import ModelCheckpoint
-    from mlflow.entities import Metric, Param
+    from mlflow.entities import Metric
     from optuna_integration import PyTorchLightningPruningCallback
 
     from floor_lightning import Logged
@@ -191,38 +205,28 @@ def tracked_trial(
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # as lightning_trial
 
     class History(pl.Callback):
-        def __init__(self) -> None:
-            self.rows: list[tuple[int, dict[str, float]]] = []
+        """Each epoch's values, as metrics of the run's one batch (pruned epochs included)."""
+
+        def __init__(self, metrics: list) -> None:
+            self.metrics = metrics
 
         def on_validation_end(self, trainer: pl.Trainer, _: pl.LightningModule) -> None:
-            values = {k: float(v) for k, v in trainer.callback_metrics.items()}
-            self.rows.append((trainer.current_epoch, values))
+            now, epoch = int(time.time() * 1000), trainer.current_epoch
+            for key, value in trainer.callback_metrics.items():
+                self.metrics.append(Metric(key, float(value), now, epoch))
 
-    run = client.create_run(
-        experiment, run_name=f"trial-{trial.number}", tags={"mlflow.parentRunId": parent}
-    )
     monitor, mode = cfg["monitor"]["metric"], cfg["monitor"]["mode"]
-    history, status = History(), "FAILED"
-    try:
+    with trial_run(client, experiment, parent, trial) as run:
+        run["params"] = flat(cfg) | trial.params
         train, val = bare_loaders(tensors, batch, seed)
         best = ModelCheckpoint(
             dirpath=str(folder / str(trial.number)), monitor=monitor, mode=mode, save_top_k=1
         )
         pruning = PyTorchLightningPruningCallback(trial, monitor=monitor)
+        history = History(run["metrics"])
         trainer = bare_trainer(epochs, [best, early_stopping(cfg), pruning, history])
         trainer.fit(Logged(net, optimizer), train, val)
-        status = "FINISHED"
         return float(best.best_model_score)
-    except optuna.TrialPruned:
-        status = "FINISHED"
-        raise
-    finally:
-        config = flat(cfg) | trial.params
-        params = [Param(k, str(v)) for k, v in config.items()]
-        now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, epoch) for epoch, row in history.rows for k, v in row.items()]
-        client.log_batch(run.info.run_id, params=params, metrics=metrics)
-        client.set_terminated(run.info.run_id, status)
 
 
 def main(
@@ -266,7 +270,7 @@ def main(
         if kind == "library":
             extra = (cfg, parent)
         elif kind == "floor":
-            extra = (client, parent)
+            extra = (client, experiment, parent)
         else:
             extra = (client, experiment, parent, cfg, folder / "checkpoints")
     sampler = {k: v for k, v in sweep["sampler"].items() if k != "_target_"}

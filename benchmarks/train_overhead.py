@@ -89,10 +89,18 @@ WITH_MBEGU_GC = (
 )
 
 
+# `mbegu` through main(), under Python's default collector settings (the command is run()).
+VIA_MAIN = "import sys; from mbegu.cli.main import main; sys.exit(main())"
+
+
+def python(gc: bool = False) -> list[str]:
+    """The interpreter to run a reference script with: as usual, or under mbegu's GC settings."""
+    return [sys.executable, "-c", WITH_MBEGU_GC] if gc else [sys.executable]
+
+
 def script(name: str, root: Path, env: dict[str, str], epochs: int, gc: bool = False) -> dict:
     script = REPO / "benchmarks" / f"{name}.py"
-    prefix = [sys.executable, "-c", WITH_MBEGU_GC] if gc else [sys.executable]
-    wall, stdout = run([*prefix, str(script), "params.yaml", str(epochs)], root, env)
+    wall, stdout = run([*python(gc), str(script), "params.yaml", str(epochs)], root, env)
     info = json.loads(stdout.strip().splitlines()[-1])
     return {
         "wall": wall,
@@ -104,8 +112,7 @@ def script(name: str, root: Path, env: dict[str, str], epochs: int, gc: bool = F
 
 def import_profile(root: Path, env: dict[str, str]) -> dict[str, float]:
     """Seconds spent importing each top-level package, from `python -X importtime`."""
-    code = "from mbegu.cli.main import main; raise SystemExit(main())"
-    cmd = [sys.executable, "-X", "importtime", "-c", code, "train", "--params", "params.yaml"]
+    cmd = [sys.executable, "-X", "importtime", "-c", VIA_MAIN, "train", "--params", "params.yaml"]
     out = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=True)
     totals: dict[str, float] = {}
     for line in out.stderr.splitlines():
@@ -157,8 +164,7 @@ def sweeps(root: Path, env: dict[str, str], rounds: int, trials: int, epochs: in
             f"trainer.max_epochs={epochs}",
             f"sweep.study_name=bench-{n}",
         ]
-        code = "import sys; from mbegu.cli.main import main; sys.exit(main())"
-        default_gc = [sys.executable, "-c", code, *cmd[1:-1], f"sweep.study_name=bench-gc-{n}"]
+        default_gc = [sys.executable, "-c", VIA_MAIN, *cmd[1:-1], f"sweep.study_name=bench-gc-{n}"]
         pair = [("mbegu", cmd), ("mbegu_default_gc", default_gc)]
         for name, command in pair if n % 2 == 0 else pair[::-1]:  # neither always first
             out[name].append(run(command, root, env)[0])
@@ -166,11 +172,10 @@ def sweeps(root: Path, env: dict[str, str], rounds: int, trials: int, epochs: in
         for kind, name in (*kinds, ("floor", "floor"), ("tracked", "tracked")):
             # The tracked bound under the collector settings mbegu's command uses: a lower
             # bound for what mbegu could reach, not for the libraries as usually run.
-            prefix = (
-                [sys.executable, "-c", WITH_MBEGU_GC] if kind == "tracked" else [sys.executable]
-            )
             wall, stdout = run(
-                [*prefix, script, kind, "params.yaml", str(trials), str(epochs)], root, env
+                [*python(kind == "tracked"), script, kind, "params.yaml", str(trials), str(epochs)],
+                root,
+                env,
             )
             out[name].append(wall)
             best[name] = json.loads(stdout.strip().splitlines()[-1])["best"]
@@ -197,11 +202,13 @@ def floor_dvc_yaml(clone: Path) -> None:
     (persist): DVC's own work (hashing, locking, three processes) plus the imports, no work."""
     import yaml
 
+    from mbegu.processes import FULL_COLLECTION_EVERY
+
     spec = yaml.safe_load((clone / "dvc.yaml").read_text())
+    # Under the collector settings of the `mbegu` command (mbegu.processes), which the real
+    # stages run with: a lower bound for them.
+    gc_tuned = f"import gc; gc.set_threshold(*gc.get_threshold()[:2], {FULL_COLLECTION_EVERY})"
     for name, stage in spec["stages"].items():
-        # Under the collector settings of the `mbegu` command (mbegu.processes), which the
-        # real stages run with: a lower bound for them.
-        gc_tuned = "import gc; gc.set_threshold(*gc.get_threshold()[:2], 1000)"
         stage["cmd"] = f'python -c "{gc_tuned}; import {STAGE_LIBRARIES[name]}; gc.freeze()"'
         for key in ("outs", "metrics"):
             entries = []
