@@ -26,7 +26,7 @@ from mbegu.data.stage import prepare
 from mbegu.errors import MbeguError
 from mbegu.evaluation.evaluate import evaluate
 from mbegu.models.saved import load_model, model_md5
-from mbegu.processes import FULL_COLLECTION_EVERY, collect_between_trials
+from mbegu.processes import FULL_COLLECTION_EVERY, collect_between_trials, freeze_imports
 from mbegu.training.train import train
 
 from .conftest import FAST, runs_of
@@ -316,15 +316,19 @@ def test_the_mbegu_command_tunes_the_garbage_collector() -> None:
         "sys.argv = ['mbegu', 'params', '--help']\n"
         "try:\n    entry()\nexcept SystemExit:\n    pass\n"
         "frozen = gc.get_freeze_count()\ngc.unfreeze()\n"
-        "from mbegu.processes import collect_between_trials\ncollect_between_trials()\n"
-        "print(gc.get_threshold()[2], frozen, gc.get_freeze_count())"
+        "from mbegu.processes import collect_between_trials, freeze_imports\n"
+        "collect_between_trials()\nbetween = gc.get_freeze_count()\n"
+        "gc.unfreeze()\nfreeze_imports()\n"
+        "print(gc.get_threshold()[2], frozen, between, gc.get_freeze_count())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    threshold, frozen, between_trials = map(int, out.stdout.split()[-3:])
+    threshold, frozen, between_trials, imports = map(int, out.stdout.split()[-4:])
     assert threshold == FULL_COLLECTION_EVERY
     assert frozen > 1000
     assert between_trials > 1000
+    assert imports > 1000  # a sweep worker's imports, frozen before its first trial
 
     before = gc.get_threshold(), gc.get_freeze_count()
     collect_between_trials()  # this test process is no `mbegu` command
+    freeze_imports()
     assert (gc.get_threshold(), gc.get_freeze_count()) == before

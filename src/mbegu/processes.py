@@ -81,12 +81,21 @@ def tune_gc_for_command() -> None:
     _in_command = True
 
 
+def freeze_imports() -> None:
+    """In the `mbegu` command, once a sweep worker has imported what its trials run: freeze
+    those objects (the modules live as long as the process), so no later collection walks
+    them; without it the first collect_between_trials walks all 700,000 (0.5 s here).
+    Elsewhere nothing."""
+    if _in_command:
+        gc.freeze()
+
+
 def collect_between_trials() -> None:
     """After each sweep trial, in the `mbegu` command: free what the trial left in reference
     cycles (a Trainer and its module point at each other, and by the trial's end they are old
     enough that only a full collection frees them), then freeze what survives, so the next
-    trial's collection walks only the objects made since. The first one walks everything
-    once. Elsewhere nothing: a library caller's process keeps its own settings."""
+    trial's collection walks only the objects made since. Elsewhere nothing: a library
+    caller's process keeps its own settings."""
     if _in_command:
         gc.collect()
         gc.freeze()

@@ -121,8 +121,11 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
     def fail_dead() -> None:
         trials.fail_dead_trials(study, storage, lambda t: close_dead_run(tracker, cfg.sweep, t))
 
-    from mbegu.processes import collect_between_trials
+    from mbegu.processes import collect_between_trials, freeze_imports
     from mbegu.training.train import TERMINATED
+
+    _import_trial_modules()
+    freeze_imports()
 
     def stop_if_terminated() -> None:
         # A SIGTERM whose KeyboardInterrupt was swallowed mid-trial still stops the sweep at
@@ -167,6 +170,21 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
         with signals_deferred():
             trials.fail_own_trials(study)
         raise
+
+
+def _import_trial_modules() -> None:
+    """What every trial runs (Lightning, torch, torchmetrics through the pruning callback;
+    mbegu's model, data and logging modules), imported before the first trial."""
+    import importlib
+
+    for name in (
+        "optuna_integration.pytorch_lightning",
+        "mbegu.data.datamodule",
+        "mbegu.models.classifier",
+        "mbegu.tracking.logger",
+        "mbegu.training.callbacks",
+    ):
+        importlib.import_module(name)
 
 
 def _optimize_until_done(
