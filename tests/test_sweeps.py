@@ -96,7 +96,10 @@ def test_six_trials_with_pruning(project, client, experiment) -> None:
         )
         assert run.data.params["data.batch_size"] == str(trial.params["data.batch_size"])
         assert "config.yaml" not in {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert client.list_artifacts(parent.info.run_id, "plots")
+    plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert "plots/optimization_history.png" in plots
+    if sum(s == TrialState.COMPLETE for s in states.values()) >= 2:
+        assert "plots/param_importances.png" in plots
     study_cfg = yaml.safe_load(
         Path(client.download_artifacts(parent.info.run_id, "config.yaml")).read_text()
     )
@@ -320,3 +323,33 @@ def test_a_new_trial_is_claimed_when_it_is_created(project) -> None:
     trials.claim(popped)
     assert study.trials[popped.number].user_attrs[trials.PID] == os.getpid()
     assert trial.number != popped.number
+
+
+PLOTS_WITHOUT_SKLEARN = """
+import json, sys
+import optuna
+from mbegu.sweeps.report import _plots
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+study.optimize(lambda t: t.suggest_float("x", -1, 1) ** 2 + t.suggest_float("y", -1, 1), 8)
+drawn = _plots(study)
+hidden = "sklearn" in sys.modules
+import sklearn  # afterwards it imports as usual
+print(json.dumps({"drawn": sorted(drawn), "png": all(p.read_bytes()[:4] == b"\\x89PNG"
+      for p in drawn.values()), "sklearn_during_plots": hidden}))
+"""
+
+
+def test_importance_plot_needs_no_scikit_learn_import() -> None:
+    """optuna.importance would import scikit-learn for evaluators the plots do not use: in a
+    fresh process, both plots are drawn without it, and it still imports afterwards."""
+    out = subprocess.run(
+        [sys.executable, "-c", PLOTS_WITHOUT_SKLEARN], capture_output=True, text=True, check=True
+    )
+    result = yaml.safe_load(out.stdout.strip().splitlines()[-1])
+    assert result == {
+        "drawn": ["optimization_history", "param_importances"],
+        "png": True,
+        "sklearn_during_plots": False,
+    }
