@@ -202,14 +202,13 @@ def floor_dvc_yaml(clone: Path) -> None:
     (persist): DVC's own work (hashing, locking, three processes) plus the imports, no work."""
     import yaml
 
-    from mbegu.processes import FULL_COLLECTION_EVERY
-
     spec = yaml.safe_load((clone / "dvc.yaml").read_text())
-    # Under the collector settings of the `mbegu` command (mbegu.processes), which the real
-    # stages run with: a lower bound for them.
-    gc_tuned = f"import gc; gc.set_threshold(*gc.get_threshold()[:2], {FULL_COLLECTION_EVERY})"
+    # Under the collector settings of the `mbegu` command (the same mbegu.processes calls as
+    # WITH_MBEGU_GC), which the real stages run with: a lower bound for them.
+    gc_tuned = "from mbegu.processes import skip_gc_at_exit, tune_gc_for_command; "
     for name, stage in spec["stages"].items():
-        stage["cmd"] = f'python -c "{gc_tuned}; import {STAGE_LIBRARIES[name]}; gc.freeze()"'
+        imports = f"tune_gc_for_command(); import {STAGE_LIBRARIES[name]}; skip_gc_at_exit()"
+        stage["cmd"] = f'python -c "{gc_tuned}{imports}"'
         for key in ("outs", "metrics"):
             entries = []
             for out in stage.get(key, []):
