@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -126,14 +126,22 @@ def runs_of(client, experiment: str) -> list:
 
 
 def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 300
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: int = 300,
+    unset: tuple[str, ...] = (),
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """The real `mbegu` console script, as a user would call it."""
+    """The real `mbegu` console script, as a user would call it (`unset`: environment
+    variables it must not see)."""
     mbegu = Path(sys.executable).with_name("mbegu")
+    merged = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [str(mbegu), *args],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**merged, **(env or {})},
+        preexec_fn=preexec_fn,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -3,6 +3,7 @@ trials, a killed worker, and a best config that trains."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -129,13 +130,18 @@ def test_rerun_continues_to_n_trials(project, client, experiment) -> None:
 
 
 def test_two_workers_share_one_study(project, client, experiment) -> None:
+    """Two workers, one study; each worker's torch takes half the usable cores."""
+    from mbegu.threads import usable_cores
+
     mbegu = Path(sys.executable).with_name("mbegu")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     done = subprocess.run(
         [str(mbegu), "sweep", *sweep_args(experiment, "parallel", 4, "sweep.workers=2")],
         cwd=project,
         capture_output=True,
         text=True,
         timeout=600,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     study = load(project, "parallel")
@@ -152,6 +158,9 @@ def test_two_workers_share_one_study(project, client, experiment) -> None:
     assert sorted(int(r.data.tags["mbegu.trial.number"]) for r in nested) == sorted(
         t.number for t in counted
     )
+    cores = usable_cores()
+    budget = f"{max(1, cores // 2)} ({cores} usable cores / 2 processes)"
+    assert {r.data.tags["mbegu.threads"] for r in nested} == {budget}
 
 
 def test_failing_trial_is_recorded_and_the_sweep_goes_on(project, client, experiment) -> None:

@@ -282,15 +282,28 @@ def test_adhoc_train_leaves_the_pipeline_alone(project, client, experiment) -> N
 def test_ddp_on_two_cpu_processes_is_one_run(project, client, experiment) -> None:
     """trainer=ddp on two CPU processes (gloo): one MLflow run, each epoch logged once, one
     rank printing, and the saved model scores in one process what training reported."""
+    from mbegu.threads import usable_cores
+
     from .conftest import run_cli
 
     ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
-    result = run_cli("train", *ddp, *FAST, f"tracking.experiment_name={experiment}", cwd=project)
+    result = run_cli(
+        "train",
+        *ddp,
+        *FAST,
+        f"tracking.experiment_name={experiment}",
+        cwd=project,
+        unset=("OMP_NUM_THREADS",),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("trained:") == 1  # rank 1 prints nothing
     [run] = runs_of(client, experiment)
     assert run.info.status == "FINISHED"
     assert run.data.params["trainer.strategy"] == "ddp"
+    cores = usable_cores()  # each of the two ranks takes half
+    assert run.data.tags["mbegu.threads"] == (
+        f"{max(1, cores // 2)} ({cores} usable cores / 2 processes)"
+    )
     history = client.get_metric_history(run.info.run_id, "val/acc")
     assert [m.step for m in history] == [0, 1, 2]  # not once per process
     saved = load_model(project / "checkpoints" / run.info.run_id / "model")

@@ -104,8 +104,10 @@ def run_prepare(cfg: DictConfig, args: argparse.Namespace) -> None:
 def run_train(cfg: DictConfig, args: argparse.Namespace) -> None:
     """`--params` is the DVC stage (the pipeline's outputs); without it, an ad hoc run that
     leaves artifacts/ and reports/ alone."""
+    from mbegu.threads import budget_for
     from mbegu.training.train import train
 
+    budget_for(cfg)
     result = train(cfg, outputs="pipeline" if args.params is not None else "run")
     if result.run_id is None:  # a DDP process other than rank 0
         return
@@ -123,7 +125,9 @@ def run_train(cfg: DictConfig, args: argparse.Namespace) -> None:
 
 def run_evaluate(cfg: DictConfig, args: argparse.Namespace) -> None:
     from mbegu.evaluation.evaluate import evaluate
+    from mbegu.threads import budget_for
 
+    budget_for(cfg)
     evaluate(cfg)
 
 
@@ -410,9 +414,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> int:
     """The `mbegu` program (console script, `python -m mbegu`): main() in a process whose
-    garbage collector is tuned for one command (mbegu.processes)."""
+    garbage collector is tuned for one command (mbegu.processes) and whose idle OpenMP
+    threads sleep (mbegu.threads)."""
     from mbegu.processes import skip_gc_at_exit, tune_gc_for_command
+    from mbegu.threads import idle_threads_sleep
 
+    idle_threads_sleep()
     tune_gc_for_command()
     try:
         return main()

@@ -26,6 +26,7 @@ from mbegu.sweeps.report import format_summary, log_summary, summarize
 from mbegu.sweeps.runs import STUDY_TAG, TRIAL_TAG, close_dead_run, parent_run, tag_trial
 from mbegu.sweeps.space import SearchSpace
 from mbegu.sweeps.study import base_overrides, open_study, study_uid, sweep_config
+from mbegu.threads import budget_for
 
 
 def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
@@ -38,6 +39,7 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
 
     TERMINATED.clear()  # a new sweep in this process starts unsignalled
     cfg = sweep_config(overrides)
+    budget_for(cfg)  # this process is one of sweep.workers
     s = cfg.sweep
     tracker = instantiate(cfg.tracking, where="tracking")
     tracker.check()
@@ -292,6 +294,7 @@ def run_worker(overrides: Sequence[str], parent: str, index: int = 1) -> None:
     from mbegu.training.train import sigterm_as_interrupt
 
     cfg = sweep_config(overrides)
+    budget_for(cfg)
     study, storage, _ = open_study(cfg, worker=index)
     with sigterm_as_interrupt():
         work(cfg, overrides, study, storage, parent)

@@ -142,4 +142,20 @@ def environment_tags(root: Path) -> dict[str, str]:
     lock = root / LOCK_FILE
     if lock.is_file():
         tags["mbegu.lock.md5"] = hashlib.md5(lock.read_bytes()).hexdigest()
+    return tags | machine_tags()
+
+
+def machine_tags() -> dict[str, str]:
+    """What the bytes of a result depend on beyond code, data and config: torch's CPU kernels
+    and its thread count (see mbegu.threads and mbegu.evaluation.committed)."""
+    from mbegu import threads
+
+    tags = {}
+    budget = threads.applied()
+    if budget is not None:
+        tags["mbegu.threads"] = budget.describe()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        capability = torch.backends.cpu.get_cpu_capability()
+        tags["mbegu.cpu"] = f"{platform.machine()} {capability}"
     return tags
