@@ -86,6 +86,8 @@ run: data ## set up, restore the data and run the pipeline (prepare -> train -> 
 	@echo
 	@$(BIN)/dvc metrics show
 	@echo
+	@$(BIN)/mbegu repro-check
+	@echo
 	@echo "Metrics: reports/metrics.json  Plots: reports/ (dvc plots show)  Model: artifacts/model/"
 	@echo "Browse every run in MLflow: make ui  (then open the link it prints)"
 	@echo "Put dvc and mbegu on your PATH in this shell:  source $(VENV)/bin/activate"

@@ -188,6 +188,18 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repro_check(args: argparse.Namespace) -> int:
+    from mbegu.config.compose import compose
+    from mbegu.evaluation.committed import compare, describe_machine, report
+    from mbegu.project import project_root
+    from mbegu.threads import budget_for
+
+    budget_for(compose())  # the threads the pipeline's train stage ran with
+    lines, as_promised = report(compare(project_root()), describe_machine())
+    print("\n".join(lines))
+    return 0 if as_promised else 1
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from mbegu.sweeps.runner import run_sweep, run_worker
 
@@ -346,6 +358,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--model-dir", type=Path, help="a model folder (default: the pipeline's artifacts/model)"
     )
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "repro-check",
+        help="compare the pipeline's outputs with the committed ones (after dvc repro)",
+        description="Same bytes as committed, or what changed and why: same inputs on another "
+        "CPU kind or thread count give the same test metrics within a tolerance.",
+    )
+    p.set_defaults(func=cmd_repro_check)
 
     p = sub.add_parser("ui", help="open the MLflow UI on this project's store")
     p.add_argument("--host", default="127.0.0.1")
