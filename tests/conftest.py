@@ -1,77 +1,29 @@
-"""Shared fixtures: the real configs shrunk for speed, a real MLflow store, a scratch project."""
+"""Fixtures: a real MLflow store, a scratch copy of the project, the example's data. Shared
+code lives in tests/helpers/; nothing here runs when pytest imports this file."""
 
 from __future__ import annotations
 
-import atexit
-import io
 import os
 import shutil
-import subprocess
-import sys
-import tarfile
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-FAST = ["debug=fast", "data.batch_size=128"]  # 3 epochs, 8 steps each: a run in seconds
-# What the suite reads of the project: the committed versions, never the working tree's
-# edits, so `make test` passes after `dvc exp run`, an edited conf/ or a finished sweep.
-PROJECT_FILES = ("conf", "params.yaml", "dvc.yaml", "data.dvc")
+from .helpers.project import example
 
 
-def _pristine() -> Path:
-    """conf/, params.yaml, dvc.yaml and data.dvc as committed at HEAD, in a folder of their
-    own (the working tree's copy outside a git checkout, e.g. an unpacked release)."""
-    folder = Path(tempfile.mkdtemp(prefix="mbegu-pristine-"))
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", "HEAD", *PROJECT_FILES],
-        cwd=REPO,
-        capture_output=True,
-        check=False,
-    )
-    if archive.returncode == 0:
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(folder, filter="data")
-    else:
-        shutil.copytree(REPO / "conf", folder / "conf")
-        for name in PROJECT_FILES[1:]:
-            shutil.copy(REPO / name, folder / name)
-    return folder
+def pytest_configure(config: pytest.Config) -> None:
+    """Offline, and a thread budget for each xdist worker and the `mbegu` processes it starts
+    (they inherit it): the usable cores shared by the workers, unless the user set one."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 1:
+        from mbegu.threads import usable_cores
 
-
-PRISTINE = _pristine()
-atexit.register(shutil.rmtree, PRISTINE, ignore_errors=True)
-
-# The example the tests train on, whatever data and model the user's conf/config.yaml picks
-# (`mbegu data add` switches it): mbegu's own digits and MLP, params.yaml composed to match.
-EXAMPLE_CHOICES = {"data": "digits", "model": "mlp"}
-
-
-def _example() -> Path:
-    import re
-
-    folder = Path(tempfile.mkdtemp(prefix="mbegu-example-"))
-    shutil.copytree(PRISTINE, folder, dirs_exist_ok=True)
-    config = folder / "conf" / "config.yaml"
-    text = original = config.read_text()
-    for group, option in EXAMPLE_CHOICES.items():
-        text = re.sub(rf"(?m)^(\s*- {group}: )\S+", rf"\g<1>{option}", text, count=1)
-    if text != original:
-        from mbegu.config.compose import write_params
-
-        config.write_text(text)
-        write_params(folder / "params.yaml", folder)
-    return folder
-
-
-EXAMPLE = _example()
-atexit.register(shutil.rmtree, EXAMPLE, ignore_errors=True)
-
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, usable_cores() // workers)))
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +46,7 @@ def project(
     """A scratch copy of the project (configs, pipeline, raw data), as cwd, tracking to the
     session store. Outputs land here, never in the repository."""
     root = tmp_path / "project"
-    shutil.copytree(EXAMPLE, root)
+    shutil.copytree(example(), root)
     (root / "data").mkdir()
     (root / "data" / "digits.csv").write_text(digits_text)
     monkeypatch.chdir(root)
@@ -106,7 +58,7 @@ def project(
 
 
 @pytest.fixture
-def client(tracking_uri: str):
+def client(tracking_uri: str) -> Any:
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri)
@@ -118,66 +70,8 @@ def experiment(request: pytest.FixtureRequest) -> str:
     return "t-" + request.node.name.replace("[", "-").replace("]", "")[:60]
 
 
-def runs_of(client, experiment: str) -> list:
-    found = client.get_experiment_by_name(experiment)
-    if found is None:
-        return []
-    return client.search_runs([found.experiment_id])
-
-
-def run_cli(
-    *args: str,
-    cwd: Path,
-    env: dict[str, str] | None = None,
-    timeout: int = 300,
-    unset: tuple[str, ...] = (),
-    preexec_fn: Callable[[], None] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """The real `mbegu` console script, as a user would call it (`unset`: environment
-    variables it must not see)."""
-    mbegu = Path(sys.executable).with_name("mbegu")
-    merged = {k: v for k, v in os.environ.items() if k not in unset}
-    return subprocess.run(
-        [str(mbegu), *args],
-        cwd=cwd,
-        env={**merged, **(env or {})},
-        preexec_fn=preexec_fn,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    """The real `mbegu` console script in the background, its output (stdout and stderr) in
-    one text pipe: for tests that signal it mid-run."""
-    mbegu = Path(sys.executable).with_name("mbegu")
-    return subprocess.Popen(
-        [str(mbegu), *args],
-        cwd=cwd,
-        text=True,
-        env=os.environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def start_ui(port: int, cwd: Path, log: Path | None = None) -> subprocess.Popen[str]:
-    """`mbegu ui` on a port, in a process group of its own (so a test can always stop it);
-    what it prints goes to `log`."""
-    mbegu = Path(sys.executable).with_name("mbegu")
-    return subprocess.Popen(
-        [str(mbegu), "ui", "--port", str(port)],
-        cwd=cwd,
-        stdout=log.open("w") if log else subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-
-
 @pytest.fixture
-def no_running_runs(client) -> Iterator[None]:
+def no_running_runs(client: Any) -> Iterator[None]:
     """After the test, no run anywhere in the session store may be left RUNNING."""
     yield
     experiments = [e.experiment_id for e in client.search_experiments()]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAST, run_cli, runs_of
+from .helpers.cli import run_cli, runs_of
+from .helpers.project import FAST
 
 pytestmark = pytest.mark.usefixtures("no_running_runs")
 

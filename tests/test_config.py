@@ -19,13 +19,13 @@ from mbegu.security import instantiate
 from mbegu.tracking.logger import build_loggers
 from mbegu.training.train import build_callbacks
 
-from .conftest import PRISTINE, REPO
+from .helpers.project import REPO, pristine
 
-OPTIONS = [(g, o) for g, options in config_groups(PRISTINE).items() for o in options]
+OPTIONS = [(g, o) for g, options in config_groups(pristine()).items() for o in options]
 
 
 def test_every_group_has_options() -> None:
-    groups = config_groups(PRISTINE)
+    groups = config_groups(pristine())
     for group in (
         "data",
         "model",
@@ -48,7 +48,7 @@ def test_help_examples_name_options_that_exist() -> None:
 
     from mbegu.cli import main as cli
 
-    groups = config_groups(PRISTINE)
+    groups = config_groups(pristine())
     parser = cli.build_parser()
     text = parser.format_help() + "\n".join(
         command.format_help() for command in parser._subparsers._group_actions[0].choices.values()
@@ -71,7 +71,7 @@ def test_every_option_composes_and_instantiates(group: str, option: str, tmp_pat
         overrides += ["data.target=label", "data.path=data/x.csv"]
     if (group == "data" and option == "text") or (group == "model" and option == "text"):
         overrides += ["data=text", "model=text", "data.target=label", "data.path=data/x.csv"]
-    cfg = compose(overrides, root=PRISTINE)
+    cfg = compose(overrides, root=pristine())
 
     data = instantiate(cfg.data)
     assert data.batch_size == cfg.data.batch_size
@@ -114,19 +114,19 @@ def test_every_option_composes_and_instantiates(group: str, option: str, tmp_pat
         study = optuna.create_study(direction=cfg.sweep.direction)
         overrides = SearchSpace(cfg.sweep.params).suggest(study.ask())
         assert [o.split("=")[0] for o in overrides] == list(cfg.sweep.params)
-        compose(overrides, root=PRISTINE)  # every suggested value is a valid override
+        compose(overrides, root=pristine())  # every suggested value is a valid override
 
 
 def test_option_changes_what_is_built() -> None:
-    model = OmegaConf.to_container(compose(["model=cnn"], root=PRISTINE).model, resolve=True)
+    model = OmegaConf.to_container(compose(["model=cnn"], root=pristine()).model, resolve=True)
     cnn = instantiate(sized_model_config(model, {"in_features": 64, "num_classes": 10}, "table"))
     assert type(cnn.net).__name__ == "CNN"
     with pytest.raises(MbeguError, match="13 inputs after encoding, not a square number"):
         instantiate(sized_model_config(model, {"in_features": 13, "num_classes": 2}, "table"))
-    fast = compose(["debug=fast"], root=PRISTINE)
-    assert fast.trainer.max_epochs < compose(root=PRISTINE).trainer.max_epochs
+    fast = compose(["debug=fast"], root=pristine())
+    assert fast.trainer.max_epochs < compose(root=pristine()).trainer.max_epochs
     assert fast.callbacks.early_stopping is None
-    assert compose(["experiment=cnn_long"], root=PRISTINE).model.net._target_.endswith("CNN")
+    assert compose(["experiment=cnn_long"], root=pristine()).model.net._target_.endswith("CNN")
 
 
 def test_suite_reads_the_committed_project_not_the_working_tree() -> None:
@@ -135,22 +135,22 @@ def test_suite_reads_the_committed_project_not_the_working_tree() -> None:
         committed = subprocess.run(
             ["git", "show", f"HEAD:{name}"], cwd=REPO, capture_output=True, check=True
         ).stdout
-        assert (PRISTINE / name).read_bytes() == committed, name
+        assert (pristine() / name).read_bytes() == committed, name
     tracked = subprocess.run(
         ["git", "ls-files", "conf"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert sorted(str(p.relative_to(PRISTINE)) for p in (PRISTINE / "conf").rglob("*.yaml")) == (
-        sorted(tracked)
-    )
+    assert sorted(
+        str(p.relative_to(pristine())) for p in (pristine() / "conf").rglob("*.yaml")
+    ) == (sorted(tracked))
 
 
 def test_params_yaml_is_conf_composed() -> None:
-    committed = yaml.safe_load((PRISTINE / "params.yaml").read_text())
-    assert committed == OmegaConf.to_container(compose(root=PRISTINE))
+    committed = yaml.safe_load((pristine() / "params.yaml").read_text())
+    assert committed == OmegaConf.to_container(compose(root=pristine()))
 
 
 def test_conf_has_no_hydra_interpolation() -> None:
-    for path in (PRISTINE / "conf").rglob("*.yaml"):
+    for path in (pristine() / "conf").rglob("*.yaml"):
         values = yaml.safe_dump(yaml.safe_load(path.read_text()))  # comments dropped
         assert "${hydra:" not in values, f"{path} uses ${{hydra:...}}"
 
@@ -178,8 +178,8 @@ def test_conf_has_no_hydra_interpolation() -> None:
 def test_bad_overrides_give_one_line_errors(overrides: list[str], expected: str, how) -> None:
     def build() -> object:
         if how == "compose":
-            return compose(overrides, root=PRISTINE)
-        return Composer(["debug=fast"], root=PRISTINE)(overrides)  # a sweep trial's values
+            return compose(overrides, root=pristine())
+        return Composer(["debug=fast"], root=pristine())(overrides)  # a sweep trial's values
 
     with pytest.raises(MbeguError) as err:
         build()
@@ -202,7 +202,7 @@ def test_a_sweep_trial_s_config_is_hydra_s(extra: list[str], monkeypatch) -> Non
     module = importlib.import_module("mbegu.config.compose")
 
     base = ["debug=fast", "model=cnn"]
-    composer = Composer(base, root=PRISTINE)
+    composer = Composer(base, root=pristine())
     hydra_calls = []
     real = module._compose_unresolved
     monkeypatch.setattr(module, "_compose_unresolved", lambda *a: hydra_calls.append(a) or real(*a))
@@ -210,7 +210,7 @@ def test_a_sweep_trial_s_config_is_hydra_s(extra: list[str], monkeypatch) -> Non
     # Hydra runs again only for what it alone can do (group options, + and ~).
     assert bool(hydra_calls) == any(o.startswith(("model=", "+", "~")) for o in extra)
     assert OmegaConf.to_container(fast) == OmegaConf.to_container(
-        compose([*base, *extra], PRISTINE)
+        compose([*base, *extra], pristine())
     )
     if "trainer.max_epochs=7" in extra:
         assert fast.model.scheduler.T_max == 7  # interpolations follow the trial's values
@@ -309,12 +309,12 @@ def test_cli_help_imports_no_torch() -> None:
 def test_train_help_and_cfg_job() -> None:
     mbegu = [sys.executable, "-m", "mbegu"]
     help_text = subprocess.run(
-        [*mbegu, "train", "--help"], cwd=PRISTINE, capture_output=True, text=True, check=True
+        [*mbegu, "train", "--help"], cwd=pristine(), capture_output=True, text=True, check=True
     ).stdout
     assert "model" in help_text and "cnn, mlp" in help_text
     shown = subprocess.run(
         [*mbegu, "train", "--cfg", "job", "model=cnn", "seed=7"],
-        cwd=PRISTINE,
+        cwd=pristine(),
         capture_output=True,
         text=True,
         check=True,

@@ -14,7 +14,7 @@ from mbegu.data.sources import TableData
 from mbegu.data.split import stratified_split
 from mbegu.errors import MbeguError
 
-from .conftest import REPO
+from .helpers.project import REPO
 
 
 def test_raw_csv_regenerates_byte_for_byte(digits_text: str) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
-from .own_data import survey_csv
+from .helpers.own_data import survey_csv
+from .helpers.project import REPO
 
 URL = os.environ.get("MBEGU_TEST_SSH_URL")
 KEYS = Path(os.environ.get("MBEGU_TEST_SSH_DIR", "/nonexistent"))

@@ -20,7 +20,8 @@ from mbegu.evaluation.evaluate import evaluate
 from mbegu.inference.predict import from_folder, from_mlflow, predict_csv
 from mbegu.training.train import train
 
-from .conftest import FAST, REPO, run_cli, start_cli
+from .helpers.cli import run_cli, start_cli
+from .helpers.project import FAST, REPO
 
 pytestmark = pytest.mark.usefixtures("no_running_runs")
 

@@ -26,8 +26,9 @@ from mbegu.data.sources import TableData, TextData
 from mbegu.errors import MbeguError
 from mbegu.features.text import tokens
 
-from .conftest import FAST, run_cli
-from .own_data import survey_csv, tweets
+from .helpers.cli import run_cli
+from .helpers.own_data import survey_csv, tweets
+from .helpers.project import FAST
 
 TABLE = ["data=table", "data.path=data/survey.csv", "data.target=answer", "data.drop=[id]"]
 

@@ -23,16 +23,18 @@ from mbegu.sweeps.runner import run_sweep
 from mbegu.sweeps.runs import STATE_TAG, TRIAL_TAG
 from mbegu.training.train import train
 
-from .conftest import runs_of, start_cli
+from .helpers.cli import runs_of, start_cli
 
 pytestmark = pytest.mark.usefixtures("no_running_runs")
 
 
-def sweep_args(experiment: str, study: str, n_trials: int, *extra: str) -> list[str]:
+def sweep_args(
+    experiment: str, study: str, n_trials: int, *extra: str, epochs: int = 4
+) -> list[str]:
     return [
         "sweep=default",
         "debug=fast",
-        "trainer.max_epochs=4",
+        f"trainer.max_epochs={epochs}",
         f"tracking.experiment_name={experiment}",
         f"sweep.study_name={study}",
         f"sweep.n_trials={n_trials}",
@@ -256,11 +258,13 @@ def test_ctrl_c_leaves_study_and_runs_consistent(project, client, experiment) ->
 def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experiment) -> None:
     import psutil
 
-    args = sweep_args(experiment, "terminated", 12, "sweep.workers=2")
+    # Trials long enough that the second worker, seconds behind, joins before the end.
+    args = sweep_args(experiment, "terminated", 12, "sweep.workers=2", epochs=20)
     process = start_cli("sweep", *args, cwd=project)
     # Signal mid-sweep, decided from the trials' MLflow runs (not from the output's timing;
     # not from the journal either, whose lock the polling would contend for): two trials
-    # complete and one running.
+    # complete and one running, and both workers' trials begun (a worker starts seconds after
+    # the coordinator, which may finish its first trials alone).
     deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
         try:
@@ -269,7 +273,9 @@ def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experime
             time.sleep(0.2)
             continue
         done = [r for r in trial_runs if r.data.tags.get(STATE_TAG) == "complete"]
-        if len(done) >= 2 and any(r.info.status == "RUNNING" for r in trial_runs):
+        workers = {r.data.tags.get("mbegu.pid") for r in trial_runs}
+        running = any(r.info.status == "RUNNING" for r in trial_runs)
+        if len(done) >= 2 and running and len(workers) == 2:
             process.send_signal(signal.SIGTERM)
             break
         time.sleep(0.2)

@@ -13,7 +13,7 @@ import pytest
 
 from mbegu.sweeps import storage as trials
 
-from .conftest import run_cli, runs_of, start_cli
+from .helpers.cli import run_cli, runs_of, start_cli
 from .test_sweeps import children, parent_of, sweep_args
 
 URL = os.environ.get("MBEGU_TEST_POSTGRES_URL")

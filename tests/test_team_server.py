@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from .conftest import EXAMPLE
+from .helpers.project import example
 from .test_pipeline_e2e import fresh_clone, params_of, sh
 
 URL = os.environ.get("MBEGU_TEST_POSTGRES_MLFLOW_URL")
@@ -33,7 +33,7 @@ pytestmark = [
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """`mbegu server` on 127.0.0.1, its runs in PostgreSQL, its artifacts in its own folder."""
     home = tmp_path_factory.mktemp("server") / "project"
-    shutil.copytree(EXAMPLE, home)
+    shutil.copytree(example(), home)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -15,7 +15,8 @@ from mbegu.config.compose import compose
 from mbegu.errors import MbeguError
 from mbegu.threads import cgroup_cpu_quota, plan, processes_at_once, usable_cores
 
-from .conftest import FAST, run_cli, runs_of
+from .helpers.cli import run_cli, runs_of
+from .helpers.project import FAST
 
 
 def test_a_cgroup_quota_caps_the_cores(tmp_path: Path) -> None:

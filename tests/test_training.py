@@ -29,7 +29,8 @@ from mbegu.models.saved import load_model, model_md5
 from mbegu.processes import FULL_COLLECTION_EVERY, collect_between_trials, freeze_imports
 from mbegu.training.train import train
 
-from .conftest import FAST, runs_of
+from .helpers.cli import runs_of
+from .helpers.project import FAST
 
 pytestmark = pytest.mark.usefixtures("no_running_runs")
 
@@ -292,7 +293,7 @@ def test_ddp_on_two_cpu_processes_is_one_run(project, client, experiment) -> Non
     rank printing, and the saved model scores in one process what training reported."""
     from mbegu.threads import usable_cores
 
-    from .conftest import run_cli
+    from .helpers.cli import run_cli
 
     ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
     result = run_cli(

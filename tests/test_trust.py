@@ -24,7 +24,8 @@ from mbegu.data.stage import prepare
 from mbegu.security import mask_secrets
 from mbegu.training.train import train
 
-from .conftest import FAST, run_cli, runs_of, start_cli, start_ui
+from .helpers.cli import run_cli, runs_of, start_cli, start_ui
+from .helpers.project import FAST
 from .test_cli_errors import assert_clean_failure
 
 pytestmark = pytest.mark.usefixtures("no_running_runs")
