@@ -93,6 +93,23 @@ def _require_mbegu_model(uri: str) -> None:
         )
 
 
+def check_output(input_path: Path, output: Path, data_dir: Path) -> None:
+    """Refuse an output that would replace the input or land among the raw data: predictions
+    written there would silently alter what DVC versions and what the next run trains on."""
+    target = output.resolve()
+    if target == input_path.resolve():
+        raise MbeguError(
+            f"-o {output} is the input file itself: predicting would overwrite your data; "
+            f"write the predictions elsewhere, e.g. -o predictions.csv"
+        )
+    folder = data_dir.resolve()
+    if folder in target.parents:
+        raise MbeguError(
+            f"-o {output} lies inside the data folder {data_dir.name}/ (data.dir, versioned by "
+            f"DVC as your raw data): write the predictions elsewhere, e.g. -o predictions.csv"
+        )
+
+
 def predict_csv(model: LoadedModel, input_path: Path, output_csv: Path) -> dict[str, float]:
     """Write `prediction,prob_<class>...` (and the label, when the input has the model's target
     column) per input row. Returns the accuracy when it has, else {}."""
