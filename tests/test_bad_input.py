@@ -58,3 +58,39 @@ def test_predict_never_writes_over_the_input_or_into_data(
     assert "-o predictions.csv" in result.stderr
     assert raw.read_bytes() == before
     assert sorted(p.name for p in raw.parent.iterdir()) == ["digits.csv", "survey.csv"]
+
+
+@pytest.mark.parametrize("link", ["data/secret.csv", "checkpoints"])
+def test_a_link_that_leads_outside_the_project_is_refused(
+    project: Path, tmp_path: Path, link: str
+) -> None:
+    outside = tmp_path / "outside"
+    survey_csv(outside / "survey.csv", rows=60)
+    if link == "checkpoints":
+        (project / link).symlink_to(outside, target_is_directory=True)
+        args = ["train", "debug=fast", "tracking.experiment_name=t-link"]
+    else:
+        (project / link).symlink_to(outside / "survey.csv")
+        args = ["train", "data=table", f"data.path={link}", "data.target=nope"]
+    result = run_cli(*args, cwd=project)
+    assert_clean_failure(result, "leads outside the project", project)
+    assert link in result.stderr and "region" not in result.stderr  # nothing of it was read
+    assert sorted(p.name for p in outside.iterdir()) == ["survey.csv"]  # nothing written
+
+
+@pytest.mark.parametrize("cache", ["inside", "outside"])
+def test_data_linked_into_the_dvc_cache_is_read(project: Path, tmp_path: Path, cache: str) -> None:
+    """`dvc pull` with cache.type symlink: data/digits.csv leads into DVC's cache, inside the
+    project (.dvc/cache) or where .dvc/config's cache.dir says."""
+    folder = project / ".dvc" / "cache" if cache == "inside" else tmp_path / "shared-cache"
+    (project / ".dvc").mkdir(exist_ok=True)
+    if cache == "outside":
+        (project / ".dvc" / "config").write_text(f"[cache]\n    dir = {folder}\n")
+    cached = folder / "files" / "md5" / "ab" / "cdef"
+    cached.parent.mkdir(parents=True)
+    raw = project / "data" / "digits.csv"
+    raw.rename(cached)
+    raw.symlink_to(cached)
+    result = run_cli("prepare", "--params", "params.yaml", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert (project / "artifacts" / "processed" / "train.csv").is_file()
