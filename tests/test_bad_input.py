@@ -94,3 +94,27 @@ def test_data_linked_into_the_dvc_cache_is_read(project: Path, tmp_path: Path, c
     result = run_cli("prepare", "--params", "params.yaml", cwd=project)
     assert result.returncode == 0, result.stderr
     assert (project / "artifacts" / "processed" / "train.csv").is_file()
+
+
+def _duplicated(project: Path) -> None:
+    raw = survey_csv(project / "data" / "survey.csv", rows=60)
+    lines = raw.read_text().splitlines()
+    header = lines[0].split(",")
+    assert header == ["id", "region", "age", "income", "answer"]
+    lines[0] = "id,region,age,age,answer"  # income mislabelled as a second age
+    raw.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("command", ["train", "data add"])
+def test_duplicate_column_names_are_one_line(project: Path, command: str) -> None:
+    _duplicated(project)
+    if command == "train":
+        args = ["train", *SURVEY, "debug=fast", "tracking.experiment_name=t-duplicate"]
+    else:
+        args = ["data", "add", "data/survey.csv", "--target", "answer"]
+    before = (project / "conf" / "config.yaml").read_text()
+    result = run_cli(*args, cwd=project)
+    assert_clean_failure(result, "data/survey.csv has the column name 'age' twice", project)
+    assert "rename" in result.stderr
+    assert (project / "conf" / "config.yaml").read_text() == before
+    assert not (project / "conf" / "data" / "survey.yaml").exists()

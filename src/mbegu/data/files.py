@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from mbegu.data.checks import refuse_duplicate_columns
 from mbegu.errors import MbeguError, first_line
 
 FORMATS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t", ".parquet": None, ".pq": None}
@@ -56,6 +57,9 @@ def read_frame(path: Path, sep: str | None = None, quoting: str | None = None) -
         if sep is None and FORMATS.get(suffix) is None:
             # As text, cell for cell, the way a CSV reads: the split written as CSV then reads
             # back the same, and a class or category has one spelling (1, not 1.0).
+            import pyarrow.parquet as pq
+
+            refuse_duplicate_columns(path, pq.read_schema(path).names)
             return pd.read_parquet(path).map(_as_cell).astype(object)
         with warnings.catch_warnings():
             # A row with extra fields is only a ParserWarning to pandas: refuse it.
@@ -63,16 +67,17 @@ def read_frame(path: Path, sep: str | None = None, quoting: str | None = None) -
             separator = sep or FORMATS[suffix]
             if quoting is None:
                 quoting = "none" if separator == "\t" else "csv"
-            return pd.read_csv(
-                path,
-                sep=separator,
-                quoting=csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL,
-                index_col=False,
-                dtype=str,
-                keep_default_na=False,
-                na_values=NA_VALUES,
-                encoding="utf-8",
-            )
+            options = {
+                "sep": separator,
+                "quoting": csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL,
+                "dtype": str,
+                "keep_default_na": False,
+                "encoding": "utf-8",
+            }
+            # The header as the file spells it: pandas renames a repeated name (age.1).
+            header = pd.read_csv(path, header=None, nrows=1, **options)
+            refuse_duplicate_columns(path, header.iloc[0].tolist() if len(header) else [])
+            return pd.read_csv(path, index_col=False, na_values=NA_VALUES, **options)
     except (
         pd.errors.ParserError,
         pd.errors.ParserWarning,
