@@ -3,6 +3,7 @@ command (or a warning that names it), and the user's data is never altered."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,49 @@ def test_duplicate_column_names_are_one_line(project: Path, command: str) -> Non
     assert "rename" in result.stderr
     assert (project / "conf" / "config.yaml").read_text() == before
     assert not (project / "conf" / "data" / "survey.yaml").exists()
+
+
+def use_data(project: Path, name: str, options: dict[str, object]) -> None:
+    """conf/data/<name>.yaml on top of data=table, picked in conf/config.yaml, params.yaml
+    composed from it: what `mbegu prepare --params params.yaml` (the DVC stage) reads."""
+    import json
+    import re
+
+    from mbegu.config.compose import write_params
+
+    lines = ["defaults:", "  - table", "  - _self_", f"name: {name}"]
+    lines += [f"{key}: {json.dumps(value)}" for key, value in options.items()]
+    (project / "conf" / "data" / f"{name}.yaml").write_text("\n".join(lines) + "\n")
+    config = project / "conf" / "config.yaml"
+    config.write_text(re.sub(r"(?m)^(\s*- data: )\S+", rf"\g<1>{name}", config.read_text()))
+    write_params(project / "params.yaml", project)
+
+
+LOOK_ALIKE = ["Positive", "positive ", "POSITIVE", "positive", "negative"]
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_look_alike_labels_are_named_or_merged(project: Path, normalize: bool) -> None:
+    raw = project / "data" / "looks.csv"
+    rows = [f"{i},{LOOK_ALIKE[i % 5] if i % 2 else 'negative'}" for i in range(100)]
+    raw.write_text("x,answer\n" + "\n".join(rows) + "\n")
+    before = raw.read_bytes()
+    options: dict[str, object] = {"path": "data/looks.csv", "target": "answer"}
+    if normalize:
+        options["label_normalize"] = True
+    use_data(project, "looks", options)
+    result = run_cli("prepare", "--params", "params.yaml", cwd=project)
+    assert result.returncode == 0, result.stderr
+    encoder = json.loads((project / "artifacts" / "processed" / "encoder.json").read_text())
+    warned = [line for line in result.stderr.splitlines() if line.startswith("mbegu: warning:")]
+    if normalize:
+        assert encoder["classes"] == ["negative", "positive"]
+        assert not warned
+        assert "'POSITIVE' -> 'positive', 'Positive' -> 'positive'" in result.stdout
+        assert "'positive ' -> 'positive'" in result.stdout
+    else:
+        assert encoder["classes"] == sorted(set(LOOK_ALIKE))  # kept as they are
+        [line] = warned
+        assert "('POSITIVE', 'Positive', 'positive', 'positive ')" in line, line
+        assert "data.label_normalize=true" in line
+    assert raw.read_bytes() == before

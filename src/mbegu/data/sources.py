@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mbegu.data.checks import look_alike_labels
 from mbegu.data.files import file_md5, read_frame
 from mbegu.data.split import SPLITS, is_prepared, read_encoder, stratified_split, write_prepared
 from mbegu.errors import MbeguError
@@ -56,6 +57,7 @@ class FileData:
         drop: list[str] | None = None,
         classes: list[Any] | None = None,
         missing: str = "error",
+        label_normalize: bool = False,
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
         batch_size: int = 64,
@@ -86,7 +88,10 @@ class FileData:
             else {"train": Path(train_path), "val": Path(val_path), "test": Path(test_path)}  # type: ignore[arg-type]
         )
         self.drop = [str(c) for c in drop or []]
+        self.label_normalize = bool(label_normalize)
         self.classes = [as_text(c) for c in classes] if classes else None
+        if self.classes and self.label_normalize:  # the same spellings as the labels
+            self.classes = list(dict.fromkeys(c.strip().lower() for c in self.classes))
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.batch_size, self.seed = batch_size, seed
         self.processed_dir = Path(processed_dir)
@@ -109,6 +114,7 @@ class FileData:
             "drop": self.drop,
             "classes": self.classes,
             "missing": self.missing,
+            "label_normalize": self.label_normalize,
             "sep": self.sep,
             "quoting": self.quoting,
             "val_fraction": self.val_fraction,
@@ -186,6 +192,8 @@ class FileData:
         columns = self.input_columns(frames[first_key], str(self.sources[first_key]))
         for key, frame in frames.items():
             require_columns(frame, [*columns, self.target], str(self.sources[key]))
+            where = str(self.sources[key])
+            frame = look_alike_labels(frame, self.target, where, self.label_normalize)
             self.check_values(frame, columns, self.sources[key])
             frames[key] = self._apply_missing(frame, columns, self.sources[key])
         if "all" in frames:

@@ -26,6 +26,7 @@ class LoadedModel:
     features: list[str]
     target: str | None
     source: str
+    label_normalize: bool = False  # data.label_normalize: the labels were stripped, lower-cased
 
 
 def from_folder(model_dir: Path) -> LoadedModel:
@@ -33,11 +34,13 @@ def from_folder(model_dir: Path) -> LoadedModel:
     from mbegu.models.saved import load_model
 
     saved = load_model(model_dir)
+    data = saved.config.get("data") or {}
     return LoadedModel(
         lambda frame: predictions(saved, frame),
         saved.features,
         saved.encoder.target,
         str(model_dir),
+        bool(data.get("label_normalize")),
     )
 
 
@@ -72,8 +75,9 @@ def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
             typed[column] = numeric_values(frame, column, "the input")
         return pd.DataFrame(model.predict(typed))
 
-    target = (model.metadata.metadata or {}).get("mbegu_target")
-    return LoadedModel(predict, features, target, uri)
+    metadata = model.metadata.metadata or {}
+    normalize = bool(metadata.get("mbegu_label_normalize"))
+    return LoadedModel(predict, features, metadata.get("mbegu_target"), uri, normalize)
 
 
 LOADER = "mbegu.models.mlflow_model"
@@ -130,7 +134,9 @@ def predict_csv(model: LoadedModel, input_path: Path, output_csv: Path) -> dict[
     result: dict[str, float] = {}
     if model.target and model.target in frame.columns:
         labels = [as_text(v) for v in frame[model.target].tolist()]
-        out.insert(0, model.target, labels)
+        out.insert(0, model.target, labels)  # as the file spells them
+        if model.label_normalize:  # compared as training saw them
+            labels = [v if v is None else v.strip().lower() for v in labels]
         hits = [p == y for p, y in zip(out["prediction"], labels, strict=True) if y is not None]
         if hits:
             result["accuracy"] = sum(hits) / len(hits)

@@ -77,7 +77,13 @@ def log_model(
             input_example=example,
             pip_requirements=pins,
             registered_model_name=name,
-            metadata={"mbegu_target": saved.encoder.target, "mbegu_classes": saved.classes},
+            metadata={
+                "mbegu_target": saved.encoder.target,
+                "mbegu_classes": saved.classes,
+                "mbegu_label_normalize": bool(
+                    (saved.config.get("data") or {}).get("label_normalize")
+                ),
+            },
             step=step,  # MLflow links this step's metrics (the last epoch's) to the model
         )
     version = getattr(info, "registered_model_version", None)
