@@ -165,3 +165,28 @@ def test_look_alike_labels_are_named_or_merged(project: Path, normalize: bool) -
         assert "('POSITIVE', 'Positive', 'positive', 'positive ')" in line, line
         assert "data.label_normalize=true" in line
     assert raw.read_bytes() == before
+
+
+def test_class_names_that_differ_only_in_symbols_keep_their_metrics(project: Path, client) -> None:
+    """`<50K` and `>50K` both sanitise to `_50K`: one metric name each, and the mapping
+    logged with the run."""
+    raw = project / "data" / "income.csv"
+    rows = [f"{i % 7},{'<50K' if i % 7 < 3 else '>50K'}" for i in range(120)]
+    raw.write_text("years,income\n" + "\n".join(rows) + "\n")
+    use_data(project, "income", {"path": "data/income.csv", "target": "income"})
+    config = project / "conf" / "config.yaml"
+    config.write_text(config.read_text().replace("- debug: null", "- debug: fast"))
+    from mbegu.config.compose import write_params
+
+    write_params(project / "params.yaml", project)
+    for stage in ("prepare", "train", "evaluate"):
+        result = run_cli(stage, "--params", "params.yaml", cwd=project)
+        assert result.returncode == 0, result.stderr
+    run_id = json.loads((project / "artifacts" / "run.json").read_text())["mlflow_run_id"]
+    metrics = json.loads((project / "reports" / "metrics.json").read_text())["test"]
+    logged = client.get_run(run_id).data.metrics
+    for name, key in (("<50K", "_50K"), (">50K", "_50K_2")):
+        for score in ("precision", "recall", "f1"):
+            assert logged[f"test/class/{key}/{score}"] == metrics["per_class"][name][score]
+    saved = Path(client.download_artifacts(run_id, "class_names.json", str(project / "dl")))
+    assert json.loads(saved.read_text()) == {"<50K": "_50K", ">50K": "_50K_2"}
