@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from .conftest import run_cli
@@ -190,3 +191,38 @@ def test_class_names_that_differ_only_in_symbols_keep_their_metrics(project: Pat
             assert logged[f"test/class/{key}/{score}"] == metrics["per_class"][name][score]
     saved = Path(client.download_artifacts(run_id, "class_names.json", str(project / "dl")))
     assert json.loads(saved.read_text()) == {"<50K": "_50K", ">50K": "_50K_2"}
+
+
+def _rows(project: Path, name: str, lines: list[str]) -> Path:
+    raw = survey_csv(project / "data" / "survey.csv", rows=60).read_text().splitlines()
+    path = project / name
+    path.write_text("\n".join([raw[0], *lines]) + "\n")
+    return path
+
+
+def test_predict_answers_every_line_and_says_which(project: Path, survey_model: Path) -> None:
+    """A blank line is a row of missing values: imputed by a model trained with
+    data.missing=impute, one line naming it for a model that refuses gaps."""
+    good = ["5,Kano,30.5,12.0,yes", "6,Lagos,41.0,3.5,no", "7,Nairobi,25.0,8.0,no"]
+    _rows(project, "rows.csv", [good[0], "", good[1]])
+    result = run_cli("predict", "rows.csv", "--model-dir", "models/m", "-o", "p.csv", cwd=project)
+    assert result.returncode == 0, result.stderr
+    out = pd.read_csv(project / "p.csv", dtype=str, keep_default_na=False)
+    assert list(out.columns) == ["id", "answer", "prediction", "prob_no", "prob_yes"]
+    assert out["id"].tolist() == ["5", "", "6"]  # the id column data.drop names
+    assert out["answer"].tolist() == ["yes", "", "no"]
+    assert all(out["prediction"].isin(["no", "yes"]))  # the blank line answered too
+
+    untrained_model(project, SURVEY, folder="models/strict")  # data.missing=error, ids kept
+    result = run_cli(
+        "predict", "rows.csv", "--model-dir", "models/strict", "-o", "q.csv", cwd=project
+    )
+    assert_clean_failure(result, "rows.csv row 3 column id is missing: fill it", project)
+    assert not (project / "q.csv").exists()
+    _rows(project, "rows.csv", good)
+    result = run_cli(
+        "predict", "rows.csv", "--model-dir", "models/strict", "-o", "q.csv", cwd=project
+    )
+    assert result.returncode == 0, result.stderr
+    out = pd.read_csv(project / "q.csv")
+    assert out["row"].tolist() == [2, 3, 4]  # as the file numbers them: the header is row 1
