@@ -4,6 +4,7 @@ command (or a warning that names it), and the user's data is never altered."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -226,3 +227,59 @@ def test_predict_answers_every_line_and_says_which(project: Path, survey_model: 
     assert result.returncode == 0, result.stderr
     out = pd.read_csv(project / "q.csv")
     assert out["row"].tolist() == [2, 3, 4]  # as the file numbers them: the header is row 1
+
+
+def test_a_corrupt_store_is_named_with_the_way_out(project: Path) -> None:
+    store = project / "mlflow.db"
+    store.write_bytes(b"not a database, but a file cut short\n" * 200)
+    before = store.read_bytes()
+    result = run_cli(
+        "train", "debug=fast", cwd=project, env={"MLFLOW_TRACKING_URI": f"sqlite:///{store}"}
+    )
+    assert_clean_failure(result, f"the MLflow store {store} is not a readable SQLite", project)
+    assert f"mv {store} {store}.broken" in result.stderr
+    assert store.read_bytes() == before
+
+
+def test_a_read_only_output_folder_is_one_line(
+    project: Path, survey_model: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):  # root writes anywhere but on a read-only filesystem
+        folder = Path("/sys/mbegu-predictions")
+        if not Path("/sys").is_dir():
+            pytest.skip("no read-only folder to test with")
+    output = folder / "p.csv"
+    result = run_cli(
+        "predict", "data/survey.csv", "--model-dir", "models/m", "-o", str(output), cwd=project
+    )
+    assert_clean_failure(result, f"cannot write {output}", project)
+    assert "make the folder writable" in result.stderr
+
+
+def test_a_date_column_is_named_in_a_warning(project: Path) -> None:
+    raw = survey_csv(project / "data" / "survey.csv", rows=60)
+    frame = pd.read_csv(raw, dtype=str, keep_default_na=False)
+    frame.insert(1, "signup", [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(60)])
+    frame.to_csv(raw, index=False)
+    use_data(project, "dated", {"path": "data/survey.csv", "target": "answer", "drop": ["id"]})
+    result = run_cli("prepare", "--params", "params.yaml", cwd=project)
+    assert result.returncode == 0, result.stderr
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("mbegu: warning:")]
+    assert "signup (e.g. '2024-01-01') look like dates" in line, line
+    assert "region" not in line and "data.drop" in line
+
+
+@pytest.mark.parametrize("command", ["train", "data add"])
+def test_a_continuous_target_is_refused(project: Path, command: str) -> None:
+    survey_csv(project / "data" / "survey.csv", rows=100)
+    if command == "train":
+        args = ["train", "data=table", "data.path=data/survey.csv", "data.target=income"]
+    else:
+        args = ["data", "add", "data/survey.csv", "--target", "income"]
+    result = run_cli(*args, cwd=project)
+    assert_clean_failure(result, "target income holds 100 different numbers in 100 rows", project)
+    assert "mbegu classifies, and this target looks continuous" in result.stderr
+    assert not (project / "conf" / "data" / "survey.yaml").exists()

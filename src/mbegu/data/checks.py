@@ -72,3 +72,63 @@ def look_alike_labels(frame: Any, target: str, where: str, normalize: bool) -> A
             f"and lower-cases every label), or fix them in the file"
         )
     return frame
+
+
+# A day, with or without a time: 2024-03-01, 2024-03-01T12:00, 01/03/2024, 1.3.24.
+DATE = r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}.*)?|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
+
+
+def warn_dates(frame: Any, columns: list[str], where: str) -> None:
+    """A column of dates read as categories makes each day a category of its own, one that
+    new data never has: the model learns nothing from it. Worth saying, not refusing (a
+    few dates can be real categories, such as a fixed list of survey rounds)."""
+    import warnings
+
+    import pandas as pd
+
+    dated = []
+    for column in columns:
+        present = frame[column].dropna().astype(str).str.strip()
+        sample = present.drop_duplicates().head(200)
+        if sample.empty or not sample.str.fullmatch(DATE).mean() >= 0.9:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "could not infer format, falling back to ..."
+            parsed = pd.to_datetime(sample, errors="coerce", format="mixed", dayfirst=False)
+        if parsed.notna().mean() >= 0.9:
+            dated.append(f"{column} (e.g. {sample.iloc[0]!r})")
+    if dated:
+        from mbegu.errors import warn
+
+        warn(
+            f"{where}: {', '.join(dated)} look like dates, which would become categories (a "
+            f"category per day, unseen in new data): drop them (data.drop) or derive features "
+            f"from them (year, month, weekday) in new columns"
+        )
+
+
+def refuse_continuous_target(labels: list[str], rows: int, target: str, where: str) -> None:
+    """mbegu trains classifiers: a target of measurements (incomes, prices, ages) would
+    become hundreds of classes of a row or two each. Refused when the labels are all numbers,
+    more than 20 different ones, and either some are fractions or they are a tenth of the
+    rows or more. Naming the classes in data.classes says they are classes after all."""
+    import math
+
+    if len(labels) <= 20:
+        return
+    try:
+        values = [float(label) for label in labels]
+    except ValueError:
+        return  # text labels: classes whatever their number
+    if not all(math.isfinite(v) for v in values):
+        return
+    fractions = any(not v.is_integer() for v in values)
+    if not fractions and len(labels) < 0.1 * rows:
+        return
+    shown = ", ".join(labels[:3])
+    raise MbeguError(
+        f"{where}: target {target} holds {len(labels)} different numbers in {rows} rows (e.g. "
+        f"{shown}): mbegu classifies, and this target looks continuous; pick a label column "
+        f"with a few classes, bin it into classes in a new column, or list its values in "
+        f"data.classes if they are classes"
+    )

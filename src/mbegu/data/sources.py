@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mbegu.data.checks import look_alike_labels
+from mbegu.data.checks import look_alike_labels, refuse_continuous_target, warn_dates
 from mbegu.data.files import file_md5, read_frame
 from mbegu.data.split import SPLITS, is_prepared, read_encoder, stratified_split, write_prepared
 from mbegu.errors import MbeguError
@@ -198,7 +198,7 @@ class FileData:
             frames[key] = self._apply_missing(frame, columns, self.sources[key])
         if "all" in frames:
             frame = frames.pop("all")
-            classes = self.classes or sort_classes(_labels(frame, self.target))
+            classes = self.classes or self._found_classes(frame, self.sources["all"])
             codes = _codes(frame, self.target, classes, self.sources["all"])
             counts = np.bincount(codes, minlength=len(classes))
             if counts.min() < 3:
@@ -212,7 +212,7 @@ class FileData:
                 split: frame.iloc[rows].reset_index(drop=True) for split, rows in indices.items()
             }
         else:
-            classes = self.classes or sort_classes(_labels(frames["train"], self.target))
+            classes = self.classes or self._found_classes(frames["train"], self.sources["train"])
             for split in SPLITS:
                 _codes(frames[split], self.target, classes, self.sources[split])
         for split in SPLITS:
@@ -226,6 +226,12 @@ class FileData:
                 f"{self.target} has only the class {classes}: a classifier needs two or more"
             )
         return frames, self.fit_encoder(frames["train"], columns, classes)
+
+    def _found_classes(self, frame: Any, path: Path) -> list[str]:
+        """The label values, sorted; a target of measurements is refused (mbegu classifies)."""
+        classes = sort_classes(_labels(frame, self.target))
+        refuse_continuous_target(classes, len(frame), self.target, str(path))
+        return classes
 
     def check_values(self, frame: Any, columns: list[str], path: Path) -> None:
         """Refuse values the encoder could not use, naming the file's own row."""
@@ -336,6 +342,8 @@ class TableData(FileData):
         for column in columns:
             if column not in (self.categorical or ()) and _is_numeric(frame[column]):
                 numeric_values(frame, column, str(path))  # the encoder's own check
+        unnamed = [c for c in columns if c not in (self.categorical or ())]
+        warn_dates(frame, [c for c in unnamed if not _is_numeric(frame[c])], str(path))
 
     def fit_encoder(self, train: Any, columns: list[str], classes: list[str]) -> Encoder:
         categorical = self.categorical
