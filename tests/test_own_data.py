@@ -192,7 +192,7 @@ def test_table_train_predict_matches_evaluate(project: Path, client, experiment)
         assert result.returncode == 0, result.stderr
         assert f"accuracy {test['acc']:.4f}" in result.stdout
     out = pd.read_csv(project / "p.csv")
-    assert list(out.columns) == ["answer", "prediction", "prob_no", "prob_yes"]
+    assert list(out.columns) == ["id", "answer", "prediction", "prob_no", "prob_yes"]
 
 
 def _free_port() -> int:

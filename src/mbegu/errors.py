@@ -9,3 +9,11 @@ def first_line(err: BaseException, limit: int = 500) -> str:
     """An exception's first line, for one-line messages and tags (its type if it says nothing)."""
     lines = str(err).strip().splitlines()
     return lines[0][:limit] if lines else type(err).__name__
+
+
+def warn(message: str) -> None:
+    """A line the user should read but that stops nothing: `mbegu: warning: ...` on stderr,
+    beside the errors, so that it is seen even when stdout goes to a file."""
+    import sys
+
+    print(f"mbegu: warning: {message}", file=sys.stderr, flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -11,6 +12,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from mbegu.errors import MbeguError
+
+# Write refused by the folder, not by a bug: read-only, someone else's, a read-only mount.
+REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+@contextmanager
+def writable(path: Path) -> Iterator[None]:
+    """Turn a folder's refusal to take `path` into one line naming it: a permission problem
+    the user fixes, where the bare OSError read like a bug."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in REFUSED:
+            raise
+        raise MbeguError(
+            f"cannot write {path}: {err.filename or path.parent} refuses it ({err.strerror}): "
+            f"make the folder writable (or mount it read-write), or write elsewhere"
+        ) from None
 
 
 def _umask() -> int:
@@ -25,8 +46,9 @@ def honour_umask(path: Path, directory: bool = False) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with writable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -56,8 +78,9 @@ def atomic_write_json(path: Path, data: Any) -> None:
 @contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
     """Yield a scratch folder that replaces `path` only if the block finishes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    with writable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         yield tmp
         honour_umask(tmp, directory=True)

@@ -143,15 +143,26 @@ def safe_name(value: Any, key: str) -> str:
 
 
 def inside(root: Path, relative: str, key: str) -> Path:
-    """`root / relative`, refused when it is absolute or climbs out with `..`. (Symlinks
-    inside the project, e.g. checkpoints/ on a scratch disk, are the user's choice.)"""
+    """`root / relative`, refused when it is absolute, climbs out with `..`, or leads out
+    through a symlink (`data/passwd.csv -> /etc/passwd`): the text alone would let a link
+    read or write anywhere. Links into DVC's cache pass (mbegu.links). The path comes back
+    as written, unresolved: a data file linked into the cache still lies in data/."""
+    from mbegu.links import leads_inside
+
     text = str(relative)
     normal = os.path.normpath(text)
     if os.path.isabs(text) or normal == ".." or normal.startswith(f"..{os.sep}"):
         raise MbeguError(
             f"{key}={text!r} points outside the project ({root}): use a path inside it"
         )
-    return root / normal
+    path = root / normal
+    if not leads_inside(root, path):
+        raise MbeguError(
+            f"{key}={text!r} leads outside the project through a symlink (to "
+            f"{path.resolve()}): refused, nothing was read or written; copy the file or "
+            f"folder into the project instead of linking it"
+        )
+    return path
 
 
 # A URL's user:password@ (up to the last @ of the URL: passwords may hold / or @), secret-looking

@@ -221,12 +221,17 @@ def configured_tracking() -> tuple[str, str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from mbegu.inference.predict import from_folder, from_mlflow, predict_csv
+    from mbegu.config.compose import compose
+    from mbegu.inference.predict import check_output, from_folder, from_mlflow, predict_csv
     from mbegu.project import project_root
-    from mbegu.tracking.store import check_reachable
+    from mbegu.security import inside
+    from mbegu.tracking.store import check_reachable, resolve_tracking_uri
 
+    root = project_root()
+    cfg = compose()
+    check_output(args.input, args.output, inside(root, cfg.data.get("dir") or "data", "data.dir"))
     if args.run_id or args.model:
-        uri, _ = configured_tracking()
+        uri = resolve_tracking_uri(cfg.tracking.get("tracking_uri"))
         check_reachable(uri)
         if args.run_id:
             target = f"runs:/{args.run_id}/model"
@@ -235,7 +240,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             target = f"models:/{name}@{alias or 'candidate'}"
         model = from_mlflow(target, uri)
     else:
-        model = from_folder(args.model_dir or project_root() / "artifacts" / "model")
+        model = from_folder(args.model_dir or root / "artifacts" / "model")
     result = predict_csv(model, args.input, args.output)
     shown = f", accuracy {result['accuracy']:.4f} on its label column" if result else ""
     print(f"wrote {args.output} with {model.source}{shown}")

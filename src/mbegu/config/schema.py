@@ -27,6 +27,7 @@ class DataSchema:
     test_path: str | None
     target: str | None
     missing: str
+    label_normalize: bool
     processed_dir: str
     val_fraction: float
     test_fraction: float

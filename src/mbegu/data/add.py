@@ -60,6 +60,11 @@ def add_data(
         raise MbeguError(f"--name {name} is one of mbegu's own data configs: pick another name")
     frame = read_frame(file)
     classes, kinds, gaps = describe(frame, target, text)
+    from mbegu.data.checks import look_alike_labels, refuse_continuous_target, warn_dates
+
+    refuse_continuous_target(classes, len(frame), target, str(path))
+    look_alike_labels(frame, target, str(path), normalize=False)  # a warning, if any
+    warn_dates(frame, [c for c, kind in kinds.items() if kind == "category"], str(path))
     if len(classes) < 2:
         raise MbeguError(f"column {target!r} holds {len(classes)} class(es): a classifier needs 2+")
     rel = file.relative_to(root).as_posix()

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from mbegu.data.checks import refuse_duplicate_columns
 from mbegu.errors import MbeguError, first_line
 
 FORMATS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t", ".parquet": None, ".pq": None}
@@ -32,13 +33,17 @@ NA_VALUES = ["", "NaN", "nan", "NULL", "null", "N/A", "n/a", "#N/A"]
 QUOTING = ("csv", "none")
 
 
-def read_frame(path: Path, sep: str | None = None, quoting: str | None = None) -> Any:
+def read_frame(
+    path: Path, sep: str | None = None, quoting: str | None = None, blank_lines: bool = False
+) -> Any:
     """The file as a DataFrame. A CSV or TSV is read as text, cell for cell (numbers are parsed
     later, by the encoder, from exactly what the file says); Parquet cells become text too.
 
     `quoting`: "csv" honours double quotes around a field (what spreadsheets and pandas
     write); "none" reads every character as data (raw tweet corpora, where a text may start
-    with a quote). None: "none" for tab-separated files, "csv" otherwise."""
+    with a quote). None: "none" for tab-separated files, "csv" otherwise. `blank_lines`: a
+    blank line is a row of missing values (pandas skips it), as `mbegu predict` needs to
+    answer every line; blank lines at the end of the file are no rows."""
     import csv
 
     import pandas as pd
@@ -56,6 +61,9 @@ def read_frame(path: Path, sep: str | None = None, quoting: str | None = None) -
         if sep is None and FORMATS.get(suffix) is None:
             # As text, cell for cell, the way a CSV reads: the split written as CSV then reads
             # back the same, and a class or category has one spelling (1, not 1.0).
+            import pyarrow.parquet as pq
+
+            refuse_duplicate_columns(path, pq.read_schema(path).names)
             return pd.read_parquet(path).map(_as_cell).astype(object)
         with warnings.catch_warnings():
             # A row with extra fields is only a ParserWarning to pandas: refuse it.
@@ -63,16 +71,26 @@ def read_frame(path: Path, sep: str | None = None, quoting: str | None = None) -
             separator = sep or FORMATS[suffix]
             if quoting is None:
                 quoting = "none" if separator == "\t" else "csv"
-            return pd.read_csv(
+            options = {
+                "sep": separator,
+                "quoting": csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL,
+                "dtype": str,
+                "keep_default_na": False,
+                "encoding": "utf-8",
+            }
+            # The header as the file spells it: pandas renames a repeated name (age.1).
+            header = pd.read_csv(path, header=None, nrows=1, **options)
+            refuse_duplicate_columns(path, header.iloc[0].tolist() if len(header) else [])
+            frame = pd.read_csv(
                 path,
-                sep=separator,
-                quoting=csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL,
                 index_col=False,
-                dtype=str,
-                keep_default_na=False,
                 na_values=NA_VALUES,
-                encoding="utf-8",
+                skip_blank_lines=not blank_lines,
+                **options,
             )
+            if blank_lines:
+                frame = frame.iloc[: len(frame) - _blank_lines_at_end(path)]
+            return frame
     except (
         pd.errors.ParserError,
         pd.errors.ParserWarning,
@@ -85,6 +103,17 @@ def read_frame(path: Path, sep: str | None = None, quoting: str | None = None) -
         raise MbeguError(
             f"{path} is not a readable {kind} ({first_line(err, 120)}): check the file and data.sep"
         ) from None
+
+
+def _blank_lines_at_end(path: Path) -> int:
+    """How many blank lines end the file (after the newline that ends its last row)."""
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(size - 4096, 0))
+        tail = handle.read()
+    end = tail[len(tail.rstrip(b"\r\n")) :]
+    return max(end.count(b"\n") - 1, 0) if len(end) < len(tail) else 0
 
 
 def _as_cell(value: Any) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mbegu.data.checks import look_alike_labels, refuse_continuous_target, warn_dates
 from mbegu.data.files import file_md5, read_frame
 from mbegu.data.split import SPLITS, is_prepared, read_encoder, stratified_split, write_prepared
 from mbegu.errors import MbeguError
@@ -56,6 +57,7 @@ class FileData:
         drop: list[str] | None = None,
         classes: list[Any] | None = None,
         missing: str = "error",
+        label_normalize: bool = False,
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
         batch_size: int = 64,
@@ -86,7 +88,10 @@ class FileData:
             else {"train": Path(train_path), "val": Path(val_path), "test": Path(test_path)}  # type: ignore[arg-type]
         )
         self.drop = [str(c) for c in drop or []]
+        self.label_normalize = bool(label_normalize)
         self.classes = [as_text(c) for c in classes] if classes else None
+        if self.classes and self.label_normalize:  # the same spellings as the labels
+            self.classes = list(dict.fromkeys(c.strip().lower() for c in self.classes))
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.batch_size, self.seed = batch_size, seed
         self.processed_dir = Path(processed_dir)
@@ -109,6 +114,7 @@ class FileData:
             "drop": self.drop,
             "classes": self.classes,
             "missing": self.missing,
+            "label_normalize": self.label_normalize,
             "sep": self.sep,
             "quoting": self.quoting,
             "val_fraction": self.val_fraction,
@@ -186,11 +192,13 @@ class FileData:
         columns = self.input_columns(frames[first_key], str(self.sources[first_key]))
         for key, frame in frames.items():
             require_columns(frame, [*columns, self.target], str(self.sources[key]))
+            where = str(self.sources[key])
+            frame = look_alike_labels(frame, self.target, where, self.label_normalize)
             self.check_values(frame, columns, self.sources[key])
             frames[key] = self._apply_missing(frame, columns, self.sources[key])
         if "all" in frames:
             frame = frames.pop("all")
-            classes = self.classes or sort_classes(_labels(frame, self.target))
+            classes = self.classes or self._found_classes(frame, self.sources["all"])
             codes = _codes(frame, self.target, classes, self.sources["all"])
             counts = np.bincount(codes, minlength=len(classes))
             if counts.min() < 3:
@@ -204,7 +212,7 @@ class FileData:
                 split: frame.iloc[rows].reset_index(drop=True) for split, rows in indices.items()
             }
         else:
-            classes = self.classes or sort_classes(_labels(frames["train"], self.target))
+            classes = self.classes or self._found_classes(frames["train"], self.sources["train"])
             for split in SPLITS:
                 _codes(frames[split], self.target, classes, self.sources[split])
         for split in SPLITS:
@@ -218,6 +226,12 @@ class FileData:
                 f"{self.target} has only the class {classes}: a classifier needs two or more"
             )
         return frames, self.fit_encoder(frames["train"], columns, classes)
+
+    def _found_classes(self, frame: Any, path: Path) -> list[str]:
+        """The label values, sorted; a target of measurements is refused (mbegu classifies)."""
+        classes = sort_classes(_labels(frame, self.target))
+        refuse_continuous_target(classes, len(frame), self.target, str(path))
+        return classes
 
     def check_values(self, frame: Any, columns: list[str], path: Path) -> None:
         """Refuse values the encoder could not use, naming the file's own row."""
@@ -328,6 +342,8 @@ class TableData(FileData):
         for column in columns:
             if column not in (self.categorical or ()) and _is_numeric(frame[column]):
                 numeric_values(frame, column, str(path))  # the encoder's own check
+        unnamed = [c for c in columns if c not in (self.categorical or ())]
+        warn_dates(frame, [c for c in unnamed if not _is_numeric(frame[c])], str(path))
 
     def fit_encoder(self, train: Any, columns: list[str], classes: list[str]) -> Encoder:
         categorical = self.categorical

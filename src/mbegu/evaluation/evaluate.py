@@ -97,6 +97,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         # logged model, whose page then shows the final and test values, not epoch 0's.
         step = max((m.step for m in client.get_metric_history(run_id, "val/loss")), default=0)
         tracker.log_metrics(run_id, flat, step=step)
+        client.log_dict(run_id, metric_keys(saved.classes), "class_names.json")
         client.log_artifact(run_id, str(files["confusion_png"]), "plots")
         client.log_artifact(run_id, str(files["metrics"]), "reports")
         history = paths["reports_dir"] / "history.csv"
@@ -124,14 +125,34 @@ SHOWN = ("acc", "f1_macro", "f1_weighted", "roc_auc", "loss")
 
 
 def flat_metrics(test: dict[str, Any]) -> dict[str, float]:
-    """MLflow's flat keys: test/acc ..., test/class/<class name>/f1 ..."""
+    """MLflow's flat keys: test/acc ..., test/class/<class key>/f1 ... (metric_keys)."""
+    flat = {f"test/{k}": float(v) for k, v in test.items() if not isinstance(v, dict)}
+    keys = metric_keys(list(test.get("per_class", {})))
+    for name, scores in test.get("per_class", {}).items():
+        flat |= {
+            f"test/class/{keys[name]}/{k}": float(v) for k, v in scores.items() if k != "support"
+        }
+    return flat
+
+
+def metric_keys(classes: list[str]) -> dict[str, str]:
+    """Each class name's part of a metric name: MLflow allows only letters, digits and
+    `_-./ `, so the rest become `_`. Names that differ only there (`<50K`, `>50K`) would share
+    a key and overwrite each other's metrics: a later one gets `_2`, `_3`... The run keeps
+    this mapping as class_names.json."""
     import re
 
-    flat = {f"test/{k}": float(v) for k, v in test.items() if not isinstance(v, dict)}
-    for name, scores in test.get("per_class", {}).items():
-        key = re.sub(r"[^\w./ -]", "_", name)  # MLflow's allowed metric-name characters
-        flat |= {f"test/class/{key}/{k}": float(v) for k, v in scores.items() if k != "support"}
-    return flat
+    keys: dict[str, str] = {}
+    used: set[str] = set()
+    for name in classes:
+        base = key = re.sub(r"[^\w./ -]", "_", name)
+        n = 1
+        while key in used:
+            n += 1
+            key = f"{base}_{n}"
+        keys[name] = key
+        used.add(key)
+    return keys
 
 
 def _write_run_link(path: Path, run_id: str, digest: str) -> None:

@@ -17,7 +17,8 @@ from mbegu.errors import MbeguError, first_line
 from mbegu.io import atomic_write_text
 from mbegu.security import mask_secrets
 
-Predictor = Callable[[Any], Any]  # DataFrame of feature columns -> DataFrame, a column a class
+# (DataFrame of feature columns, where they come from) -> DataFrame, a column a class
+Predictor = Callable[[Any, str], Any]
 
 
 @dataclass
@@ -26,6 +27,8 @@ class LoadedModel:
     features: list[str]
     target: str | None
     source: str
+    label_normalize: bool = False  # data.label_normalize: the labels were stripped, lower-cased
+    drop: tuple[str, ...] = ()  # data.drop: an id column among them names the output's rows
 
 
 def from_folder(model_dir: Path) -> LoadedModel:
@@ -33,11 +36,14 @@ def from_folder(model_dir: Path) -> LoadedModel:
     from mbegu.models.saved import load_model
 
     saved = load_model(model_dir)
+    data = saved.config.get("data") or {}
     return LoadedModel(
-        lambda frame: predictions(saved, frame),
+        lambda frame, where: predictions(saved, frame, where),
         saved.features,
         saved.encoder.target,
         str(model_dir),
+        bool(data.get("label_normalize")),
+        tuple(str(c) for c in data.get("drop") or ()),
     )
 
 
@@ -64,16 +70,18 @@ def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
         c.name for c in schema.inputs if getattr(c.type, "name", "") in ("double", "float", "long")
     }
 
-    def predict(frame: Any) -> Any:
+    def predict(frame: Any, where: str) -> Any:
         from mbegu.features.table import numeric_values
 
         typed = frame[features].copy()
         for column in numeric:  # MLflow enforces the signature: numbers as numbers
-            typed[column] = numeric_values(frame, column, "the input")
+            typed[column] = numeric_values(frame, column, where)
         return pd.DataFrame(model.predict(typed))
 
-    target = (model.metadata.metadata or {}).get("mbegu_target")
-    return LoadedModel(predict, features, target, uri)
+    metadata = model.metadata.metadata or {}
+    normalize = bool(metadata.get("mbegu_label_normalize"))
+    drop = tuple(str(c) for c in metadata.get("mbegu_drop") or ())
+    return LoadedModel(predict, features, metadata.get("mbegu_target"), uri, normalize, drop)
 
 
 LOADER = "mbegu.models.mlflow_model"
@@ -93,29 +101,51 @@ def _require_mbegu_model(uri: str) -> None:
         )
 
 
+def check_output(input_path: Path, output: Path, data_dir: Path) -> None:
+    """Refuse an output that would replace the input or land among the raw data: predictions
+    written there would silently alter what DVC versions and what the next run trains on."""
+    target = output.resolve()
+    if target == input_path.resolve():
+        raise MbeguError(
+            f"-o {output} is the input file itself: predicting would overwrite your data; "
+            f"write the predictions elsewhere, e.g. -o predictions.csv"
+        )
+    folder = data_dir.resolve()
+    if folder in target.parents:
+        raise MbeguError(
+            f"-o {output} lies inside the data folder {data_dir.name}/ (data.dir, versioned by "
+            f"DVC as your raw data): write the predictions elsewhere, e.g. -o predictions.csv"
+        )
+
+
 def predict_csv(model: LoadedModel, input_path: Path, output_csv: Path) -> dict[str, float]:
-    """Write `prediction,prob_<class>...` (and the label, when the input has the model's target
-    column) per input row. Returns the accuracy when it has, else {}."""
+    """Write `row` (or the id column), then the label (when the input has the model's target
+    column), `prediction` and `prob_<class>...`: one line per input line, blank ones included
+    (inference.rows). Returns the accuracy when it has a label, else {}."""
     import pandas as pd
 
-    from mbegu.data.files import read_frame
     from mbegu.features.labels import as_text
     from mbegu.features.table import require_columns
+    from mbegu.inference.rows import read_rows, row_label
 
     if not input_path.is_file():
         raise MbeguError(f"input file {input_path} not found: pass a CSV of rows to predict")
-    frame = read_frame(input_path)
+    frame = read_rows(input_path)
     require_columns(frame, model.features, str(input_path))
-    found = model.predict(frame[model.features])
+    found = model.predict(frame[model.features], str(input_path))
     classes = [str(c) for c in found.columns if c != "prediction"]
     out = pd.DataFrame(found[classes].to_numpy(), columns=[f"prob_{c}" for c in classes])
     out.insert(0, "prediction", found["prediction"].to_numpy())
     result: dict[str, float] = {}
     if model.target and model.target in frame.columns:
         labels = [as_text(v) for v in frame[model.target].tolist()]
-        out.insert(0, model.target, labels)
+        out.insert(0, model.target, labels)  # as the file spells them
+        if model.label_normalize:  # compared as training saw them
+            labels = [v if v is None else v.strip().lower() for v in labels]
         hits = [p == y for p, y in zip(out["prediction"], labels, strict=True) if y is not None]
         if hits:
             result["accuracy"] = sum(hits) / len(hits)
+    name, values = row_label(frame, list(model.drop))
+    out.insert(0, name if name not in out.columns else f"input_{name}", values)
     atomic_write_text(output_csv, out.to_csv(index=False, float_format="%.6g"))
     return result

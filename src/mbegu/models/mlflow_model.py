@@ -68,6 +68,7 @@ def log_model(
     for logger in ("mlflow.models.model", "mlflow.pyfunc"):
         logging.getLogger(logger).setLevel(logging.WARNING)
     name = tracker.registered_model_name if register else None
+    data = saved.config.get("data") or {}
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
             name="model",
@@ -77,7 +78,12 @@ def log_model(
             input_example=example,
             pip_requirements=pins,
             registered_model_name=name,
-            metadata={"mbegu_target": saved.encoder.target, "mbegu_classes": saved.classes},
+            metadata={
+                "mbegu_target": saved.encoder.target,
+                "mbegu_classes": saved.classes,
+                "mbegu_label_normalize": bool(data.get("label_normalize")),
+                "mbegu_drop": [str(c) for c in data.get("drop") or ()],  # ids name rows
+            },
             step=step,  # MLflow links this step's metrics (the last epoch's) to the model
         )
     version = getattr(info, "registered_model_version", None)

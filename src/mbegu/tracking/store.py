@@ -89,12 +89,16 @@ def check_reachable(
                 f"MLFLOW_TRACKING_URI / tracking.tracking_uri, or unset them for the local store"
             ) from None
     elif tracking_uri.startswith("sqlite:///"):
-        folder = Path(tracking_uri.removeprefix("sqlite:///")).parent
+        from mbegu.tracking.health import check_sqlite_store
+
+        database = Path(tracking_uri.removeprefix("sqlite:///"))
+        folder = database.parent
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise MbeguError(
                 f"MLflow store folder {folder} does not exist or is not writable: create it or "
                 f"point tracking.tracking_uri elsewhere"
             )
+        check_sqlite_store(database)
     elif tracking_uri.startswith(("file:", "./", "/")) or "://" not in tracking_uri:
         raise MbeguError(
             f"tracking URI {shown!r} is a file store, which MLflow 3 refuses: use "
