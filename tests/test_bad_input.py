@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import run_cli
-from .own_data import survey_csv
+from .helpers.cli import run_cli
+from .helpers.own_data import survey_csv
 from .test_cli_errors import assert_clean_failure
 
 pytestmark = pytest.mark.usefixtures("no_running_runs")
