@@ -205,8 +205,8 @@ def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, eva
         assert result["accuracy"] == pytest.approx(metrics["test"]["acc"], abs=1e-6), way
         outputs[way] = pd.read_csv(out)
     columns = list(outputs["pipeline"].columns)
-    assert columns[:2] == ["label", "prediction"]
-    assert columns[2:] == [f"prob_{k}" for k in range(10)]
+    assert columns[:3] == ["row", "label", "prediction"]  # row: the input's line number
+    assert columns[3:] == [f"prob_{k}" for k in range(10)]
     assert outputs["pipeline"]["prediction"].astype(str).tolist() == [
         str(v) for v in outputs["registry"]["prediction"]
     ]
@@ -219,10 +219,10 @@ def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, eva
     probs = registered.predict(frame)[[str(k) for k in range(10)]].to_numpy()
     assert probs.shape == (len(frame), 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
-    np.testing.assert_allclose(probs, outputs["pipeline"].iloc[:, 2:], atol=1e-5)
+    np.testing.assert_allclose(probs, outputs["pipeline"].iloc[:, 3:], atol=1e-5)
     for way in ("run id", "registry"):
         np.testing.assert_allclose(
-            outputs[way].iloc[:, 2:], outputs["pipeline"].iloc[:, 2:], atol=1e-5
+            outputs[way].iloc[:, 3:], outputs["pipeline"].iloc[:, 3:], atol=1e-5
         )
 
 

@@ -232,6 +232,7 @@ def test_ui_shows_the_run(clone: Path) -> None:
 
 
 def test_edited_conf_is_not_silently_ignored(clone: Path) -> None:
+    status = sh("git", "status", "--porcelain", cwd=clone).stdout
     config = clone / "conf" / "config.yaml"
     original = config.read_text()
     seed = params_of(clone)["seed"]
@@ -245,7 +246,7 @@ def test_edited_conf_is_not_silently_ignored(clone: Path) -> None:
         assert all(r.info.status != "RUNNING" for r in all_runs(clone))
     finally:
         config.write_text(original)
-    assert sh("git", "status", "--porcelain", cwd=clone).stdout == ""
+    assert sh("git", "status", "--porcelain", cwd=clone).stdout == status
 
 
 def exp_show(root: Path) -> dict[str, dict]:

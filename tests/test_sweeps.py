@@ -138,7 +138,8 @@ def test_two_workers_share_one_study(project, client, experiment) -> None:
     mbegu = Path(sys.executable).with_name("mbegu")
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     done = subprocess.run(
-        [str(mbegu), "sweep", *sweep_args(experiment, "parallel", 4, "sweep.workers=2")],
+        # Trials long enough that the second worker, seconds behind, joins before the end.
+        [str(mbegu), "sweep", *sweep_args(experiment, "parallel", 6, "sweep.workers=2", epochs=30)],
         cwd=project,
         capture_output=True,
         text=True,
@@ -148,7 +149,7 @@ def test_two_workers_share_one_study(project, client, experiment) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     study = load(project, "parallel")
     counted = [t for t in study.trials if trials.counted(t)]
-    assert len(counted) == 4
+    assert len(counted) == 6
     numbers = [t.number for t in study.trials]
     assert len(numbers) == len(set(numbers))
     pids = {t.user_attrs[trials.PID] for t in counted}

@@ -56,11 +56,15 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def _stage_inputs(lock: dict[str, Any]) -> dict[str, Any]:
-    """Each stage's deps (path and md5) and params: what decides its outputs."""
+    """Each stage's deps (path and md5) and params: what decides its outputs. Deps that are
+    another stage's outputs are left out: a model with other last bits is not a new input."""
+    stages = (lock.get("stages") or {}).items()
+    produced = {o["path"] for _, stage in stages for o in stage.get("outs") or []}
     inputs = {}
-    for name, stage in (lock.get("stages") or {}).items():
-        deps = sorted((d["path"], d.get("md5")) for d in stage.get("deps") or [])
-        inputs[name] = (deps, stage.get("params"))
+    for name, stage in stages:
+        deps = stage.get("deps") or []
+        own = sorted((d["path"], d.get("md5")) for d in deps if d["path"] not in produced)
+        inputs[name] = (own, stage.get("params"))
     return inputs
 
 
