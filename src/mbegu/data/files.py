@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mbegu.errors import MbeguError, first_line
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t", ".parquet": None, ".pq": None}
 
@@ -32,7 +35,7 @@ NA_VALUES = ["", "NaN", "nan", "NULL", "null", "N/A", "n/a", "#N/A"]
 QUOTING = ("csv", "none")
 
 
-def read_frame(path: Path, sep: str | None = None, quoting: str | None = None) -> Any:
+def read_frame(path: Path, sep: str | None = None, quoting: str | None = None) -> pd.DataFrame:
     """The file as a DataFrame. A CSV or TSV is read as text, cell for cell (numbers are parsed
     later, by the encoder, from exactly what the file says); Parquet cells become text too.
 
@@ -87,14 +90,14 @@ def read_frame(path: Path, sep: str | None = None, quoting: str | None = None) -
         ) from None
 
 
-def _as_cell(value: Any) -> str | None:
+def _as_cell(value: object) -> str | None:
     from mbegu.features.labels import as_text
 
     text = as_text(value)
     return None if text is None or text in NA_VALUES else text
 
 
-def write_frame(frame: Any, path: Path) -> None:
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
     """A split as CSV: floats written in full (repr), so reading it back gives the same data."""
     from mbegu.io import atomic_write_text
 

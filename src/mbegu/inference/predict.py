@@ -11,13 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from mbegu.errors import MbeguError, first_line
 from mbegu.io import atomic_write_text
 from mbegu.security import mask_secrets
 
-Predictor = Callable[[Any], Any]  # DataFrame of feature columns -> DataFrame, a column a class
+if TYPE_CHECKING:
+    import pandas as pd
+
+# DataFrame of feature columns -> DataFrame, a column a class (quoted: pandas loads on use).
+Predictor: TypeAlias = "Callable[[pd.DataFrame], pd.DataFrame]"
 
 
 @dataclass
@@ -64,7 +68,7 @@ def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
         c.name for c in schema.inputs if getattr(c.type, "name", "") in ("double", "float", "long")
     }
 
-    def predict(frame: Any) -> Any:
+    def predict(frame: pd.DataFrame) -> pd.DataFrame:
         from mbegu.features.table import numeric_values
 
         typed = frame[features].copy()
