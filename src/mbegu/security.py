@@ -36,7 +36,7 @@ ALLOWED_NAMES = (*ALLOWED_MODULES, "lightning.pytorch.Trainer")
 DENIED_MODULES = ("mbegu.cli", "mbegu.io", "mbegu.security", "mbegu.__main__")
 
 
-def check_targets(node: Any, where: str) -> None:
+def check_targets(node: object, where: str) -> None:
     """Refuse any `_target_` that is not a class defined in an allowed module."""
     for path, target in _targets(node, ""):
         key = f"{path}._target_" if path else "_target_"
@@ -67,7 +67,7 @@ def _allowed(target: str) -> bool:
     )
 
 
-def _targets(node: Any, path: str) -> list[tuple[str, str]]:
+def _targets(node: object, path: str) -> list[tuple[str, str]]:
     from omegaconf import DictConfig, ListConfig, OmegaConf
 
     if isinstance(node, DictConfig | ListConfig):
@@ -85,7 +85,7 @@ def _targets(node: Any, path: str) -> list[tuple[str, str]]:
     return found
 
 
-def refuse_interpolation(node: Any, where: str) -> None:
+def refuse_interpolation(node: object, where: str) -> None:
     """Files from elsewhere (a model folder, a checkpoint) hold resolved configs: a `${...}`
     there could build a `_target_` at resolution time, after the allow-list looked."""
     for path, value in _strings(node, ""):
@@ -96,7 +96,7 @@ def refuse_interpolation(node: Any, where: str) -> None:
             )
 
 
-def _strings(node: Any, path: str) -> list[tuple[str, str]]:
+def _strings(node: object, path: str) -> list[tuple[str, str]]:
     if isinstance(node, str):
         return [(path, node)]
     if isinstance(node, Mapping):
@@ -131,7 +131,7 @@ def instantiate(node: Any, *, where: str = "config", **kwargs: Any) -> Any:
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
-def safe_name(value: Any, key: str) -> str:
+def safe_name(value: object, key: str) -> str:
     """A user string that becomes a file name: letters, digits, `-_.`, no separators."""
     text = str(value)
     if not NAME.fullmatch(text) or ".." in text:

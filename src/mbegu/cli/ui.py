@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
-from typing import Any
+from types import FrameType
 
 from mbegu.errors import MbeguError
 from mbegu.security import mask_secrets
@@ -95,7 +95,7 @@ def serve(
     }
     process = subprocess.Popen(command, env=env, start_new_session=True)
 
-    def stop(signum: int, frame: Any) -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, stop)
@@ -116,7 +116,7 @@ def serve(
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _stop_group(process: subprocess.Popen) -> None:
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the server's whole process group (gunicorn/uvicorn workers included),
     SIGKILL to whatever is still there after 15 s."""
     for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):

@@ -11,7 +11,7 @@ import copy
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
@@ -19,6 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 from mbegu.config.schema import validate
 from mbegu.errors import MbeguError, first_line
 from mbegu.project import project_root
+
+if TYPE_CHECKING:
+    from hydra.core.override_parser.types import Override
 
 CONFIG_NAME = "config"
 
@@ -126,7 +129,7 @@ class Composer:
             return compose(overrides, self.root)  # Hydra's one-line error for the same
         return _resolved(cfg, overrides, self.root)
 
-    def _needs_hydra(self, override: Any) -> bool:
+    def _needs_hydra(self, override: Override) -> bool:
         key = override.key_or_group
         return (
             override.is_add()
@@ -161,7 +164,8 @@ def load_params(path: Path, check_stale: bool = True) -> DictConfig:
         ) from None
     if check_stale and not _exp_run() and os.environ.get("MBEGU_ALLOW_STALE_PARAMS") != "1":
         _check_fresh(path, raw, text)
-    cfg = OmegaConf.create(raw)
+    # A mapping in any params.yaml `mbegu params` or DVC wrote; a YAML list fails in validate.
+    cfg = cast("DictConfig", OmegaConf.create(raw))
     validate(cfg)
     return cfg
 

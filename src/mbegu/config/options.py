@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any
+from collections.abc import Callable, Mapping
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -28,24 +28,28 @@ def check_options(cfg: DictConfig, sections: tuple[str, ...] = SECTIONS) -> None
             _walk(node, section)
 
 
-def _walk(node: Any, path: str) -> None:
+def _walk(node: object, path: str) -> None:
     if isinstance(node, DictConfig):
         if "_target_" in node:
             _check(node, path)
         for key in node:
             value = node._get_node(key)
             if isinstance(value, DictConfig | ListConfig):
-                _walk(value, f"{path}.{key}")
+                _walk(value, f"{path}.{key!s}")
     elif isinstance(node, ListConfig):
         for i, value in enumerate(node):
             _walk(value, f"{path}[{i}]")
 
 
-def _names(target: Any, parameters: Any) -> list[str] | None:
+def _names(
+    target: Callable[..., object], parameters: Mapping[str, inspect.Parameter]
+) -> list[str] | None:
     """The keyword arguments a class takes, following **kwargs up to its bases (mbegu's data
     modules pass theirs on); None when some class takes anything."""
     names: list[str] = []
-    classes = inspect.getmro(target) if isinstance(target, type) else (target,)
+    classes: tuple[type[object], ...] | tuple[Callable[..., object]] = (
+        inspect.getmro(target) if isinstance(target, type) else (target,)
+    )
     for cls in classes:
         params = parameters if cls is target else inspect.signature(cls.__init__).parameters
         names += [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
@@ -76,6 +80,6 @@ def _check(node: DictConfig, path: str) -> None:
         close = difflib.get_close_matches(str(key), names, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise MbeguError(
-            f"{path} has no option '{key}'{hint}: remove it or fix the spelling "
+            f"{path} has no option '{key!s}'{hint}: remove it or fix the spelling "
             f"(`mbegu train --cfg job` shows the composed config)"
         )

@@ -7,6 +7,7 @@ argument can be added in YAML without touching Python.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
@@ -155,10 +156,10 @@ def _check_monitor(monitor: object) -> None:
         )
 
 
-def _check_promotion(rule: object) -> None:
+def _check_promotion(rule: Mapping[str, object] | None) -> None:
     if rule is None:
         return
-    metric, above = rule.get("metric"), rule.get("above")  # type: ignore[attr-defined]
+    metric, above = rule.get("metric"), rule.get("above")
     if metric not in PROMOTE_METRICS:
         raise MbeguError(
             f"tracking.promote_if.metric={metric!r}: use one of {', '.join(PROMOTE_METRICS)}"

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Hashable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mbegu.errors import MbeguError
 from mbegu.security import inside, safe_name
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def describe(frame: Any, target: str, text: str | None) -> tuple[list[str], dict[str, str], dict]:
+
+def describe(
+    frame: pd.DataFrame, target: str, text: str | None
+) -> tuple[list[str], dict[str, str], dict[Hashable, int]]:
     """(classes, {column: number|category|text}, {column: missing count})."""
     from mbegu.data.sources import _is_numeric, _labels
     from mbegu.features.labels import sort_classes
@@ -108,7 +114,7 @@ def add_data(
     return config
 
 
-def _is_row_id(column: Any) -> bool:
+def _is_row_id(column: pd.Series) -> bool:
     """Whole numbers or codes unique on every row (an id, a phone number): no pattern to
     learn. Measurements (floats) are unique too, and kept."""
     import pandas as pd

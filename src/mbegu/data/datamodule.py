@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import lightning.pytorch as pl
 from torch.utils.data import DataLoader
@@ -12,6 +12,9 @@ from mbegu.data.loading import EpochSeededSampler, TensorRows, TokenRows, as_bat
 from mbegu.data.sources import FileData, build_data
 from mbegu.data.split import SPLITS
 
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
 
 class DataModule(pl.LightningDataModule):
     """Batches of `data` (a table or text source): shuffled by (seed, epoch) for training."""
@@ -19,7 +22,7 @@ class DataModule(pl.LightningDataModule):
     def __init__(self, data: FileData) -> None:
         super().__init__()
         self.data = data
-        self.datasets: dict[str, Any] = {}
+        self.datasets: dict[str, TensorRows | TokenRows] = {}
 
     def setup(self, stage: str | None = None) -> None:
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
@@ -28,7 +31,7 @@ class DataModule(pl.LightningDataModule):
         for split in wanted:
             if split not in self.datasets:
                 inputs, labels = self.data.tensors(split)
-                if self.data.kind == "text":
+                if isinstance(inputs, tuple):  # a text's (ids, offsets)
                     self.datasets[split] = TokenRows(*inputs, labels)
                 else:
                     self.datasets[split] = TensorRows(inputs, labels)
@@ -50,5 +53,5 @@ class DataModule(pl.LightningDataModule):
         return self._loader("test", shuffle=False)
 
 
-def build_datamodule(cfg: Any, root: Path) -> DataModule:
+def build_datamodule(cfg: DictConfig, root: Path) -> DataModule:
     return DataModule(build_data(cfg, root))

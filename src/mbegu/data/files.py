@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from mbegu.data.checks import refuse_duplicate_columns
 from mbegu.errors import MbeguError, first_line
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t", ".parquet": None, ".pq": None}
 
@@ -35,7 +38,7 @@ QUOTING = ("csv", "none")
 
 def read_frame(
     path: Path, sep: str | None = None, quoting: str | None = None, blank_lines: bool = False
-) -> Any:
+) -> pd.DataFrame:
     """The file as a DataFrame. A CSV or TSV is read as text, cell for cell (numbers are parsed
     later, by the encoder, from exactly what the file says); Parquet cells become text too.
 
@@ -71,22 +74,29 @@ def read_frame(
             separator = sep or FORMATS[suffix]
             if quoting is None:
                 quoting = "none" if separator == "\t" else "csv"
-            options = {
-                "sep": separator,
-                "quoting": csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL,
-                "dtype": str,
-                "keep_default_na": False,
-                "encoding": "utf-8",
-            }
+            quote: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL
             # The header as the file spells it: pandas renames a repeated name (age.1).
-            header = pd.read_csv(path, header=None, nrows=1, **options)
+            header = pd.read_csv(
+                path,
+                sep=separator,
+                quoting=quote,
+                dtype=str,
+                keep_default_na=False,
+                encoding="utf-8",
+                header=None,
+                nrows=1,
+            )
             refuse_duplicate_columns(path, header.iloc[0].tolist() if len(header) else [])
             frame = pd.read_csv(
                 path,
+                sep=separator,
+                quoting=quote,
                 index_col=False,
+                dtype=str,
+                keep_default_na=False,
                 na_values=NA_VALUES,
                 skip_blank_lines=not blank_lines,
-                **options,
+                encoding="utf-8",
             )
             if blank_lines:
                 frame = frame.iloc[: len(frame) - _blank_lines_at_end(path)]
@@ -116,14 +126,14 @@ def _blank_lines_at_end(path: Path) -> int:
     return max(end.count(b"\n") - 1, 0) if len(end) < len(tail) else 0
 
 
-def _as_cell(value: Any) -> str | None:
+def _as_cell(value: object) -> str | None:
     from mbegu.features.labels import as_text
 
     text = as_text(value)
     return None if text is None or text in NA_VALUES else text
 
 
-def write_frame(frame: Any, path: Path) -> None:
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
     """A split as CSV: floats written in full (repr), so reading it back gives the same data."""
     from mbegu.io import atomic_write_text
 

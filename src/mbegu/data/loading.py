@@ -6,9 +6,17 @@ Torch only, so the plain-PyTorch benchmark uses exactly the same order without L
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 import torch
 from torch.utils.data import Dataset, Sampler
+
+T = TypeVar("T")
+
+# What a network reads: a table's float rows, or a text's (token ids, offsets).
+Inputs = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+# (inputs, labels): a batch, or a whole split encoded.
+Batch = tuple[Inputs, torch.Tensor]
 
 
 class TensorRows(Dataset):
@@ -28,7 +36,9 @@ class TensorRows(Dataset):
         return self.features[rows], self.labels[rows]
 
 
-def as_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def as_batch(batch: T) -> T:
+    """The batch `__getitems__` built, as it is: DataLoader's default collate would stack it
+    again (torch types collate_fn as taking a list of rows)."""
     return batch
 
 

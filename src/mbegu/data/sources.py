@@ -11,7 +11,7 @@ and `predict` never import it (data.datamodule wraps these for training).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -30,12 +30,19 @@ from mbegu.features.table import (
 )
 from mbegu.features.text import TextEncoder
 
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import pandas as pd
+    from omegaconf import DictConfig
+
+    from mbegu.data.loading import Batch
+
 PATH_KEYS = ("path", "train_path", "val_path", "test_path")
 
 # A sweep trains many trials in one process on the same data: it is read, split and encoded
 # once (0.3 s a trial on the digits), keyed by what decides its content (the source files'
 # md5 and the options the prepared split's manifest records). One entry: the latest data.
-_LOADED: dict[str, tuple[dict[str, Any], Encoder, dict[str, Any]]] = {}
+_LOADED: dict[str, tuple[dict[str, pd.DataFrame], Encoder, dict[str, Batch]]] = {}
 
 
 class FileData:
@@ -55,7 +62,7 @@ class FileData:
         sep: str | None = None,
         quoting: str | None = None,
         drop: list[str] | None = None,
-        classes: list[Any] | None = None,
+        classes: list[object] | None = None,
         missing: str = "error",
         label_normalize: bool = False,
         val_fraction: float = 0.15,
@@ -82,28 +89,30 @@ class FileData:
             raise MbeguError(f"data.quoting={quoting!r}: use csv, none, or null (by extension)")
         self.name, self.target, self.sep, self.missing = name, str(target), sep, missing
         self.quoting = quoting
+        given_paths = {"train": train_path, "val": val_path, "test": test_path}
         self.sources = (
             {"all": Path(path)}
             if path is not None
-            else {"train": Path(train_path), "val": Path(val_path), "test": Path(test_path)}  # type: ignore[arg-type]
+            else {split: Path(file) for split, file in given_paths.items() if file}  # all three
         )
         self.drop = [str(c) for c in drop or []]
         self.label_normalize = bool(label_normalize)
-        self.classes = [as_text(c) for c in classes] if classes else None
+        # A null among data.classes stays None (never matched by a label); the rest are text.
+        self.classes = cast("list[str] | None", [as_text(c) for c in classes] if classes else None)
         if self.classes and self.label_normalize:  # the same spellings as the labels
             self.classes = list(dict.fromkeys(c.strip().lower() for c in self.classes))
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.batch_size, self.seed = batch_size, seed
         self.processed_dir = Path(processed_dir)
         self.encoder: Encoder | None = None
-        self.frames: dict[str, Any] = {}
-        self._tensors: dict[str, Any] = {}
+        self.frames: dict[str, pd.DataFrame] = {}
+        self._tensors: dict[str, Batch] = {}
 
     # -- what a subclass says -------------------------------------------------------------
-    def input_columns(self, frame: Any, where: str) -> list[str]:
+    def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:
         raise NotImplementedError
 
-    def fit_encoder(self, train: Any, columns: list[str], classes: list[str]) -> Encoder:
+    def fit_encoder(self, train: pd.DataFrame, columns: list[str], classes: list[str]) -> Encoder:
         raise NotImplementedError
 
     def options(self) -> dict[str, Any]:
@@ -185,7 +194,7 @@ class FileData:
         frames, encoder = self.build()
         return write_prepared(self.processed_dir, frames, encoder.to_dict(), manifest)
 
-    def build(self) -> tuple[dict[str, Any], Encoder]:
+    def build(self) -> tuple[dict[str, pd.DataFrame], Encoder]:
         """Read, check, split and fit: ({split: rows}, encoder)."""
         frames = {key: self._read(path) for key, path in self.sources.items()}
         first_key = next(iter(frames))
@@ -227,13 +236,13 @@ class FileData:
             )
         return frames, self.fit_encoder(frames["train"], columns, classes)
 
-    def _found_classes(self, frame: Any, path: Path) -> list[str]:
+    def _found_classes(self, frame: pd.DataFrame, path: Path) -> list[str]:
         """The label values, sorted; a target of measurements is refused (mbegu classifies)."""
         classes = sort_classes(_labels(frame, self.target))
         refuse_continuous_target(classes, len(frame), self.target, str(path))
         return classes
 
-    def check_values(self, frame: Any, columns: list[str], path: Path) -> None:
+    def check_values(self, frame: pd.DataFrame, columns: list[str], path: Path) -> None:
         """Refuse values the encoder could not use, naming the file's own row."""
 
     def _require(self, path: Path) -> Path:
@@ -242,7 +251,7 @@ class FileData:
             raise MbeguError(f"data file {path} not found: {hint}")
         return path
 
-    def _read(self, path: Path) -> Any:
+    def _read(self, path: Path) -> pd.DataFrame:
         frame = read_frame(self._require(path), self.sep, self.quoting)
         if frame.empty:
             raise MbeguError(f"{path} has no rows: check the file")
@@ -253,7 +262,7 @@ class FileData:
             )
         return frame
 
-    def _apply_missing(self, frame: Any, columns: list[str], path: Path) -> Any:
+    def _apply_missing(self, frame: pd.DataFrame, columns: list[str], path: Path) -> pd.DataFrame:
         """data.missing: error names the first gap; drop leaves out rows with gaps; impute
         keeps them (the encoder fills them). A row without a label is never imputed."""
         checked = [*columns, self.target]
@@ -266,7 +275,10 @@ class FileData:
                 f"{path} row {row_number(i)} column {checked[j]} is missing: fill it, or set "
                 f"data.missing=drop (leave such rows out) or data.missing=impute"
             )
-        gone = absent.any(axis=1) if self.missing == "drop" else absent[:, -1]
+        # One flag per row (numpy types any(axis=1) as possibly a lone bool).
+        gone = cast(
+            "npt.NDArray[np.bool_]", absent.any(axis=1) if self.missing == "drop" else absent[:, -1]
+        )
         if gone.any():
             why = "a missing value" if self.missing == "drop" else "no label"
             print(
@@ -276,7 +288,7 @@ class FileData:
             )
         return frame[~gone].reset_index(drop=True)
 
-    def tensors(self, split: str) -> tuple[Any, Any]:
+    def tensors(self, split: str) -> Batch:
         """(inputs, labels) of one split, encoded: what the network reads."""
         import torch
 
@@ -287,7 +299,7 @@ class FileData:
             self._tensors[split] = (encoder.transform(frame, where), labels)
         return self._tensors[split]
 
-    def example_frame(self, rows: int = 5) -> Any:
+    def example_frame(self, rows: int = 5) -> pd.DataFrame:
         """A few raw test rows (input columns only, typed as the model reads them): the MLflow
         model's input example and signature."""
         encoder = self.load()
@@ -319,7 +331,7 @@ class TableData(FileData):
     def options(self) -> dict[str, Any]:
         return {**super().options(), "features": self.features, "categorical": self.categorical}
 
-    def input_columns(self, frame: Any, where: str) -> list[str]:
+    def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:
         columns = [str(c) for c in frame.columns]
         named = [*(self.features or []), *self.drop, *(self.categorical or [])]
         unknown = [c for c in named if c not in columns]
@@ -336,7 +348,7 @@ class TableData(FileData):
             )
         return chosen
 
-    def check_values(self, frame: Any, columns: list[str], path: Path) -> None:
+    def check_values(self, frame: pd.DataFrame, columns: list[str], path: Path) -> None:
         """An infinity in a column of numbers, found in the file (the row a spreadsheet
         shows), not later in a split whose row numbers the user cannot see."""
         for column in columns:
@@ -345,7 +357,7 @@ class TableData(FileData):
         unnamed = [c for c in columns if c not in (self.categorical or ())]
         warn_dates(frame, [c for c in unnamed if not _is_numeric(frame[c])], str(path))
 
-    def fit_encoder(self, train: Any, columns: list[str], classes: list[str]) -> Encoder:
+    def fit_encoder(self, train: pd.DataFrame, columns: list[str], classes: list[str]) -> Encoder:
         categorical = self.categorical
         if categorical is None:  # null: the columns that are not all numbers
             categorical = [c for c in columns if not _is_numeric(train[c])]
@@ -398,7 +410,7 @@ class TextData(FileData):
             "max_vocab": self.max_vocab,
         }
 
-    def input_columns(self, frame: Any, where: str) -> list[str]:
+    def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:
         if self.text_column not in frame.columns:
             shown = ", ".join(map(str, list(frame.columns)[:8]))
             raise MbeguError(
@@ -407,7 +419,7 @@ class TextData(FileData):
             )
         return [self.text_column]
 
-    def fit_encoder(self, train: Any, columns: list[str], classes: list[str]) -> Encoder:
+    def fit_encoder(self, train: pd.DataFrame, columns: list[str], classes: list[str]) -> Encoder:
         texts = [t if isinstance(t, str) else "" for t in train[self.text_column].tolist()]
         return TextEncoder.fit(
             texts,
@@ -423,7 +435,7 @@ class TextData(FileData):
         )
 
 
-def _is_numeric(column: Any) -> bool:
+def _is_numeric(column: pd.Series) -> bool:
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(column):
@@ -432,7 +444,7 @@ def _is_numeric(column: Any) -> bool:
     return bool(len(present)) and bool(pd.to_numeric(present, errors="coerce").notna().all())
 
 
-def _refuse_stray_text(column: Any, name: str) -> None:
+def _refuse_stray_text(column: pd.Series, name: str) -> None:
     """A column of numbers with a few stray words is a typo, not a category: one-hot encoding
     it would silently change what the column means."""
     import pandas as pd
@@ -447,17 +459,17 @@ def _refuse_stray_text(column: Any, name: str) -> None:
         )
 
 
-def _labels(frame: Any, target: str) -> set[str]:
+def _labels(frame: pd.DataFrame, target: str) -> set[str]:
     return {v for v in map(as_text, frame[target].tolist()) if v is not None}
 
 
-def _codes(frame: Any, target: str, classes: list[str], path: Path) -> np.ndarray:
+def _codes(frame: pd.DataFrame, target: str, classes: list[str], path: Path) -> np.ndarray:
     from mbegu.features.table import class_indices
 
     return class_indices(frame, target, classes, str(path))
 
 
-def build_data(cfg: Any, root: Path) -> FileData:
+def build_data(cfg: DictConfig, root: Path) -> FileData:
     """Instantiate cfg.data with every path anchored in the project's data folder."""
     from mbegu.security import inside, instantiate
 

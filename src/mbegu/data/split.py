@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from mbegu.io import atomic_dir
 
@@ -35,14 +38,14 @@ def stratified_split(
     return {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
 
 
-def read_manifest(out_dir: Path) -> dict | None:
+def read_manifest(out_dir: Path) -> dict[str, Any] | None:
     try:
         return json.loads((out_dir / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
 
 
-def is_prepared(out_dir: Path, manifest: dict) -> bool:
+def is_prepared(out_dir: Path, manifest: dict[str, Any]) -> bool:
     found = read_manifest(out_dir)
     if found is None or not (out_dir / ENCODER).is_file():
         return False
@@ -51,7 +54,10 @@ def is_prepared(out_dir: Path, manifest: dict) -> bool:
 
 
 def write_prepared(
-    out_dir: Path, frames: dict[str, Any], encoder: dict[str, Any], manifest: dict
+    out_dir: Path,
+    frames: dict[str, pd.DataFrame],
+    encoder: dict[str, Any],
+    manifest: dict[str, Any],
 ) -> dict[str, int]:
     """Write the split, the encoder and the manifest, all or nothing."""
     from mbegu.data.files import write_frame

@@ -11,7 +11,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from omegaconf import DictConfig
@@ -19,8 +19,13 @@ from omegaconf import DictConfig
 from mbegu.errors import MbeguError
 from mbegu.project import project_root
 
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
-def find_train_run(tracker: Any, run_file: Path, digest: str) -> str:
+    from mbegu.tracking.tracker import MlflowTracker
+
+
+def find_train_run(tracker: MlflowTracker, run_file: Path, digest: str) -> str:
     """The MLflow run that trained the model whose md5 is `digest`: the one artifacts/run.json
     names, else (the train stage was up to date and skipped, e.g. in a queued experiment that
     only changed evaluate's params) the latest run tagged with that md5."""
@@ -62,7 +67,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from mbegu.models.mlflow_model import log_model
     from mbegu.models.saved import load_model, model_md5
 
-    tracker = instantiate(cfg.tracking, where="tracking")
+    tracker: MlflowTracker = instantiate(cfg.tracking, where="tracking")
     digest = model_md5(paths["model_dir"])
     run_id = find_train_run(tracker, paths["run_file"], digest)
     tracker.require_run(run_id)
@@ -175,10 +180,12 @@ def _write_run_link(path: Path, run_id: str, digest: str) -> None:
 
 
 def promote(
-    tracker: Any, run_id: str, version: str, test: dict[str, float], labels: np.ndarray
+    tracker: MlflowTracker, run_id: str, version: str, test: dict[str, float], labels: np.ndarray
 ) -> str:
     """Point the alias at `version` only if its test metric clears tracking.promote_if."""
-    client, name, alias = tracker.client, tracker.registered_model_name, tracker.model_alias
+    # A registered version comes here only: the model has a name.
+    name = cast(str, tracker.registered_model_name)
+    client, alias = tracker.client, tracker.model_alias
     if not alias:
         return f"registered {name} v{version} (no alias configured)"
     rule = tracker.promote_if or {}
@@ -199,7 +206,12 @@ def promote(
 
 
 def _bar(
-    client: Any, name: str, alias: str, metric: str, above: Any, labels: np.ndarray
+    client: MlflowClient,
+    name: str,
+    alias: str,
+    metric: str,
+    above: float | str | None,
+    labels: np.ndarray,
 ) -> tuple[float | None, str]:
     """The value to beat and what it is."""
     chance = float(np.bincount(labels).max() / max(len(labels), 1))
@@ -214,7 +226,8 @@ def _bar(
             current = client.get_model_version_by_alias(name, alias)
         except MlflowException:
             return chance, "chance (no current candidate)"
-        value = client.get_run(current.run_id).data.metrics.get(f"test/{metric}")
+        run_id = cast(str, current.run_id)  # Optional to MLflow; mbegu registers from runs
+        value = client.get_run(run_id).data.metrics.get(f"test/{metric}")
         if value is None:
             return chance, "chance (the candidate has no test metric)"
         return float(value), f"the current @{alias} (v{current.version})"

@@ -46,7 +46,11 @@ def test_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> d
 
 
 def write_reports(
-    reports_dir: Path, metrics: dict, labels: np.ndarray, preds: np.ndarray, classes: list[str]
+    reports_dir: Path,
+    metrics: dict[str, Any],
+    labels: np.ndarray,
+    preds: np.ndarray,
+    classes: list[str],
 ) -> dict[str, Path]:
     """metrics.json (DVC metrics), confusion.csv (DVC confusion plot), confusion_matrix.png,
     all labelled with class names."""

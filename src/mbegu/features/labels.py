@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 
-def as_text(value: Any) -> str | None:
+def as_text(value: object) -> str | None:
     """A cell as the string that names it; None when missing. 1.0 read from a column with
     gaps is the 1 the file holds, so the same class never gets two names."""
     if value is None or value is getattr(__import__("pandas"), "NA", None):

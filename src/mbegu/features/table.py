@@ -9,12 +9,16 @@ train split's median / most frequent value, as `data.missing` says.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mbegu.errors import MbeguError
 from mbegu.features.labels import as_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
 
 MISSING_POLICIES = ("error", "drop", "impute")
 
@@ -24,7 +28,7 @@ def row_number(position: int) -> int:
     return position + 2
 
 
-def require_columns(frame: Any, columns: list[str], where: str) -> None:
+def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
@@ -34,7 +38,7 @@ def require_columns(frame: Any, columns: list[str], where: str) -> None:
         )
 
 
-def numeric_values(frame: Any, column: str, where: str) -> np.ndarray:
+def numeric_values(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
     """A column as float64 (NaN where missing); text or infinities are refused, never cast."""
     import pandas as pd
 
@@ -56,7 +60,7 @@ def numeric_values(frame: Any, column: str, where: str) -> np.ndarray:
     return values
 
 
-def text_values(frame: Any, column: str) -> list[str | None]:
+def text_values(frame: pd.DataFrame, column: str) -> list[str | None]:
     return [as_text(v) for v in frame[column].tolist()]
 
 
@@ -73,7 +77,7 @@ class TableEncoder:
     scales: list[float]
     categories: dict[str, list[str]]
     missing: str = "error"
-    fills: dict[str, Any] = field(default_factory=dict)
+    fills: dict[str, float | str] = field(default_factory=dict)  # data.missing=impute
     kind: str = "table"
 
     @property
@@ -88,7 +92,7 @@ class TableEncoder:
     @classmethod
     def fit(
         cls,
-        train: Any,
+        train: pd.DataFrame,
         target: str,
         columns: list[str],
         categorical: list[str],
@@ -96,7 +100,9 @@ class TableEncoder:
         missing: str,
     ) -> TableEncoder:
         numeric = [c for c in columns if c not in categorical]
-        means, scales, fills = [], [], {}
+        means: list[float] = []
+        scales: list[float] = []
+        fills: dict[str, float | str] = {}
         for column in numeric:
             values = numeric_values(train, column, "the train split")
             seen = values[~np.isnan(values)]
@@ -131,10 +137,10 @@ class TableEncoder:
             fills,
         )
 
-    def labels(self, frame: Any, where: str) -> np.ndarray:
+    def labels(self, frame: pd.DataFrame, where: str) -> np.ndarray:
         return class_indices(frame, self.target, self.classes, where)
 
-    def transform(self, frame: Any, where: str = "the input") -> Any:
+    def transform(self, frame: pd.DataFrame, where: str = "the input") -> torch.Tensor:
         """A float32 tensor [rows, input_size]: what the network reads."""
         import torch
 
@@ -146,7 +152,10 @@ class TableEncoder:
             out[:, j] = (values - self.means[j]) / self.scales[j]
         offset = len(self.numeric)
         for column in self.categorical:
-            known = {name: k for k, name in enumerate(self.categories[column])}
+            # str | None: `texts` may hold gaps as far as its type says (filled or refused below).
+            known: dict[str | None, int] = {
+                name: k for k, name in enumerate(self.categories[column])
+            }
             texts = text_values(frame, column)
             absent = np.array([v is None for v in texts], dtype=bool)
             if absent.any():
@@ -157,7 +166,7 @@ class TableEncoder:
             offset += len(known)
         return torch.from_numpy(out)
 
-    def _fill(self, values: np.ndarray, absent: np.ndarray, column: str, where: str) -> Any:
+    def _fill(self, values: np.ndarray, absent: np.ndarray, column: str, where: str) -> np.ndarray:
         if not absent.any():
             return values
         if column not in self.fills:
@@ -188,7 +197,7 @@ class TableEncoder:
         return encoder
 
 
-def class_indices(frame: Any, target: str, classes: list[str], where: str) -> np.ndarray:
+def class_indices(frame: pd.DataFrame, target: str, classes: list[str], where: str) -> np.ndarray:
     """The target column as class indices (int64); a missing or unknown label is one line."""
     if target not in frame.columns:
         raise MbeguError(f"{where} has no target column {target!r}: check data.target")

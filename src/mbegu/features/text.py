@@ -13,12 +13,16 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mbegu.errors import MbeguError
 from mbegu.features.table import class_indices, require_columns, row_number
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
 
 # A word: letters, digits and the combining marks NFC leaves alone (e.g. the tone on ẹ́);
 # anything else that is not space (an emoji, "!") is a token of its own.
@@ -59,12 +63,12 @@ class TextEncoder:
     vocabulary: list[str]
     lowercase: bool = True
     word_ngrams: int = 2
-    char_ngrams: tuple[int, int] | list[int] = (3, 5)
+    char_ngrams: tuple[int, ...] | list[int] = (3, 5)  # a list read from JSON: made a tuple
     missing: str = "error"  # impute: a missing text reads as empty text
     kind: str = "text"
 
     def __post_init__(self) -> None:
-        self.char_ngrams = tuple(self.char_ngrams)  # type: ignore[assignment]
+        self.char_ngrams = tuple(self.char_ngrams)
         self._ids = {token: i for i, token in enumerate(self.vocabulary)}
 
     @property
@@ -116,10 +120,10 @@ class TextEncoder:
             missing,
         )
 
-    def labels(self, frame: Any, where: str) -> np.ndarray:
+    def labels(self, frame: pd.DataFrame, where: str) -> np.ndarray:
         return class_indices(frame, self.target, self.classes, where)
 
-    def texts(self, frame: Any, where: str) -> list[str]:
+    def texts(self, frame: pd.DataFrame, where: str) -> list[str]:
         require_columns(frame, self.columns, where)
         values = frame[self.text_column].tolist()
         if self.missing == "impute":
@@ -132,7 +136,7 @@ class TextEncoder:
                 )
         return values
 
-    def encode(self, texts: list[str]) -> tuple[Any, Any]:
+    def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """(ids, offsets): the flat token ids of all texts and where each text starts, as
         torch's EmbeddingBag reads them. Unknown tokens are left out."""
         import torch
@@ -145,7 +149,9 @@ class TextEncoder:
             ids.extend(i for i in map(get, self.tokens(text)) if i is not None)
         return torch.tensor(ids, dtype=torch.int64), torch.tensor(offsets, dtype=torch.int64)
 
-    def transform(self, frame: Any, where: str = "the input") -> tuple[Any, Any]:
+    def transform(
+        self, frame: pd.DataFrame, where: str = "the input"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encode(self.texts(frame, where))
 
     def to_dict(self) -> dict[str, Any]:

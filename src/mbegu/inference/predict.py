@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from mbegu.errors import MbeguError, first_line
 from mbegu.io import atomic_write_text
 from mbegu.security import mask_secrets
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 # (DataFrame of feature columns, where they come from) -> DataFrame, a column a class
-Predictor = Callable[[Any, str], Any]
+# (quoted: pandas loads on use).
+Predictor: TypeAlias = "Callable[[pd.DataFrame, str], pd.DataFrame]"
 
 
 @dataclass
@@ -70,7 +74,7 @@ def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
         c.name for c in schema.inputs if getattr(c.type, "name", "") in ("double", "float", "long")
     }
 
-    def predict(frame: Any, where: str) -> Any:
+    def predict(frame: pd.DataFrame, where: str) -> pd.DataFrame:
         from mbegu.features.table import numeric_values
 
         typed = frame[features].copy()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 import torch
@@ -13,8 +13,13 @@ from torchmetrics import MaxMetric
 
 from mbegu.models.metrics import LossAccuracy
 
+if TYPE_CHECKING:
+    from lightning.pytorch.utilities.types import STEP_OUTPUT, OptimizerLRScheduler
+
+    from mbegu.data.loading import Batch, Inputs
+
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[..., Any]
+SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 
 
 class Classifier(pl.LightningModule):
@@ -40,13 +45,13 @@ class Classifier(pl.LightningModule):
         self.test_metrics = LossAccuracy()
         self.val_acc_best = MaxMetric()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Inputs) -> torch.Tensor:
         return self.net(x)
 
     def on_train_start(self) -> None:
         self.val_acc_best.reset()
 
-    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+    def _shared_step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y)
@@ -61,12 +66,10 @@ class Classifier(pl.LightningModule):
         self.log_dict(values, on_step=False, on_epoch=True, batch_size=1)  # epoch values
         return values
 
-    def training_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "train")
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(self, outputs: STEP_OUTPUT, batch: Any, batch_idx: int) -> None:
         # Log the epoch's train metrics at its last batch, not in on_train_epoch_end: Lightning
         # runs callbacks' on_train_epoch_end (the epoch report) before the module's, which
         # would see them one epoch late.
@@ -77,7 +80,7 @@ class Classifier(pl.LightningModule):
         if self.train_metrics.update_count:  # the epoch stopped before its last batch
             self._log_epoch("train")
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._shared_step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
@@ -86,16 +89,16 @@ class Classifier(pl.LightningModule):
             self.val_acc_best.update(values["val/acc"])
             self.log("val/acc_best", self.val_acc_best.compute())
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._shared_step(batch, "test")
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
-    def predict_step(self, batch: tuple[Any, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def predict_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return torch.softmax(self(batch[0]), dim=-1)
 
-    def configure_optimizers(self) -> Any:
+    def configure_optimizers(self) -> OptimizerLRScheduler:
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer

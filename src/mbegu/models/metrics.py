@@ -13,6 +13,10 @@ from torchmetrics import Metric
 class LossAccuracy(Metric):
     full_state_update = False
     higher_is_better = None
+    # The states add_state registers: Metric's attribute lookup is typed Tensor | Module.
+    loss_sum: torch.Tensor
+    correct: torch.Tensor
+    count: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()

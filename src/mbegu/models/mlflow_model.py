@@ -8,9 +8,14 @@ travels with the model, so loading it from a store runs only the mbegu you insta
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mbegu.models.saved import SavedModel, load_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mbegu.tracking.tracker import MlflowTracker
 
 
 class Predictor:
@@ -20,11 +25,13 @@ class Predictor:
     def __init__(self, saved: SavedModel) -> None:
         self.saved = saved
 
-    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(
+        self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         return predictions(self.saved, model_input)
 
 
-def predictions(saved: SavedModel, frame: Any, where: str = "the input") -> Any:
+def predictions(saved: SavedModel, frame: pd.DataFrame, where: str = "the input") -> pd.DataFrame:
     """A DataFrame: `prediction` (a class name), then one probability column per class name."""
     import pandas as pd
 
@@ -40,11 +47,11 @@ def _load_pyfunc(path: str) -> Predictor:
 
 
 def log_model(
-    tracker: Any,
+    tracker: MlflowTracker,
     run_id: str,
     saved: SavedModel,
     model_dir: Path,
-    example: Any,
+    example: pd.DataFrame,
     register: bool = True,
     step: int = 0,
 ) -> tuple[str | None, str | None]:

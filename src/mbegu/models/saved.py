@@ -23,6 +23,7 @@ from mbegu.security import instantiate, refuse_interpolation
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
     from torch import nn
 
     from mbegu.features import Encoder
@@ -48,7 +49,9 @@ class SavedModel:
     def classes(self) -> list[str]:
         return self.encoder.classes
 
-    def probabilities(self, frame: Any, where: str = "the input", batch: int = 4096) -> np.ndarray:
+    def probabilities(
+        self, frame: pd.DataFrame, where: str = "the input", batch: int = 4096
+    ) -> np.ndarray:
         """Raw rows (the user's columns) in, one probability per class out: [rows, classes]."""
         import numpy as np
         import torch

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -16,13 +16,16 @@ from mbegu.project import project_root
 from mbegu.security import mask_secrets
 from mbegu.sweeps.study import base_overrides
 
+if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
 
 def best_config_path(study_name: str, root: Path | None = None) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_]+", "_", study_name).strip("_")
     return (root or project_root()) / "conf" / "experiment" / f"best_{safe}.yaml"
 
 
-def write_best_config(cfg: DictConfig, overrides: Sequence[str], best: Any) -> Path:
+def write_best_config(cfg: DictConfig, overrides: Sequence[str], best: FrozenTrial) -> Path:
     """The best trial as conf/experiment/best_<study>.yaml: the sweep's base overrides
     (group choices as defaults-list overrides) plus the trial's values."""
     groups, late = config_groups(), _groups_after_experiment()

@@ -8,16 +8,21 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
 from mbegu.sweeps import storage as trials
 from mbegu.sweeps.best import write_best_config
 
+if TYPE_CHECKING:
+    import optuna
+
+    from mbegu.tracking.tracker import MlflowTracker
+
 
 def summarize(
-    study: Any, cfg: DictConfig, overrides: Sequence[str], seconds: float
+    study: optuna.Study, cfg: DictConfig, overrides: Sequence[str], seconds: float
 ) -> dict[str, Any]:
     c = trials.counts(study)
     summary: dict[str, Any] = {
@@ -40,7 +45,11 @@ def summarize(
 
 
 def log_summary(
-    tracker: Any, run_id: str, study: Any, cfg: DictConfig, summary: dict[str, Any]
+    tracker: MlflowTracker,
+    run_id: str,
+    study: optuna.Study,
+    cfg: DictConfig,
+    summary: dict[str, Any],
 ) -> None:
     client = tracker.client
     metrics = {f"trials_{k.replace(' ', '_')}": v for k, v in summary["counts"].items()}
@@ -63,7 +72,7 @@ def _absent_stays_absent(package: str) -> Iterator[None]:
     if package in sys.modules:
         yield
         return
-    sys.modules[package] = None  # type: ignore[assignment]
+    sys.modules[package] = None  # type: ignore[assignment]  # None: an import fails as absent
     try:
         yield
     finally:
@@ -71,7 +80,7 @@ def _absent_stays_absent(package: str) -> Iterator[None]:
             del sys.modules[package]
 
 
-def _plots(study: Any) -> dict[str, Path]:
+def _plots(study: optuna.Study) -> dict[str, Path]:
     """Optimisation history and parameter importances as PNGs (what enough trials allow)."""
     import tempfile
     import warnings

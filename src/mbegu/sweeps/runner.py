@@ -13,8 +13,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
@@ -27,6 +27,13 @@ from mbegu.sweeps.runs import STUDY_TAG, TRIAL_TAG, close_dead_run, parent_run, 
 from mbegu.sweeps.space import SearchSpace
 from mbegu.sweeps.study import base_overrides, open_study, study_uid, sweep_config
 from mbegu.threads import budget_for
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.storages import BaseStorage
+    from optuna.trial import FrozenTrial, TrialState
+
+    from mbegu.tracking.tracker import MlflowTracker
 
 
 def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
@@ -41,7 +48,7 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     cfg = sweep_config(overrides)
     budget_for(cfg)  # this process is one of sweep.workers
     s = cfg.sweep
-    tracker = instantiate(cfg.tracking, where="tracking")
+    tracker: MlflowTracker = instantiate(cfg.tracking, where="tracking")
     tracker.check()
     study, storage, where = open_study(cfg)
     started = time.perf_counter()
@@ -81,12 +88,14 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     return summary
 
 
-def _spawn_workers(overrides: Sequence[str], parent: str, count: int) -> list[Any]:
+def _spawn_workers(
+    overrides: Sequence[str], parent: str, count: int
+) -> list[subprocess.Popen[bytes]]:
     command = [sys.executable, "-m", "mbegu", "sweep", *overrides, "--parent-run-id", parent]
     return [subprocess.Popen([*command, "--worker", str(index)]) for index in range(1, count + 1)]
 
 
-def _wait_workers(processes: list[Any], interrupted: bool = False) -> None:
+def _wait_workers(processes: list[subprocess.Popen[bytes]], interrupted: bool = False) -> None:
     try:
         codes = [p.wait() for p in processes]
     except KeyboardInterrupt:  # they got the same Ctrl-C: let them close their trials
@@ -110,7 +119,13 @@ class _Failed(Exception):
     """The trial failed (reason recorded): it counts, and the sweep goes on."""
 
 
-def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, parent: str) -> None:
+def work(
+    cfg: DictConfig,
+    overrides: Sequence[str],
+    study: optuna.Study,
+    storage: BaseStorage,
+    parent: str,
+) -> None:
     """One worker: Optuna's `study.optimize` until the study has n_trials that count, so
     Optuna's heartbeat keeps each trial alive on RDB storages and stale ones are retried."""
     import optuna
@@ -118,7 +133,7 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
     space = SearchSpace(cfg.sweep.params)
     composer = Composer(base_overrides(overrides))  # no sweep node
     n_trials = cfg.sweep.n_trials
-    tracker = instantiate(cfg.tracking, where="tracking")
+    tracker: MlflowTracker = instantiate(cfg.tracking, where="tracking")
 
     def fail_dead() -> None:
         trials.fail_dead_trials(study, storage, lambda t: close_dead_run(tracker, cfg.sweep, t))
@@ -135,7 +150,7 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
         if TERMINATED.is_set():
             raise KeyboardInterrupt("signal 15")
 
-    def objective(trial: Any) -> float:
+    def objective(trial: optuna.Trial) -> float:
         stop_if_terminated()
         trials.claim(trial)
         earlier = [
@@ -156,7 +171,7 @@ def work(cfg: DictConfig, overrides: Sequence[str], study: Any, storage: Any, pa
 
     # MaxTrialsCallback counts by state alone; here a trial failed by its dead worker does
     # not count (it is retried) while one that raised does.
-    def enough(study: Any, trial: Any) -> None:
+    def enough(study: optuna.Study, trial: FrozenTrial) -> None:
         collect_between_trials()
         stop_if_terminated()
         fail_dead()
@@ -191,11 +206,11 @@ def _import_trial_modules() -> None:
 
 def _optimize_until_done(
     cfg: DictConfig,
-    study: Any,
-    objective: Any,
-    enough: Any,
-    stop_if_terminated: Any,
-    fail_dead: Any,
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    enough: Callable[[optuna.Study, FrozenTrial], None],
+    stop_if_terminated: Callable[[], None],
+    fail_dead: Callable[[], None],
 ) -> None:
     """study.optimize until n_trials count, then wait (bounded) for other machines' trials."""
     import optuna
@@ -230,11 +245,11 @@ def _optimize_until_done(
 def run_trial(
     cfg: DictConfig,
     composer: Composer,
-    trial: Any,
+    trial: optuna.Trial,
     space: SearchSpace,
     parent: str,
-    tracker: Any,
-) -> tuple[Any, float | None]:
+    tracker: MlflowTracker,
+) -> tuple[TrialState, float | None]:
     """Train one trial, tracked by the worker's `tracker`; returns (Optuna state, objective
     value)."""
     import optuna

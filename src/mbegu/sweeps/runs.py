@@ -3,17 +3,24 @@ study, number and final state; runs whose worker died are closed KILLED."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from omegaconf import DictConfig
 
 from mbegu.security import mask_secrets
 
+if TYPE_CHECKING:
+    from mlflow.entities import Run
+    from optuna.trial import FrozenTrial
+
+    from mbegu.tracking.tracker import MlflowTracker
+
 STUDY_TAG, TRIAL_TAG, STATE_TAG = "mbegu.sweep.study", "mbegu.trial.number", "mbegu.trial.state"
 UID_TAG = "mbegu.sweep.study_uid"
+FinalState = Literal["complete", "pruned", "failed"]  # a trial run's STATE_TAG
 
 
-def parent_run(tracker: Any, cfg: DictConfig, where: str, uid: str) -> str:
+def parent_run(tracker: MlflowTracker, cfg: DictConfig, where: str, uid: str) -> str:
     """The study's one parent run: found by its tag on a rerun or from another machine.
 
     Two coordinators starting at once may both create one; both then keep the oldest.
@@ -21,7 +28,7 @@ def parent_run(tracker: Any, cfg: DictConfig, where: str, uid: str) -> str:
     client, name = tracker.client, cfg.sweep.study_name
     query = f"tags.`{UID_TAG}` = '{uid}' and tags.`mbegu.sweep.role` = 'parent'"
 
-    def existing() -> list:
+    def existing() -> list[Run]:
         return client.search_runs(
             [tracker.experiment_id()], filter_string=query, order_by=["attributes.start_time ASC"]
         )
@@ -44,7 +51,7 @@ def parent_run(tracker: Any, cfg: DictConfig, where: str, uid: str) -> str:
     return oldest
 
 
-def trial_runs(tracker: Any, tags: dict[str, str]) -> list:
+def trial_runs(tracker: MlflowTracker, tags: dict[str, str]) -> list[Run]:
     """The MLflow run of one trial, found by its study and trial-number tags."""
     return tracker.client.search_runs(
         [tracker.experiment_id()],
@@ -53,7 +60,7 @@ def trial_runs(tracker: Any, tags: dict[str, str]) -> list:
     )
 
 
-def close_dead_run(tracker: Any, s: DictConfig, trial: Any) -> None:
+def close_dead_run(tracker: MlflowTracker, s: DictConfig, trial: FrozenTrial) -> None:
     """A trial whose worker died (SIGKILL, power loss) left its MLflow run RUNNING."""
     for run in trial_runs(tracker, {STUDY_TAG: s.study_name, TRIAL_TAG: str(trial.number)}):
         if run.info.status == "RUNNING":
@@ -63,10 +70,10 @@ def close_dead_run(tracker: Any, s: DictConfig, trial: Any) -> None:
 
 
 def tag_trial(
-    tracker: Any,
+    tracker: MlflowTracker,
     tags: dict[str, str],
     parent: str,
-    state: str,
+    state: FinalState,
     reason: str | None,
     run_id: str | None = None,
 ) -> None:
@@ -85,7 +92,7 @@ def tag_trial(
                 tags, parent_run_id=parent, run_name=f"{tags[STUDY_TAG]}-trial-{tags[TRIAL_TAG]}"
             )
             client.set_terminated(run_id, "FAILED")
-    final = {STATE_TAG: state}
+    final: dict[str, str] = {STATE_TAG: state}
     if reason:
         final["mbegu.error" if state == "failed" else "mbegu.stopped"] = reason
     client.log_batch(run_id, tags=[RunTag(k, v) for k, v in final.items()])

@@ -9,13 +9,18 @@ model.net.hidden_sizes: "[128,64]"                      -> fixed, not searched
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, cast
 
 from mbegu.errors import MbeguError, first_line
 
+if TYPE_CHECKING:
+    import optuna
+    from hydra.core.override_parser.types import IntervalSweep, Override
+    from optuna.distributions import CategoricalChoiceType
 
-def _parse(key: str, expression: str) -> Any:
+
+def _parse(key: str, expression: str) -> Override:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
 
@@ -29,17 +34,32 @@ def _parse(key: str, expression: str) -> Any:
         ) from None
 
 
-def _check_bounds(key: str, override: Any) -> None:
+def _bounds(interval: IntervalSweep) -> tuple[float, float]:
+    """An interval's (start, end). Hydra's grammar sets both; its dataclass types them
+    Optional."""
+    assert interval.start is not None and interval.end is not None
+    return interval.start, interval.end
+
+
+def _choices(values: Iterable[object]) -> list[CategoricalChoiceType]:
+    """Hydra's choices as Optuna's categorical ones, which it types as None, bool, int, float
+    or str; a list or dict choice it still takes, with a warning."""
+    return cast("list[CategoricalChoiceType]", list(values))
+
+
+def _check_bounds(key: str, override: Override) -> None:
     from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
 
     value = override.value()
-    if isinstance(value, IntervalSweep) and not value.start < value.end:
-        raise MbeguError(
-            f"sweep.params.{key}: interval({value.start}, {value.end}) is empty: the lower "
-            f"bound must come first"
-        )
-    if isinstance(value, IntervalSweep) and "log" in value.tags and value.start <= 0:
-        raise MbeguError(f"sweep.params.{key}: a log interval needs a lower bound above 0")
+    if isinstance(value, IntervalSweep):
+        start, end = _bounds(value)
+        if not start < end:
+            raise MbeguError(
+                f"sweep.params.{key}: interval({start}, {end}) is empty: the lower bound must "
+                f"come first"
+            )
+        if "log" in value.tags and start <= 0:
+            raise MbeguError(f"sweep.params.{key}: a log interval needs a lower bound above 0")
     if isinstance(value, RangeSweep) and not list(override.sweep_iterator()):
         raise MbeguError(f"sweep.params.{key}: the range is empty")
     if isinstance(value, ChoiceSweep) and not value.list:
@@ -49,40 +69,40 @@ def _check_bounds(key: str, override: Any) -> None:
 class SearchSpace:
     """Parameter name -> a Hydra sweep (or fixed value); turns an Optuna trial into overrides."""
 
-    def __init__(self, params: Mapping[str, Any]) -> None:
+    def __init__(self, params: Mapping[str, object]) -> None:
         if not params:
             raise MbeguError("sweep.params is empty: give at least one parameter to search")
         self.overrides = {key: _parse(key, str(value)) for key, value in params.items()}
         for key, override in self.overrides.items():
             _check_bounds(key, override)
 
-    def suggest(self, trial: Any) -> list[str]:
+    def suggest(self, trial: optuna.Trial) -> list[str]:
         """The trial's values as Hydra overrides (`key=value`)."""
         from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
 
         out = []
         for key, override in self.overrides.items():
             value = override.value()
+            choice: object
             if isinstance(value, ChoiceSweep):
-                choice = trial.suggest_categorical(key, list(value.list))
+                choice = trial.suggest_categorical(key, _choices(value.list))
             elif isinstance(value, IntervalSweep):
                 log = "log" in value.tags
+                low, high = _bounds(value)
                 if "int" in value.tags:
-                    choice = trial.suggest_int(key, int(value.start), int(value.end), log=log)
+                    choice = trial.suggest_int(key, int(low), int(high), log=log)
                 else:
                     # 6 significant digits: the value the trial trains with is the one the best
                     # config, params.yaml and dvc.lock write, so retraining it is exact.
-                    choice = float(
-                        f"{trial.suggest_float(key, value.start, value.end, log=log):.6g}"
-                    )
+                    choice = float(f"{trial.suggest_float(key, low, high, log=log):.6g}")
             elif isinstance(value, RangeSweep):
-                if all(isinstance(v, int) for v in (value.start, value.stop, value.step)):
+                start, stop, step = value.start, value.stop, value.step
+                if isinstance(start, int) and isinstance(stop, int) and isinstance(step, int):
                     # Hydra's range excludes stop, like Python's.
-                    last = value.start + (value.stop - value.start - 1) // value.step * value.step
-                    choice = trial.suggest_int(key, value.start, last, step=value.step)
+                    last = start + (stop - start - 1) // step * step
+                    choice = trial.suggest_int(key, start, last, step=step)
                 else:
-                    steps = list(override.sweep_iterator())
-                    choice = trial.suggest_categorical(key, steps)
+                    choice = trial.suggest_categorical(key, _choices(override.sweep_iterator()))
             else:
                 out.append(f"{key}={override.get_value_element_as_str()}")
                 continue

@@ -11,11 +11,22 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from mbegu.errors import MbeguError, first_line
 from mbegu.processes import alive
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.storages import BaseStorage
+    from optuna.trial import FrozenTrial
+
+StorageT = TypeVar("StorageT", bound="BaseStorage")
+
+# What is called with each trial whose worker died (the sweep closes its MLflow run).
+OnTrial = Callable[["FrozenTrial"], None]
 
 HOST, PID = "mbegu_host", "mbegu_pid"
 ERROR = "mbegu_error"  # a trial that raised: it counts as done and is not retried
@@ -29,8 +40,8 @@ def make_storage(
     root: Path,
     heartbeat_interval: int = 15,
     grace_period: int = 60,
-    on_stale: Any = None,
-) -> tuple[Any, str]:
+    on_stale: OnTrial | None = None,
+) -> tuple[BaseStorage, str]:
     """(Optuna storage, a printable description).
 
     On an RDB storage each running trial beats every `heartbeat_interval` seconds (Optuna's
@@ -48,6 +59,7 @@ def make_storage(
         path = inside(root, relative, "sweep.storage")
         path.parent.mkdir(parents=True, exist_ok=True)
         return _created_claimed(JournalStorage(JournalFileBackend(str(path)))), str(path)
+    failure: Exception
     for attempt in range(3):
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
@@ -76,30 +88,30 @@ def make_storage(
 class RetryStale:
     """Optuna's RetryHeartbeatStaleTrialCallback, then `on_stale(trial)`."""
 
-    def __init__(self, on_stale: Any = None) -> None:
+    def __init__(self, on_stale: OnTrial | None = None) -> None:
         from optuna.storages import RetryHeartbeatStaleTrialCallback
 
         # Twice at most: a trial that kills every worker it runs on (out of memory) is not
         # rerun forever; after that it stays failed, uncounted, and new trials take its place.
         self.retry, self.on_stale = RetryHeartbeatStaleTrialCallback(max_retry=2), on_stale
 
-    def __call__(self, study: Any, trial: Any) -> None:
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self.retry(study, trial)
         if self.on_stale is not None:
             self.on_stale(trial)
 
 
-def has_heartbeat(storage: Any) -> bool:
+def has_heartbeat(storage: BaseStorage) -> bool:
     from optuna.storages import RDBStorage
 
     return isinstance(storage, RDBStorage)
 
 
-def _owner_attrs() -> dict[str, Any]:
+def _owner_attrs() -> dict[str, str | int]:
     return {HOST: socket.gethostname(), PID: os.getpid()}
 
 
-def _created_claimed(storage: Any) -> Any:
+def _created_claimed(storage: StorageT) -> StorageT:
     """Every new trial is written already marked as this process's.
 
     Optuna creates a trial RUNNING and only then calls the objective, which could claim it: a
@@ -110,16 +122,16 @@ def _created_claimed(storage: Any) -> Any:
 
     create = storage.create_new_trial
 
-    def create_new_trial(study_id: int, template_trial: Any = None) -> int:
+    def create_new_trial(study_id: int, template_trial: FrozenTrial | None = None) -> int:
         if template_trial is None:
             template_trial = create_trial(state=TrialState.RUNNING, user_attrs=_owner_attrs())
         return create(study_id, template_trial)
 
-    storage.create_new_trial = create_new_trial
+    storage.create_new_trial = create_new_trial  # type: ignore[method-assign]  # no hook there
     return storage
 
 
-def claim(trial: Any) -> None:
+def claim(trial: optuna.Trial) -> None:
     """Mark a trial as run by this process, so a rerun can tell when its worker died (new
     trials are created claimed; a queued retry is claimed here, as it starts)."""
     for key, value in _owner_attrs().items():
@@ -127,7 +139,9 @@ def claim(trial: Any) -> None:
             trial.set_user_attr(key, value)
 
 
-def fail_dead_trials(study: Any, storage: Any, on_failed: Any = None) -> int:
+def fail_dead_trials(
+    study: optuna.Study, storage: BaseStorage, on_failed: OnTrial | None = None
+) -> int:
     """Trials whose worker is gone: fail them and queue a retry with the same params.
 
     On an RDB storage (workers on several machines) Optuna's heartbeats find them
@@ -158,7 +172,7 @@ def fail_dead_trials(study: Any, storage: Any, on_failed: Any = None) -> int:
     return failed
 
 
-def fail_own_trials(study: Any) -> None:
+def fail_own_trials(study: optuna.Study) -> None:
     """This process's trials still RUNNING as it stops on Ctrl-C or SIGTERM. Optuna fails a
     trial whose objective is interrupted, but a signal landing in its own bookkeeping (after
     the objective returned, before the state is written) escapes with the trial RUNNING."""
@@ -170,7 +184,7 @@ def fail_own_trials(study: Any) -> None:
             study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
 
 
-def counts(study: Any) -> dict[str, int]:
+def counts(study: optuna.Study) -> dict[str, int]:
     """complete / pruned / failed (raised) / running (live) / retried or surplus."""
     from optuna.trial import TrialState
 
@@ -193,7 +207,7 @@ def counts(study: Any) -> dict[str, int]:
     return out
 
 
-def counted(trial: Any) -> bool:
+def counted(trial: FrozenTrial) -> bool:
     """Does this trial count towards n_trials (finished, or running now)?"""
     from optuna.trial import TrialState
 
@@ -204,6 +218,6 @@ def counted(trial: Any) -> bool:
     return trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
 
-def done(study: Any) -> int:
+def done(study: optuna.Study) -> int:
     """Trials that count towards n_trials: finished, and those in progress."""
     return sum(counted(t) for t in study.get_trials(deepcopy=False))

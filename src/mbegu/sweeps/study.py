@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -17,6 +17,12 @@ from mbegu.security import instantiate
 from mbegu.sweeps import storage as trials
 from mbegu.sweeps.runs import close_dead_run
 from mbegu.sweeps.space import SearchSpace
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.storages import BaseStorage
+
+    from mbegu.tracking.tracker import MlflowTracker
 
 UID_ATTR = "mbegu_uid"
 
@@ -35,7 +41,7 @@ def sweep_config(overrides: Sequence[str]) -> DictConfig:
     return cfg
 
 
-def sampler_config(sampler: DictConfig, worker: int, machines: bool = False) -> Any:
+def sampler_config(sampler: DictConfig, worker: int, machines: bool = False) -> object:
     """The sampler of worker `worker`: its seed offset by the worker index, and on a shared
     (RDB) storage also by this machine and process. Workers with one seed and the same
     history would propose the same params at the same time."""
@@ -50,12 +56,12 @@ def sampler_config(sampler: DictConfig, worker: int, machines: bool = False) -> 
     return node
 
 
-def open_study(cfg: DictConfig, worker: int = 0) -> tuple[Any, Any, str]:
+def open_study(cfg: DictConfig, worker: int = 0) -> tuple[optuna.Study, BaseStorage, str]:
     """(study, its storage, a printable description of where it lives)."""
     import optuna
 
     s = cfg.sweep
-    tracker = instantiate(cfg.tracking, where="tracking")
+    tracker: MlflowTracker = instantiate(cfg.tracking, where="tracking")
     storage, where = trials.make_storage(
         s.storage,
         s.study_name,
@@ -83,7 +89,7 @@ def open_study(cfg: DictConfig, worker: int = 0) -> tuple[Any, Any, str]:
     return study, storage, where
 
 
-def study_uid(study: Any) -> str:
+def study_uid(study: optuna.Study) -> str:
     """An id of this very study: a new study that reuses an old name gets a new parent run."""
     import uuid
 

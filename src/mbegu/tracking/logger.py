@@ -9,10 +9,19 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities import rank_zero_only
+
+if TYPE_CHECKING:
+    from argparse import Namespace
+
+    from lightning.pytorch.loggers import Logger
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    from mbegu.tracking.tracker import MlflowTracker
 
 
 class MlflowEpochLogger(MLFlowLogger):
@@ -29,18 +38,26 @@ class MlflowEpochLogger(MLFlowLogger):
       KILLED on Ctrl-C (MlflowTracker.run sets the status).
     """
 
-    def __init__(self, *args: Any, client: Any = None, flush_seconds: float = 2.0, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        client: MlflowClient | None = None,
+        flush_seconds: float = 2.0,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self._client, self.flush_seconds = client, flush_seconds
-        self._buffer: list[Any] = []
+        self._buffer: list[Metric] = []
         self._last_flush = time.monotonic()
 
     @property
-    def experiment(self) -> Any:
+    def experiment(self) -> MlflowClient:
         return self._client if self._client is not None else super().experiment
 
     @rank_zero_only
-    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+    def log_hyperparams(
+        self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any
+    ) -> None:
         """The whole composed config is logged by train()."""
 
     @rank_zero_only
@@ -57,7 +74,8 @@ class MlflowEpochLogger(MLFlowLogger):
 
     def flush(self) -> None:
         for start in range(0, len(self._buffer), 1000):
-            self.experiment.log_batch(self.run_id, metrics=self._buffer[start : start + 1000])
+            run_id = cast(str, self.run_id)  # Optional to Lightning; build_loggers gives it
+            self.experiment.log_batch(run_id, metrics=self._buffer[start : start + 1000])
         self._buffer.clear()
         self._last_flush = time.monotonic()
 
@@ -75,8 +93,8 @@ class MlflowEpochLogger(MLFlowLogger):
 
 
 def build_loggers(
-    logger_cfg: Mapping[str, Any] | None, tracker: Any, run_id: str, root: Path
-) -> list[Any]:
+    logger_cfg: Mapping[str, Any] | None, tracker: MlflowTracker, run_id: str, root: Path
+) -> list[Logger]:
     """The configured loggers for `run_id`; null entries are off. MLflow ones get the run
     and the tracker's store; a `dir` must stay inside the project."""
     from mbegu.security import inside, instantiate

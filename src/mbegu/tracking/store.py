@@ -12,12 +12,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mbegu.errors import MbeguError, first_line
 from mbegu.processes import alive, owner
 from mbegu.project import store_root
 from mbegu.security import mask_secrets
+
+if TYPE_CHECKING:
+    import logging
+
+    from mlflow import MlflowClient
 
 T = TypeVar("T")
 
@@ -106,7 +111,7 @@ def check_reachable(
         )
 
 
-def _locked(err: BaseException) -> bool:
+def _locked(err: BaseException | None) -> bool:
     return "database is locked" in str(err) or "database table is locked" in str(err)
 
 
@@ -146,7 +151,7 @@ class RetryingClient:
     logger's last flush and the run's end would each wait out MLflow's 20 s busy_timeout
     again before the command could exit, while a sweep's next trial deserves a fresh wait."""
 
-    def __init__(self, client: Any, seconds: float) -> None:
+    def __init__(self, client: MlflowClient, seconds: float) -> None:
         self._client, self._seconds = client, seconds
         self._gave_up: StoreLocked | None = None
 
@@ -174,11 +179,11 @@ class _QuietLocks:
     """MLflow waits 20 s on a lock (busy_timeout), then logs the error with its traceback
     before raising it; a lock that with_retry waits out is not worth 40 lines."""
 
-    def filter(self, record: Any) -> bool:
+    def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and _locked(record.exc_info[1]))
 
 
-def retrying(client: Any, seconds: float) -> Any:
+def retrying(client: MlflowClient, seconds: float) -> RetryingClient:
     import logging
 
     db_logger = logging.getLogger("mlflow.store.db.utils")
@@ -196,7 +201,7 @@ def owner_tags() -> dict[str, str]:
     return {TAG_HOST: host, TAG_PID: str(pid), TAG_PID_START: f"{started:.2f}"}
 
 
-def close_dead_runs(client: Any) -> list[str]:
+def close_dead_runs(client: MlflowClient | RetryingClient) -> list[str]:
     """Mark KILLED the RUNNING runs whose owning process on this machine is gone.
 
     A SIGKILL, an OOM kill or a power cut gives a process no chance to close its run; the

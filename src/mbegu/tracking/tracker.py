@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 MAX_PARAM_LENGTH = 6000
+RunEnd = Literal["FINISHED", "FAILED", "KILLED"]  # the statuses a run ends with
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -44,7 +45,7 @@ def _carry_run_id(err: BaseException, run_id: str) -> None:
     """The run's id on the exception leaving it, as `mbegu_run_id`."""
     # An exception class with a custom __setattr__ (or a frozen one) refuses it: no id then.
     with suppress(AttributeError, TypeError):
-        err.mbegu_run_id = run_id  # type: ignore[attr-defined]
+        err.mbegu_run_id = run_id  # type: ignore[attr-defined]  # ad hoc, read with getattr
 
 
 class MlflowTracker:
@@ -89,7 +90,8 @@ class MlflowTracker:
             client = retrying(MlflowClient(self.tracking_uri), self.store_retry_seconds)
             close_dead_runs(client)
             self._client = client
-        return self._client  # type: ignore[return-value]
+        # RetryingClient forwards every MlflowClient call (its __getattr__).
+        return cast("MlflowClient", self._client)
 
     def experiment_id(self) -> str:
         if self._experiment_id is None:
@@ -225,7 +227,7 @@ class MlflowTracker:
         if self._client is not None:
             self._client.reset()
 
-    def _end(self, run_id: str, status: str, tags: dict[str, str] | None = None) -> None:
+    def _end(self, run_id: str, status: RunEnd, tags: dict[str, str] | None = None) -> None:
         """The run's last word, which a signal must not cut off: set_terminated first waits
         for MLflow's asynchronous queue, long enough for a SIGTERM to land there."""
         from mlflow.entities import RunTag

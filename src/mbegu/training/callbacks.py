@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from mbegu.errors import MbeguError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from lightning.pytorch.utilities.types import STEP_OUTPUT
 
 
 class NonFiniteError(MbeguError):
@@ -27,7 +31,7 @@ class StopOnNonFinite(pl.Callback):
         self,
         trainer: pl.Trainer,
         pl_module: pl.LightningModule,
-        outputs: Any,
+        outputs: STEP_OUTPUT,
         batch: Any,
         batch_idx: int,
     ) -> None:
@@ -81,14 +85,14 @@ class EpochReport(pl.Callback):
             for k, v in trainer.callback_metrics.items()
             if k.startswith(("train/", "val/")) and v.numel() == 1
         }
-        row: dict[str, Any] = {"epoch": trainer.current_epoch, **dict(sorted(metrics.items()))}
+        row: dict[str, float] = {"epoch": trainer.current_epoch, **dict(sorted(metrics.items()))}
         self.rows.append(row)
         self.seconds.append(time.perf_counter() - self._started)
         if self.print_lines:
             self._print(trainer, row, self.seconds[-1])
 
     @rank_zero_only
-    def _print(self, trainer: pl.Trainer, row: dict[str, Any], seconds: float) -> None:
+    def _print(self, trainer: pl.Trainer, row: dict[str, float], seconds: float) -> None:
         shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
         print(
             f"epoch {row['epoch'] + 1}/{trainer.max_epochs}  {shown}  ({seconds:.2f}s)", flush=True
@@ -118,7 +122,10 @@ class RunState(pl.Callback):
         import numpy as np
         import torch
 
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        # The global RandomState is MT19937, whose legacy state is this tuple (numpy's
+        # stubs also allow the dict of other bit generators).
+        numpy_state = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state())
+        kind, keys, pos, has_gauss, cached = numpy_state
         version, state, gauss = random.getstate()
         checkpoint["mbegu_config"] = self.config
         checkpoint["mbegu_rng"] = {

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from omegaconf import DictConfig, OmegaConf
 
 from mbegu.errors import MbeguError, first_line
 
-MODES = ("fresh", "continue", "finetune")
+if TYPE_CHECKING:
+    from torch import nn
+
+Mode = Literal["fresh", "continue", "finetune"]
+MODES: tuple[Mode, ...] = get_args(Mode)
 CHECKPOINTS = {
     "continue": ("last.ckpt", "interrupted.ckpt"),
     "finetune": ("best.ckpt", "last.ckpt"),
@@ -25,9 +30,15 @@ CHECKPOINTS = {
 
 @dataclass(frozen=True)
 class ResumePlan:
-    mode: str
+    mode: Mode
     run_id: str | None = None
     checkpoint: Path | None = None
+
+    def source(self) -> tuple[str, Path]:
+        """(run id, checkpoint) of a continue or finetune plan: plan_resume sets both."""
+        if self.run_id is None or self.checkpoint is None:
+            raise MbeguError(f"resume.mode={self.mode} names no run to resume from")
+        return self.run_id, self.checkpoint
 
 
 def plan_resume(cfg: DictConfig, checkpoint_root: Path) -> ResumePlan:
@@ -75,12 +86,13 @@ def continued_config(plan: ResumePlan, cfg: DictConfig) -> DictConfig:
     return config
 
 
-def _load(plan: ResumePlan) -> dict:
+def _load(plan: ResumePlan) -> dict[str, Any]:
     """A checkpoint read as plain data: tensors, numbers, strings, lists and dicts only."""
     import torch
 
+    _, checkpoint = plan.source()
     try:
-        saved = torch.load(plan.checkpoint, map_location="cpu", weights_only=True)
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as err:  # weights_only refuses anything that would run code
         raise MbeguError(
             f"{plan.checkpoint} is not a plain checkpoint ({first_line(err, 160)}): refused, "
@@ -91,11 +103,11 @@ def _load(plan: ResumePlan) -> dict:
     return saved
 
 
-def load_weights(model: object, plan: ResumePlan) -> None:
+def load_weights(model: nn.Module, plan: ResumePlan) -> None:
     """Fine-tuning: the source run's weights into a model of the same architecture."""
     state = _load(plan).get("state_dict", {})
     try:
-        model.load_state_dict(state)  # type: ignore[attr-defined]
+        model.load_state_dict(state)
     except RuntimeError as err:
         first = first_line(err)
         raise MbeguError(

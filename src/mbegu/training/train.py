@@ -12,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from omegaconf import DictConfig, open_dict
 
@@ -20,6 +21,19 @@ from mbegu.processes import signals_deferred
 from mbegu.project import project_root, resolve_paths
 from mbegu.tracking.lineage import TAG_DATA_MD5, environment_tags, lineage_tags
 from mbegu.tracking.lineage import run_name as default_run_name
+
+if TYPE_CHECKING:
+    import lightning.pytorch as pl
+
+    from mbegu.data.datamodule import DataModule
+    from mbegu.data.sources import FileData
+    from mbegu.models.classifier import Classifier
+    from mbegu.tracking.tracker import MlflowTracker
+    from mbegu.training.resume import ResumePlan
+
+# Where train() puts the model (see train's docstring).
+Outputs = Literal["pipeline", "run", "none"]
+OUTPUTS: tuple[Outputs, ...] = get_args(Outputs)
 
 
 @dataclass
@@ -30,7 +44,7 @@ class TrainResult:
     metrics: dict[str, float]
     history: list[dict[str, float]] = field(default_factory=list)
     best_checkpoint: str | None = None
-    timings: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float | list[float]] = field(default_factory=dict)
 
 
 def quiet_lightning() -> None:
@@ -43,7 +57,7 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*sync_dist=True.*")
 
 
-def build_callbacks(callbacks_cfg: DictConfig | None, checkpoint_dir: Path) -> list[Any]:
+def build_callbacks(callbacks_cfg: DictConfig | None, checkpoint_dir: Path) -> list[pl.Callback]:
     """Instantiate each callback in the group; null entries (e.g. from debug=fast) are off."""
     from mbegu.security import instantiate
 
@@ -61,20 +75,19 @@ def show_progress_bar(cfg: DictConfig) -> bool:
     return sys.stderr.isatty() if configured is None else bool(configured)
 
 
-OUTPUTS = ("pipeline", "run", "none")
 TAG_MODEL_MD5 = "mbegu.model.md5"
 
 
 def train(
     cfg: DictConfig,
     *,
-    callbacks: Sequence[Any] = (),
+    callbacks: Sequence[pl.Callback] = (),
     parent_run_id: str | None = None,
     run_name: str | None = None,
     tags: dict[str, str] | None = None,
     finish_on: tuple[type[BaseException], ...] = (),
-    outputs: str = "pipeline",
-    tracker: Any = None,
+    outputs: Outputs = "pipeline",
+    tracker: MlflowTracker | None = None,
     last_checkpoint: bool = True,
 ) -> TrainResult:
     """Fit cfg.model on cfg.data, tracked as one MLflow run.
@@ -100,7 +113,7 @@ def train(
 
     if outputs not in OUTPUTS:
         raise ValueError(f"outputs={outputs!r} is not one of {OUTPUTS}")
-    timings: dict[str, Any] = {}
+    timings: dict[str, float | list[float]] = {}
     clock = time.perf_counter()
     root = project_root()
     plan = plan_resume(cfg, resolve_paths(cfg, root)["checkpoint_dir"])
@@ -124,7 +137,7 @@ def train(
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, root)
     cfg = with_data_sizes(cfg, datamodule.data)
-    model = instantiate(cfg.model, where="model")
+    model: Classifier = instantiate(cfg.model, where="model")
     if plan.mode == "finetune":
         load_weights(model, plan)
     timings["setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
@@ -135,7 +148,7 @@ def train(
         # Held signals: a run created but not yet entered would stay RUNNING for good.
         with signals_deferred():
             run_id = plan.run_id if plan.mode == "continue" else None
-            if rank_zero_only.rank == 0:
+            if rank_zero_only.rank == 0:  # type: ignore[attr-defined]  # set at import, untyped
                 data_tags = {TAG_DATA_MD5: datamodule.data.digest()}
                 run_id = _open_run(
                     tracker, cfg, root, plan, parent_run_id, run_name, data_tags | (tags or {})
@@ -161,7 +174,7 @@ def train(
             for callback in built:
                 if isinstance(callback, pl.callbacks.ModelCheckpoint):
                     callback.save_last = False
-        trainer = instantiate(
+        trainer: pl.Trainer = instantiate(
             cfg.trainer,
             where="trainer",
             callbacks=[
@@ -188,7 +201,9 @@ def train(
     return TrainResult(run_id, metrics, report.rows, best, timings)
 
 
-def _fit(trainer: Any, model: Any, datamodule: Any, ckpt_path: str | None) -> None:
+def _fit(
+    trainer: pl.Trainer, model: pl.LightningModule, datamodule: DataModule, ckpt_path: str | None
+) -> None:
     """trainer.fit, with an interrupt kept an interrupt: Lightning turns Ctrl-C and SIGTERM
     into sys.exit(1) after its teardown and leaves SIGINT ignored; a sweep and the CLI need to
     know it was an interrupt (exit 130/143, the run KILLED, the other workers stopped).
@@ -209,14 +224,14 @@ def _fit(trainer: Any, model: Any, datamodule: Any, ckpt_path: str | None) -> No
         raise
 
 
-def with_data_sizes(cfg: DictConfig, data: Any) -> DictConfig:
+def with_data_sizes(cfg: DictConfig, data: FileData) -> DictConfig:
     """cfg with the model's sizes (inputs or vocabulary, classes) read from the data: the
     config that is logged, checkpointed and saved with the model says what was built."""
     from omegaconf import OmegaConf
 
     from mbegu.models.build import sized_model_config
 
-    model = OmegaConf.to_container(cfg.model, resolve=True)
+    model = cast("dict[str, Any]", OmegaConf.to_container(cfg.model, resolve=True))
     sized = sized_model_config(model, data.sizes, data.kind)
     cfg = cfg.copy()
     with open_dict(cfg):
@@ -224,7 +239,7 @@ def with_data_sizes(cfg: DictConfig, data: Any) -> DictConfig:
     return cfg
 
 
-def _log_dataset(tracker: Any, run_id: str, data: Any, root: Path) -> None:
+def _log_dataset(tracker: MlflowTracker, run_id: str, data: FileData, root: Path) -> None:
     """The data as the run's MLflow dataset: the md5 of its files is the version."""
     paths = [p.relative_to(root).as_posix() for p in data.source_paths()]
     rows = sum(len(frame) for frame in data.frames.values())
@@ -232,25 +247,26 @@ def _log_dataset(tracker: Any, run_id: str, data: Any, root: Path) -> None:
 
 
 def _open_run(
-    tracker: Any,
+    tracker: MlflowTracker,
     cfg: DictConfig,
     root: Path,
-    plan: Any,
+    plan: ResumePlan,
     parent_run_id: str | None,
     run_name: str | None,
     extra_tags: dict[str, str] | None,
 ) -> str:
     """The MLflow run this fit logs to: the continued one, or a new one with lineage tags."""
     if plan.mode == "continue":
-        tracker.require_run(plan.run_id)
-        tracker.client.set_tag(plan.run_id, "mbegu.resumed_from", plan.checkpoint.name)
-        print(f"MLflow run {plan.run_id} continues from {plan.checkpoint}", flush=True)
-        return plan.run_id
+        run_id, checkpoint = plan.source()
+        tracker.require_run(run_id)
+        tracker.client.set_tag(run_id, "mbegu.resumed_from", checkpoint.name)
+        print(f"MLflow run {run_id} continues from {checkpoint}", flush=True)
+        return run_id
     target = cfg.model.net.get("_target_")
     # The environment's tags go with the run's creation: one store write fewer per run.
     tags = lineage_tags(root, target) | environment_tags(root) | (extra_tags or {})
     if plan.mode == "finetune":
-        tags |= {"mbegu.finetuned_from": plan.run_id, "mbegu.resume.mode": "finetune"}
+        tags |= {"mbegu.finetuned_from": plan.source()[0], "mbegu.resume.mode": "finetune"}
     name = run_name or tracker.run_name or default_run_name(target, str(cfg.data.name))
     run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=name)
     print(f"MLflow run {run_id} (experiment '{tracker.experiment_name}')", flush=True)
@@ -269,7 +285,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
         return
 
-    def interrupt(signum: int, frame: Any) -> None:
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         TERMINATED.set()  # remembered: code that swallows the exception cannot undo the stop
         raise KeyboardInterrupt(f"signal {signum}")
 
@@ -280,13 +296,13 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _best_path(trainer: Any) -> str | None:
+def _best_path(trainer: pl.Trainer) -> str | None:
     callback = getattr(trainer, "checkpoint_callback", None)
     best = getattr(callback, "best_model_path", "") if callback else ""
     return best if best and Path(best).is_file() else None
 
 
-def _restore_best(trainer: Any, model: Any) -> str | None:
+def _restore_best(trainer: pl.Trainer, model: pl.LightningModule) -> str | None:
     """Load the best checkpoint's weights, so the exported model is the one val chose.
     (Not load_from_checkpoint: the module's hparams hold no network, the config builds it.)"""
     import torch
@@ -302,12 +318,12 @@ def _restore_best(trainer: Any, model: Any) -> str | None:
 def _write_outputs(
     config: dict[str, Any],
     paths: dict[str, Path],
-    model: Any,
-    datamodule: Any,
-    rows: list[dict],
+    model: Classifier,
+    datamodule: DataModule,
+    rows: list[dict[str, float]],
     run_id: str,
-    tracker: Any,
-    outputs: str,
+    tracker: MlflowTracker,
+    outputs: Outputs,
 ) -> None:
     """The pipeline's model and history, or an ad hoc run's model under its run id."""
     from mbegu.io import atomic_write_json, atomic_write_text
@@ -330,7 +346,7 @@ def _write_outputs(
 
     model_dir = paths["checkpoint_dir"] / run_id / "model"
     save_model(model_dir, model.net, config, encoder)
-    last = rows[-1]["epoch"] if rows else 0
+    last = int(rows[-1]["epoch"]) if rows else 0
     saved = load_model(model_dir)
     example = datamodule.data.example_frame()
     log_model(tracker, run_id, saved, model_dir, example, register=False, step=last)
@@ -341,7 +357,7 @@ def _write_outputs(
     )
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: float | None) -> str:
     if value is None:
         return ""
     return str(value) if isinstance(value, int) else f"{value:.6g}"
