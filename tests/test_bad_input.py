@@ -47,6 +47,7 @@ def survey_model(project: Path) -> Path:
     return untrained_model(project, [*SURVEY, "data.drop=[id]", "data.missing=impute"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("output", ["data/survey.csv", "./data/../data/survey.csv", "data/p.csv"])
 def test_predict_never_writes_over_the_input_or_into_data(
     project: Path, survey_model: Path, output: str
@@ -63,6 +64,7 @@ def test_predict_never_writes_over_the_input_or_into_data(
     assert sorted(p.name for p in raw.parent.iterdir()) == ["digits.csv", "survey.csv"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("link", ["data/secret.csv", "checkpoints"])
 def test_a_link_that_leads_outside_the_project_is_refused(
     project: Path, tmp_path: Path, link: str
@@ -108,6 +110,7 @@ def _duplicated(project: Path) -> None:
     raw.write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["train", "data add"])
 def test_duplicate_column_names_are_one_line(project: Path, command: str) -> None:
     _duplicated(project)
@@ -169,6 +172,7 @@ def test_look_alike_labels_are_named_or_merged(project: Path, normalize: bool) -
     assert raw.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_class_names_that_differ_only_in_symbols_keep_their_metrics(project: Path, client) -> None:
     """`<50K` and `>50K` both sanitise to `_50K`: one metric name each, and the mapping
     logged with the run."""
@@ -201,6 +205,7 @@ def _rows(project: Path, name: str, lines: list[str]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_predict_answers_every_line_and_says_which(project: Path, survey_model: Path) -> None:
     """A blank line is a row of missing values: imputed by a model trained with
     data.missing=impute, one line naming it for a model that refuses gaps."""
@@ -241,6 +246,7 @@ def test_a_corrupt_store_is_named_with_the_way_out(project: Path) -> None:
     assert store.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_a_read_only_output_folder_is_one_line(
     project: Path, survey_model: Path, tmp_path: Path
 ) -> None:
@@ -272,6 +278,7 @@ def test_a_date_column_is_named_in_a_warning(project: Path) -> None:
     assert "region" not in line and "data.drop" in line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["train", "data add"])
 def test_a_continuous_target_is_refused(project: Path, command: str) -> None:
     survey_csv(project / "data" / "survey.csv", rows=100)

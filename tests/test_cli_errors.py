@@ -92,3 +92,31 @@ def test_outside_a_project(tmp_path: Path) -> None:
     result = run_cli("train", cwd=tmp_path)
     assert result.returncode == 2
     assert "no mbegu project" in result.stderr
+
+
+def test_a_busy_port_is_named_before_anything_starts(tmp_path: Path) -> None:
+    """`mbegu ui` on a port another server holds: one line with the way out, in-process (the
+    command's own process is covered where the UI is started for real)."""
+    import socket
+
+    from mbegu.cli.ui import serve
+    from mbegu.errors import MbeguError
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(MbeguError, match=f"port {port} on 127.0.0.1 is in use"):
+            serve(f"sqlite:///{tmp_path / 'mlflow.db'}", port=port)
+    assert not (tmp_path / "mlflow.db").exists()  # refused before the store was touched
+
+
+def test_python_dash_m_mbegu_is_the_command() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mbegu", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mbegu sweep sweep=default" in done.stdout

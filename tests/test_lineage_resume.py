@@ -108,6 +108,7 @@ def _train_cli(project: Path, *overrides: str, kill_at_epoch: int | None = None)
     return process.returncode, run_id, text
 
 
+@pytest.mark.slow
 def test_sigterm_then_continue_matches_uninterrupted(project, client, experiment) -> None:
     common = [
         *RESUMABLE,
@@ -190,6 +191,7 @@ def evaluated(project, experiment):
     return evaluate(cfg), name
 
 
+@pytest.mark.slow
 def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, evaluated) -> None:
     metrics, name = evaluated
     test_csv = project / "artifacts" / "processed" / "test.csv"
@@ -226,6 +228,7 @@ def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, eva
         )
 
 
+@pytest.mark.slow
 def test_predict_cli_and_its_errors(project, evaluated) -> None:
     metrics, name = evaluated
     test_csv = project / "artifacts" / "processed" / "test.csv"

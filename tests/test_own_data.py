@@ -169,6 +169,7 @@ def _pipeline(project: Path, overrides: list[str], experiment: str) -> dict:
     return evaluate(cfg)
 
 
+@pytest.mark.slow
 def test_table_train_predict_matches_evaluate(project: Path, client, experiment) -> None:
     survey_csv(project / "data" / "survey.csv", rows=600, gaps=True)
     overrides = [
@@ -201,6 +202,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_text_pipeline_and_served_model_answer_a_raw_sentence(
     project: Path, client, experiment, tracking_uri
 ) -> None:

@@ -63,6 +63,7 @@ def parent_of(client, experiment: str):
     return parent
 
 
+@pytest.mark.slow
 def test_six_trials_with_pruning(project, client, experiment) -> None:
     summary = run_sweep(sweep_args(experiment, "six", 6))
 
@@ -121,6 +122,7 @@ def test_six_trials_with_pruning(project, client, experiment) -> None:
     assert result.metrics["val/acc"] > 0.5
 
 
+@pytest.mark.slow
 def test_rerun_continues_to_n_trials(project, client, experiment) -> None:
     run_sweep(sweep_args(experiment, "resumed", 3))
     run_sweep(sweep_args(experiment, "resumed", 6))
@@ -131,6 +133,7 @@ def test_rerun_continues_to_n_trials(project, client, experiment) -> None:
     assert len(children(client, experiment, parent.info.run_id)) == 6
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_study(project, client, experiment) -> None:
     """Two workers, one study; each worker's torch takes half the usable cores."""
     from mbegu.threads import usable_cores
@@ -197,6 +200,7 @@ def test_failing_trial_is_recorded_and_the_sweep_goes_on(project, client, experi
     assert "must be at least 1" in runs["failed"].data.tags["mbegu.error"]
 
 
+@pytest.mark.slow
 def test_killed_worker_then_rerun_finishes(project, client, experiment) -> None:
     args = sweep_args(experiment, "killed", 3)
     process = start_cli("sweep", *args, cwd=project)
@@ -231,6 +235,7 @@ def test_bad_search_space_is_one_line(project) -> None:
         run_sweep(["sweep=bad"])
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_study_and_runs_consistent(project, client, experiment) -> None:
     args = sweep_args(experiment, "interrupted", 4)
     process = start_cli("sweep", *args, cwd=project)
@@ -256,6 +261,7 @@ def test_ctrl_c_leaves_study_and_runs_consistent(project, client, experiment) ->
     assert statuses["1"] == "KILLED"
 
 
+@pytest.mark.slow
 def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experiment) -> None:
     import psutil
 
@@ -305,6 +311,7 @@ def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experime
     assert parent_of(client, experiment).info.status == "KILLED"
 
 
+@pytest.mark.slow
 def test_a_new_study_with_an_old_name_gets_its_own_parent(project, client, experiment) -> None:
     args = sweep_args(experiment, "reused", 2)
     run_sweep(args)
@@ -357,6 +364,7 @@ print(json.dumps({"drawn": sorted(drawn), "png": all(p.read_bytes()[:4] == b"\\x
 """
 
 
+@pytest.mark.slow
 def test_importance_plot_needs_no_scikit_learn_import() -> None:
     """optuna.importance would import scikit-learn for evaluators the plots do not use: in a
     fresh process, both plots are drawn without it, and it still imports afterwards."""

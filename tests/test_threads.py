@@ -57,6 +57,7 @@ def test_the_processes_one_command_runs_at_once() -> None:
     assert processes_at_once(sweep_config([*workers, *ddp])) == 6
 
 
+@pytest.mark.slow
 def test_a_plain_run_takes_the_cores_its_affinity_allows(project, client, experiment) -> None:
     """Pinned to one core (as `taskset -c 0` would), with no OMP_NUM_THREADS: one thread."""
     result = run_cli(
@@ -73,6 +74,7 @@ def test_a_plain_run_takes_the_cores_its_affinity_allows(project, client, experi
     assert run.data.tags["mbegu.cpu"].startswith(("x86_64 ", "aarch64 ", "arm64 "))
 
 
+@pytest.mark.slow
 def test_omp_num_threads_set_by_the_user_wins(project, client, experiment) -> None:
     result = run_cli(
         "train",

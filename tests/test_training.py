@@ -288,6 +288,7 @@ def test_adhoc_train_leaves_the_pipeline_alone(project, client, experiment) -> N
     assert dataset.dataset.digest == run.data.tags["mbegu.data.md5"]
 
 
+@pytest.mark.slow
 def test_ddp_on_two_cpu_processes_is_one_run(project, client, experiment) -> None:
     """trainer=ddp on two CPU processes (gloo): one MLflow run, each epoch logged once, one
     rank printing, and the saved model scores in one process what training reported."""

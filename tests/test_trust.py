@@ -66,6 +66,7 @@ def test_pickled_checkpoint_is_refused_and_runs_nothing(project: Path) -> None:
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_checkpoint_config_outside_the_allow_list_is_refused(project: Path) -> None:
     marker = project / "copied"
     config = compose(FAST)
@@ -183,6 +184,7 @@ def test_pickled_weights_are_refused(project: Path) -> None:
     assert not (project / "PWNED").exists()
 
 
+@pytest.mark.slow
 def test_pickled_mlflow_model_is_refused(project: Path, client, experiment, tracking_uri) -> None:
     import mlflow
     import mlflow.pyfunc
@@ -228,6 +230,7 @@ def test_password_in_tracking_uri_is_never_printed(project: Path) -> None:
     assert "secretpw" not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_any_command_closes_the_run(project, client, experiment) -> None:
     slow = ["trainer.max_epochs=30", "data.batch_size=16", f"tracking.experiment_name={experiment}"]
     process = start_cli("train", *slow, cwd=project)
@@ -285,6 +288,7 @@ def _locked_run(project: Path, db: Path, experiment: str, hold: float | None, re
     return process.returncode, "".join(output), locked_for
 
 
+@pytest.mark.slow
 def test_store_locked_briefly_is_waited_for(project, client, experiment, tracking_uri) -> None:
     db = Path(tracking_uri.removeprefix("sqlite:///"))
     code, output, _ = _locked_run(project, db, experiment, hold=4, retry=60)
@@ -294,6 +298,7 @@ def test_store_locked_briefly_is_waited_for(project, client, experiment, trackin
     assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 12
 
 
+@pytest.mark.slow
 def test_store_locked_too_long_is_one_line(project, client, experiment, tracking_uri) -> None:
     db = Path(tracking_uri.removeprefix("sqlite:///"))
     code, output, locked_for = _locked_run(project, db, experiment, hold=None, retry=3)
@@ -314,6 +319,7 @@ def test_store_locked_too_long_is_one_line(project, client, experiment, tracking
     assert run.info.status in {"FAILED", "KILLED"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
@@ -348,6 +354,7 @@ def test_read_only_artifact_store_is_one_line(project: Path, tmp_path: Path) -> 
     assert_clean_failure(result, "is not writable", project)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
@@ -409,6 +416,7 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_ui_sigterm_stops_the_server_and_a_busy_port_is_one_line(project: Path) -> None:
     port = _free_port()
     ui = start_ui(port, project)
