@@ -204,7 +204,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from mbegu.sweeps.runner import run_sweep, run_worker
 
     if args.worker is not None:
-        run_worker(args.overrides, args.parent_run_id, args.worker)
+        parent = args.parent_run_id
+        if parent == "-":  # a spawned worker: the coordinator sends it once the run exists
+            from mbegu.sweeps.workers import read_parent
+
+            parent = read_parent(sys.stdin.fileno())
+            if parent is None:  # the coordinator stopped first: no trial for this worker
+                return 0
+        run_worker(args.overrides, parent, args.worker)
     else:
         run_sweep(args.overrides)
     return 0

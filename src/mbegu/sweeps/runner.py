@@ -10,8 +10,6 @@ processes and trials; the study (study.py), the MLflow runs (runs.py), the best 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from mbegu.config.compose import Composer
-from mbegu.errors import MbeguError, first_line
+from mbegu.errors import first_line
 from mbegu.security import instantiate, mask_secrets
 from mbegu.sweeps import storage as trials
 from mbegu.sweeps.report import format_summary, log_summary, summarize
 from mbegu.sweeps.runs import STUDY_TAG, TRIAL_TAG, close_dead_run, parent_run, tag_trial
 from mbegu.sweeps.space import SearchSpace
 from mbegu.sweeps.study import base_overrides, open_study, study_uid, sweep_config
+from mbegu.sweeps.workers import Workers, import_trial_modules
 from mbegu.threads import budget_for
 
 if TYPE_CHECKING:
@@ -45,14 +44,21 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     from mbegu.training.train import TERMINATED, sigterm_as_interrupt
 
     TERMINATED.clear()  # a new sweep in this process starts unsignalled
-    cfg = sweep_config(overrides)
-    budget_for(cfg)  # this process is one of sweep.workers
-    s = cfg.sweep
-    tracker: MlflowTracker = instantiate(cfg.tracking, where="tracking")
-    tracker.check()
-    study, storage, where = open_study(cfg)
     started = time.perf_counter()
-    run_id = parent_run(tracker, cfg, where, study_uid(study))
+    cfg = sweep_config(overrides)
+    s = cfg.sweep
+    # sweep.workers - 1 more workers: started now, they wait for the parent run (workers.py).
+    children = Workers(overrides, s.workers - 1, s.get("worker_start", "auto"))
+    try:
+        budget_for(cfg)  # this process is one of sweep.workers
+        tracker: MlflowTracker = instantiate(cfg.tracking, where="tracking")
+        tracker.check()
+        study, storage, where = open_study(cfg)
+        run_id = parent_run(tracker, cfg, where, study_uid(study))
+    except BaseException:
+        children.abandon()  # they exit without a trial
+        children.wait(interrupted=True)
+        raise
     print(
         f"sweep '{s.study_name}': {s.n_trials} trials of {s.metric} ({s.direction}), "
         f"storage {mask_secrets(where)}, MLflow parent run {run_id}",
@@ -66,8 +72,8 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
         settings |= {"mbegu.sweep.workers": str(s.workers)} | environment_tags(project_root())
         tracker.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in settings.items()])
         trials.fail_dead_trials(study, storage, on_failed=lambda t: close_dead_run(tracker, s, t))
-        # This process is one worker; sweep.workers - 1 more join the study as children.
-        children = _spawn_workers(overrides, run_id, s.workers - 1)
+        # This process is one worker; the others join the study now that it and its run exist.
+        children.go(run_id)
         interrupted: KeyboardInterrupt | None = None
         try:
             work(cfg, overrides, study, storage, run_id)
@@ -75,40 +81,15 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
             interrupted = err
             # Ctrl-C reached the whole process group; SIGTERM only this process: pass it on.
             if "signal 15" in str(err):
-                for child in children:
-                    if child.poll() is None:
-                        child.terminate()
+                children.terminate()
         finally:
-            _wait_workers(children, interrupted=interrupted is not None)
+            children.wait(interrupted=interrupted is not None)
         summary = summarize(study, cfg, overrides, time.perf_counter() - started)
         log_summary(tracker, run_id, study, cfg, summary)
         print(format_summary(summary), flush=True)
         if interrupted is not None:
             raise interrupted  # the parent run ends KILLED, with what was found so far
     return summary
-
-
-def _spawn_workers(
-    overrides: Sequence[str], parent: str, count: int
-) -> list[subprocess.Popen[bytes]]:
-    command = [sys.executable, "-m", "mbegu", "sweep", *overrides, "--parent-run-id", parent]
-    return [subprocess.Popen([*command, "--worker", str(index)]) for index in range(1, count + 1)]
-
-
-def _wait_workers(processes: list[subprocess.Popen[bytes]], interrupted: bool = False) -> None:
-    try:
-        codes = [p.wait() for p in processes]
-    except KeyboardInterrupt:  # they got the same Ctrl-C: let them close their trials
-        for p in processes:
-            if p.poll() is None:
-                p.terminate()
-            p.wait()
-        raise
-    if any(codes) and not interrupted:
-        raise MbeguError(
-            f"{sum(1 for c in codes if c)} of {len(codes)} extra sweep workers "
-            f"failed (exit codes {codes}): see their output above; rerun to continue"
-        )
 
 
 class _Surplus(Exception):
@@ -141,7 +122,7 @@ def work(
     from mbegu.processes import collect_between_trials, freeze_imports
     from mbegu.training.train import TERMINATED
 
-    _import_trial_modules()
+    import_trial_modules()
     freeze_imports()
 
     def stop_if_terminated() -> None:
@@ -189,21 +170,6 @@ def work(
         raise
 
 
-def _import_trial_modules() -> None:
-    """What every trial runs (Lightning, torch, torchmetrics through the pruning callback;
-    mbegu's model, data and logging modules), imported before the first trial."""
-    import importlib
-
-    for name in (
-        "optuna_integration.pytorch_lightning",
-        "mbegu.data.datamodule",
-        "mbegu.models.classifier",
-        "mbegu.tracking.logger",
-        "mbegu.training.callbacks",
-    ):
-        importlib.import_module(name)
-
-
 def _optimize_until_done(
     cfg: DictConfig,
     study: optuna.Study,
@@ -219,7 +185,7 @@ def _optimize_until_done(
     pause = cfg.sweep.get("heartbeat_interval", 15)
     patience = 3 * cfg.sweep.get("grace_period", 60)
     seen: set[int] = set()
-    deadline = time.monotonic()
+    deadline = checked = time.monotonic()
     while True:
         if trials.done(study) < n_trials:
             study.optimize(
@@ -237,9 +203,12 @@ def _optimize_until_done(
             shown = ", ".join(map(str, sorted(numbers)))
             print(f"trials {shown} still RUNNING elsewhere: this worker stops waiting", flush=True)
             return
-        time.sleep(pause)
+        # Another worker's last trial ends any moment: look often, fail stale ones per beat.
+        time.sleep(min(pause, 0.2))
         stop_if_terminated()
-        fail_dead()
+        if time.monotonic() - checked >= pause:
+            checked = time.monotonic()
+            fail_dead()
 
 
 def run_trial(
