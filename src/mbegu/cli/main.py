@@ -407,8 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if hasattr(signal, "SIGUSR2"):  # `kill -USR2 <pid>`: where a stuck command is (stderr)
-        faulthandler.register(signal.SIGUSR2, all_threads=True)
+    # `kill -USR2 <pid>`: where a stuck command is (stderr)
+    if hasattr(signal, "SIGUSR2") and sys.__stderr__ is not None:
+        # The process's own stderr: sys.stderr may be a stand-in without a file descriptor.
+        faulthandler.register(signal.SIGUSR2, file=sys.__stderr__, all_threads=True)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
