@@ -427,6 +427,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mbegu: interrupted", file=sys.stderr)
         return 143 if "signal 15" in str(err) else 130
     except Exception as err:  # a bug or an input nobody foresaw: still one line
+        from mbegu.disk import disk_full_line, full_error
+
+        full = full_error(err)
+        if full is not None:  # a full disk is the user's to fix, wherever it struck
+            print(f"mbegu: error: {mask_secrets(disk_full_line(full))}", file=sys.stderr)
+            return 2
         if os.environ.get("MBEGU_DEBUG") == "1":
             raise
         from mbegu.errors import first_line
