@@ -23,7 +23,14 @@ from mbegu.errors import MbeguError, first_line
 from mbegu.security import instantiate, mask_secrets
 from mbegu.sweeps import storage as trials
 from mbegu.sweeps.report import format_summary, log_summary, summarize
-from mbegu.sweeps.runs import STUDY_TAG, TRIAL_TAG, close_dead_run, parent_run, tag_trial
+from mbegu.sweeps.runs import (
+    STUDY_TAG,
+    TRIAL_TAG,
+    close_dead_run,
+    finished_parent,
+    parent_run,
+    tag_trial,
+)
 from mbegu.sweeps.space import SearchSpace
 from mbegu.sweeps.study import base_overrides, open_study, study_uid, sweep_config
 from mbegu.threads import budget_for
@@ -52,6 +59,12 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     tracker.check()
     study, storage, where = open_study(cfg)
     started = time.perf_counter()
+    ended = finished_parent(tracker, study_uid(study))
+    if ended and trials.finished(study, s.n_trials):  # a finished sweep's record stays as is
+        print(f"sweep '{s.study_name}' has its {s.n_trials} trials; parent run {ended} unchanged")
+        summary = summarize(study, cfg, overrides, time.perf_counter() - started)
+        print(format_summary(summary), flush=True)
+        return summary
     run_id = parent_run(tracker, cfg, where, study_uid(study))
     print(
         f"sweep '{s.study_name}': {s.n_trials} trials of {s.metric} ({s.direction}), "
