@@ -414,8 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if hasattr(signal, "SIGUSR2"):  # `kill -USR2 <pid>`: where a stuck command is (stderr)
-        faulthandler.register(signal.SIGUSR2, all_threads=True)
+    # `kill -USR2 <pid>`: where a stuck command is (stderr)
+    if hasattr(signal, "SIGUSR2") and sys.__stderr__ is not None:
+        # The process's own stderr: sys.stderr may be a stand-in without a file descriptor.
+        faulthandler.register(signal.SIGUSR2, file=sys.__stderr__, all_threads=True)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -432,6 +434,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mbegu: interrupted", file=sys.stderr)
         return 143 if "signal 15" in str(err) else 130
     except Exception as err:  # a bug or an input nobody foresaw: still one line
+        from mbegu.disk import disk_full_line, full_error
+
+        full = full_error(err)
+        if full is not None:  # a full disk is the user's to fix, wherever it struck
+            print(f"mbegu: error: {mask_secrets(disk_full_line(full))}", file=sys.stderr)
+            return 2
         if os.environ.get("MBEGU_DEBUG") == "1":
             raise
         from mbegu.errors import first_line

@@ -180,6 +180,9 @@ def _check_sweep(sweep: DictConfig) -> None:
         value = sweep.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise MbeguError(f"sweep.{key} must be a whole number of at least 1: got {value!r}")
+    start = sweep.get("worker_start", "auto")
+    if start not in ("auto", "fork", "spawn"):
+        raise MbeguError(f"sweep.worker_start={start!r}: use auto, fork or spawn")
     if sweep.grace_period <= sweep.heartbeat_interval:
         raise MbeguError(
             f"sweep.grace_period={sweep.grace_period} must exceed sweep.heartbeat_interval="

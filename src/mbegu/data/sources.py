@@ -184,15 +184,17 @@ class FileData:
             _LOADED[key] = (dict(self.frames), self.encoder, self._tensors)
         return self.encoder
 
-    def prepare(self) -> dict[str, int]:
-        """The `prepare` stage: write the split and the encoder unless they are up to date."""
+    def prepare(self, out_dir: Path | None = None) -> dict[str, int]:
+        """The `prepare` stage: write the split and the encoder unless they are up to date
+        (to `out_dir`, the stage's staged twin of processed_dir, when given)."""
         manifest = self.manifest()
         if is_prepared(self.processed_dir, manifest):
             from mbegu.data.split import read_manifest
 
             return (read_manifest(self.processed_dir) or {}).get("rows", {})
         frames, encoder = self.build()
-        return write_prepared(self.processed_dir, frames, encoder.to_dict(), manifest)
+        out = out_dir or self.processed_dir
+        return write_prepared(out, frames, encoder.to_dict(), manifest)
 
     def build(self) -> tuple[dict[str, pd.DataFrame], Encoder]:
         """Read, check, split and fit: ({split: rows}, encoder)."""

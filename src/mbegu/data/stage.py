@@ -9,9 +9,12 @@ from mbegu.project import project_root
 
 def prepare(cfg: DictConfig) -> dict[str, int]:
     from mbegu.data.sources import build_data
+    from mbegu.staging import staged_outputs
 
-    data = build_data(cfg, project_root())
-    rows = data.prepare()
+    root = project_root()
+    data = build_data(cfg, root)
+    with staged_outputs(root, "prepare") as stage:
+        rows = data.prepare(stage.path(data.processed_dir))
     shown = ", ".join(f"{k} {v}" for k, v in rows.items())
     print(f"prepared {data.processed_dir} ({shown})")
     return rows

@@ -66,12 +66,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from mbegu.evaluation.reports import test_metrics, write_predictions, write_reports
     from mbegu.models.mlflow_model import log_model
     from mbegu.models.saved import load_model, model_md5
+    from mbegu.staging import staged_outputs
 
     tracker: MlflowTracker = instantiate(cfg.tracking, where="tracking")
     digest = model_md5(paths["model_dir"])
     run_id = find_train_run(tracker, paths["run_file"], digest)
     tracker.require_run(run_id)
-    with tracker.run(run_id):
+    # All of the stage's outputs or none: they move into place once the run's logging is done.
+    with tracker.run(run_id), staged_outputs(root, "evaluate") as stage:
         saved = load_model(paths["model_dir"])
         data = build_data(cfg, root)
         data.load()
@@ -89,12 +91,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             )
         preds = probs.argmax(axis=1)
         metrics = {"test": test}
-        files = write_reports(paths["reports_dir"], metrics, labels, preds, saved.classes)
+        reports = stage.files_of(paths["reports_dir"])
+        files = write_reports(reports, metrics, labels, preds, saved.classes)
         # Git-ignored and cached by DVC: a fresh clone lacks it, so `dvc repro` evaluates the
         # model that train just made even though the committed reports already match.
-        predictions = paths["model_dir"].parent / "evaluation" / "test_predictions.csv"
-        write_predictions(predictions, labels, probs, saved.classes)
-        _write_run_link(paths["reports_dir"] / "run.json", run_id, digest)
+        predictions = stage.path(paths["model_dir"].parent / "evaluation")
+        write_predictions(predictions / "test_predictions.csv", labels, probs, saved.classes)
+        _write_run_link(paths["reports_dir"] / "run.json", reports / "run.json", run_id, digest)
 
         flat = flat_metrics(test)
         client = tracker.client
@@ -160,11 +163,12 @@ def metric_keys(classes: list[str]) -> dict[str, str]:
     return keys
 
 
-def _write_run_link(path: Path, run_id: str, digest: str) -> None:
+def _write_run_link(path: Path, out: Path, run_id: str, digest: str) -> None:
     """reports/run.json, the link from a DVC experiment to its MLflow run (a column in
     `dvc exp show`), committed by DVC into each experiment. Plain `dvc repro` writes a
     placeholder with no run id, so a clean clone stays clean, but keeps an experiment's link
-    (after `dvc exp apply` and a commit) while the model is still that experiment's."""
+    (after `dvc exp apply` and a commit) while the model is still that experiment's. Read
+    from `path`, written to `out` (its staged twin)."""
     from mbegu.io import atomic_write_json
 
     name = os.environ.get("DVC_EXP_NAME")
@@ -176,7 +180,7 @@ def _write_run_link(path: Path, run_id: str, digest: str) -> None:
         if isinstance(kept, dict) and kept.get("dvc_exp_name") and kept.get("model_md5") == digest:
             return
     link = {"dvc_exp_name": name, "mlflow_run_id": run_id if name else None, "model_md5": digest}
-    atomic_write_json(path, link)
+    atomic_write_json(out, link)
 
 
 def promote(

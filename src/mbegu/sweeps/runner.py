@@ -4,8 +4,9 @@ One coordinator per invocation: it opens (or reopens) the study and its parent M
 runs `sweep.workers` workers (in-process for one, else child processes on the same study),
 then writes the best trial as a Hydra config and prints a summary. Running the same command
 again continues the study until n_trials trials have finished in total. This module runs the
-processes and trials; the study (study.py), the MLflow runs (runs.py), the best config
-(best.py) and the summary (report.py) live beside it.
+coordinator and each worker's loop; the extra processes (workers.py), one trial (trial.py), the
+study (study.py), the MLflow runs (runs.py), the best config (best.py) and the summary
+(report.py) live beside it.
 """
 
 from __future__ import annotations
@@ -17,20 +18,24 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from mbegu.config.compose import Composer
-from mbegu.errors import first_line
 from mbegu.security import instantiate, mask_secrets
 from mbegu.sweeps import storage as trials
 from mbegu.sweeps.report import format_summary, log_summary, summarize
-from mbegu.sweeps.runs import STUDY_TAG, TRIAL_TAG, close_dead_run, parent_run, tag_trial
+from mbegu.sweeps.runs import (
+    close_dead_run,
+    finished_parent,
+    parent_run,
+)
 from mbegu.sweeps.space import SearchSpace
 from mbegu.sweeps.study import base_overrides, open_study, study_uid, sweep_config
+from mbegu.sweeps.trial import run_trial
 from mbegu.sweeps.workers import Workers, import_trial_modules
 from mbegu.threads import budget_for
 
 if TYPE_CHECKING:
     import optuna
     from optuna.storages import BaseStorage
-    from optuna.trial import FrozenTrial, TrialState
+    from optuna.trial import FrozenTrial
 
     from mbegu.tracking.tracker import MlflowTracker
 
@@ -54,6 +59,16 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
         tracker: MlflowTracker = instantiate(cfg.tracking, where="tracking")
         tracker.check()
         study, storage, where = open_study(cfg)
+        ended = finished_parent(tracker, study_uid(study))
+        if ended and trials.finished(study, s.n_trials):  # a finished sweep's record stays
+            children.abandon()
+            children.wait()
+            print(
+                f"sweep '{s.study_name}' has its {s.n_trials} trials; parent run {ended} unchanged"
+            )
+            summary = summarize(study, cfg, overrides, time.perf_counter() - started)
+            print(format_summary(summary), flush=True)
+            return summary
         run_id = parent_run(tracker, cfg, where, study_uid(study))
     except BaseException:
         children.abandon()  # they exit without a trial
@@ -209,68 +224,6 @@ def _optimize_until_done(
         if time.monotonic() - checked >= pause:
             checked = time.monotonic()
             fail_dead()
-
-
-def run_trial(
-    cfg: DictConfig,
-    composer: Composer,
-    trial: optuna.Trial,
-    space: SearchSpace,
-    parent: str,
-    tracker: MlflowTracker,
-) -> tuple[TrialState, float | None]:
-    """Train one trial, tracked by the worker's `tracker`; returns (Optuna state, objective
-    value)."""
-    import optuna
-    from optuna.trial import TrialState
-    from optuna_integration import PyTorchLightningPruningCallback
-
-    from mbegu.training.train import train
-
-    s = cfg.sweep
-    tags = {STUDY_TAG: s.study_name, TRIAL_TAG: str(trial.number)}
-    picked = space.suggest(trial)
-    trial.set_user_attr("overrides", picked)
-    print(f"trial {trial.number}: {' '.join(picked)}", flush=True)
-    pruning = PyTorchLightningPruningCallback(trial, monitor=s.metric)
-    same_store = True  # unless the space searches tracking.*: the trial's run is elsewhere
-    try:
-        trial_cfg = composer(picked)
-        same_store = trial_cfg.tracking == cfg.tracking
-        result = train(
-            trial_cfg,
-            tracker=tracker if same_store else None,
-            callbacks=[pruning],
-            parent_run_id=parent,
-            run_name=f"{s.study_name}-trial-{trial.number}",
-            tags=tags,
-            finish_on=(optuna.TrialPruned,),
-            outputs="none",
-            last_checkpoint=False,
-        )
-    except optuna.TrialPruned as pruned:
-        reason = str(pruned).rstrip(".").replace("Trial was pruned", "pruned")
-        run_id = getattr(pruned, "mbegu_run_id", None) if same_store else None
-        tag_trial(tracker, tags, parent, "pruned", reason, run_id)
-        print(f"trial {trial.number}: {reason}", flush=True)
-        return TrialState.PRUNED, None
-    except Exception as err:  # NaN loss, a bad combination of params: record, go on
-        reason = first_line(err)
-        trial.set_user_attr(trials.ERROR, reason)
-        run_id = getattr(err, "mbegu_run_id", None) if same_store else None
-        tag_trial(tracker, tags, parent, "failed", reason, run_id)
-        print(f"trial {trial.number}: failed: {reason}", flush=True)
-        return TrialState.FAIL, None
-    values = [row[s.metric] for row in result.history if s.metric in row]
-    if not values:
-        reason = f"metric {s.metric} was never logged: set sweep.metric to e.g. val/acc"
-        trial.set_user_attr(trials.ERROR, reason)
-        tag_trial(tracker, tags, parent, "failed", reason, run_id=result.run_id)
-        return TrialState.FAIL, None
-    value = max(values) if s.direction == "maximize" else min(values)
-    tag_trial(tracker, tags, parent, "complete", None, run_id=result.run_id)
-    print(f"trial {trial.number}: {s.metric} {value:.4f}", flush=True)
-    return TrialState.COMPLETE, value
 
 
 def run_worker(overrides: Sequence[str], parent: str, index: int = 1) -> None:

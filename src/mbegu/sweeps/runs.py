@@ -20,20 +20,28 @@ UID_TAG = "mbegu.sweep.study_uid"
 FinalState = Literal["complete", "pruned", "failed"]  # a trial run's STATE_TAG
 
 
+def _parents(tracker: MlflowTracker, uid: str) -> list[Run]:
+    """The parent runs of the study `uid`, oldest first."""
+    query = f"tags.`{UID_TAG}` = '{uid}' and tags.`mbegu.sweep.role` = 'parent'"
+    return tracker.client.search_runs(
+        [tracker.experiment_id()], filter_string=query, order_by=["attributes.start_time ASC"]
+    )
+
+
+def finished_parent(tracker: MlflowTracker, uid: str) -> str | None:
+    """The study's parent run if it has ended: a rerun with nothing left to run leaves it
+    as it is (its status, tags and artifacts are that sweep's record)."""
+    found = _parents(tracker, uid)
+    return found[0].info.run_id if found and found[0].info.status != "RUNNING" else None
+
+
 def parent_run(tracker: MlflowTracker, cfg: DictConfig, where: str, uid: str) -> str:
     """The study's one parent run: found by its tag on a rerun or from another machine.
 
     Two coordinators starting at once may both create one; both then keep the oldest.
     """
     client, name = tracker.client, cfg.sweep.study_name
-    query = f"tags.`{UID_TAG}` = '{uid}' and tags.`mbegu.sweep.role` = 'parent'"
-
-    def existing() -> list[Run]:
-        return client.search_runs(
-            [tracker.experiment_id()], filter_string=query, order_by=["attributes.start_time ASC"]
-        )
-
-    found = existing()
+    found = _parents(tracker, uid)
     if found:
         return found[0].info.run_id
     mine = tracker.start_run(
@@ -45,7 +53,7 @@ def parent_run(tracker: MlflowTracker, cfg: DictConfig, where: str, uid: str) ->
         },
         run_name=f"sweep-{name}",
     )
-    oldest = existing()[0].info.run_id
+    oldest = _parents(tracker, uid)[0].info.run_id
     if oldest != mine:
         client.delete_run(mine)
     return oldest

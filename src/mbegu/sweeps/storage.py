@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from mbegu.errors import MbeguError, first_line
 from mbegu.processes import alive
+from mbegu.sweeps.journal import repair_torn_tail
 
 if TYPE_CHECKING:
     import optuna
@@ -58,6 +59,7 @@ def make_storage(
         relative = url or f"sweeps/{safe_name(study_name, 'sweep.study_name')}.journal"
         path = inside(root, relative, "sweep.storage")
         path.parent.mkdir(parents=True, exist_ok=True)
+        repair_torn_tail(path)
         return _created_claimed(JournalStorage(JournalFileBackend(str(path)))), str(path)
     failure: Exception
     for attempt in range(3):
@@ -216,6 +218,14 @@ def counted(trial: FrozenTrial) -> bool:
     if trial.state == TrialState.FAIL:
         return ERROR in trial.user_attrs
     return trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+
+
+def finished(study: optuna.Study, n_trials: int) -> bool:
+    """n_trials count and none is running or queued: nothing is left to run."""
+    from optuna.trial import TrialState
+
+    busy = (TrialState.RUNNING, TrialState.WAITING)
+    return done(study) >= n_trials and not study.get_trials(deepcopy=False, states=busy)
 
 
 def done(study: optuna.Study) -> int:

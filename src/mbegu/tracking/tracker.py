@@ -235,9 +235,11 @@ class MlflowTracker:
         from mbegu.processes import signals_deferred
 
         with signals_deferred():
-            if tags:
-                self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-            self.client.set_terminated(run_id, status)
+            try:
+                if tags:
+                    self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            finally:  # a full store may refuse the new tag row but still take the status
+                self.client.set_terminated(run_id, status)
 
     def require_run(self, run_id: str) -> None:
         from mlflow.exceptions import MlflowException

@@ -331,16 +331,23 @@ def _write_outputs(
 
     encoder = datamodule.data.load()
     if outputs == "pipeline":
-        save_model(paths["model_dir"], model.net, config, encoder)
-        digest = model_md5(paths["model_dir"])
-        tracker.client.set_tag(run_id, TAG_MODEL_MD5, digest)  # evaluate finds the run by it
-        columns = list(dict.fromkeys(k for row in rows for k in row))
-        lines = [",".join(columns)]
-        lines += [",".join(_fmt(row.get(c)) for c in columns) for row in rows]
-        atomic_write_text(paths["reports_dir"] / "history.csv", "\n".join(lines) + "\n")
-        # Not a DVC output (run ids differ on every run, the model does not): how `evaluate`
-        # finds the run to complete.
-        atomic_write_json(paths["run_file"], {"mlflow_run_id": run_id, "model_md5": digest})
+        from mbegu.staging import staged_outputs
+
+        # All of the stage's outputs or none: they move into place together at the end.
+        with staged_outputs(project_root(), "train") as stage:
+            model_dir = stage.path(paths["model_dir"])
+            save_model(model_dir, model.net, config, encoder)
+            digest = model_md5(model_dir)
+            tracker.client.set_tag(run_id, TAG_MODEL_MD5, digest)  # evaluate finds the run by it
+            columns = list(dict.fromkeys(k for row in rows for k in row))
+            lines = [",".join(columns)]
+            lines += [",".join(_fmt(row.get(c)) for c in columns) for row in rows]
+            history = stage.path(paths["reports_dir"] / "history.csv")
+            atomic_write_text(history, "\n".join(lines) + "\n")
+            # Not a DVC output (run ids differ on every run, the model does not): how
+            # `evaluate` finds the run to complete.
+            link = {"mlflow_run_id": run_id, "model_md5": digest}
+            atomic_write_json(stage.path(paths["run_file"]), link)
         return
     from mbegu.models.mlflow_model import log_model
 
