@@ -134,15 +134,22 @@ def test_rerun_continues_to_n_trials(project, client, experiment) -> None:
 
 
 @pytest.mark.slow
-def test_two_workers_share_one_study(project, client, experiment) -> None:
-    """Two workers, one study; each worker's torch takes half the usable cores."""
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_two_workers_share_one_study(project, client, experiment, start: str) -> None:
+    """Two workers, one study, forked or spawned; each worker's torch takes half the usable
+    cores."""
     from mbegu.threads import usable_cores
 
     mbegu = Path(sys.executable).with_name("mbegu")
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     done = subprocess.run(
         # Trials long enough that the second worker, seconds behind, joins before the end.
-        [str(mbegu), "sweep", *sweep_args(experiment, "parallel", 6, "sweep.workers=2", epochs=30)],
+        [
+            str(mbegu),
+            "sweep",
+            *sweep_args(experiment, f"parallel-{start}", 6, "sweep.workers=2", epochs=30),
+            f"sweep.worker_start={start}",
+        ],
         cwd=project,
         capture_output=True,
         text=True,
@@ -150,7 +157,7 @@ def test_two_workers_share_one_study(project, client, experiment) -> None:
         env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    study = load(project, "parallel")
+    study = load(project, f"parallel-{start}")
     counted = [t for t in study.trials if trials.counted(t)]
     assert len(counted) == 6
     numbers = [t.number for t in study.trials]

@@ -360,6 +360,7 @@ def test_read_only_artifact_store_is_one_line(project: Path, tmp_path: Path) -> 
     [
         (["sweep.n_trials=0"], "sweep.n_trials must be a whole number of at least 1: got 0"),
         (["sweep.workers=0"], "sweep.workers must be a whole number of at least 1: got 0"),
+        (["sweep.worker_start=thread"], "sweep.worker_start='thread': use auto, fork or spawn"),
         (["sweep.study_name=../../evil"], "sweep.study_name='../../evil' is not a plain name"),
         (["sweep.study_name=/tmp/evil"], "sweep.study_name='/tmp/evil' is not a plain name"),
         (["sweep.storage=../evil.journal"], "sweep.storage='../evil.journal' points outside"),
