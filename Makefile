@@ -39,7 +39,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-uv install-pip run data repro test test-fast lint format ui bench bench-data lock clean
+.PHONY: help install install-uv install-pip run data repro test test-fast lint format ui bench bench-parallel bench-data lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -123,8 +123,12 @@ format: install ## ruff fix and format
 ui: install ## MLflow UI on http://127.0.0.1:5000 for this project's runs
 	$(BIN)/mbegu ui
 
-bench: data ## mbegu vs bare Lightning and plain PyTorch: train stage, sweep, pipeline (ratios, targets)
+bench: data ## mbegu vs bare Lightning and plain PyTorch: train stage, sweep, pipeline; then bench-parallel
 	$(BIN)/python benchmarks/train_overhead.py
+	$(BIN)/python benchmarks/parallel.py
+
+bench-parallel: data ## mbegu beside itself: two trains at once, sweep workers, dvc exp run -j 2 (ratios, targets)
+	$(BIN)/python benchmarks/parallel.py
 
 bench-data: install ## mbegu vs logistic regression on tables (ARGS="--text F.tsv ..." for text)
 	$(BIN)/python benchmarks/data_quality.py $(ARGS)
