@@ -62,7 +62,11 @@ def test_help_examples_name_options_that_exist() -> None:
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
-def test_every_option_composes_and_instantiates(group: str, option: str, tmp_path) -> None:
+def test_every_option_composes_and_instantiates(
+    group: str, option: str, tmp_path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This worker's own store: the project's default one is shared by every xdist worker.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     overrides = [f"{group}={option}"]
     if group == "trainer" and option == "gpu" and not torch.cuda.is_available():
         # Everything but the device must still be a valid Trainer argument on a CPU machine.
