@@ -26,6 +26,19 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, usable_cores() // workers)))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest first: the tests that share one xdist worker (a clone, a server), then the slow
+    ones, then the rest, so that no worker is left with a long group at the end while the
+    other idles (xdist hands out work in collection order)."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("xdist_group"):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)  # stable: each rank keeps the files' order
+
+
 @pytest.fixture(scope="session")
 def digits_text() -> str:
     from mbegu.data.digits import digits_csv

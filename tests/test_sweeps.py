@@ -134,8 +134,8 @@ def test_rerun_continues_to_n_trials(project, client, experiment) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("start", ["fork", "spawn"])
-def test_two_workers_share_one_study(project, client, experiment, start: str) -> None:
+@pytest.mark.parametrize(("start", "epochs"), [("fork", 10), ("spawn", 30)])
+def test_two_workers_share_one_study(project, client, experiment, start: str, epochs) -> None:
     """Two workers, one study, forked or spawned; each worker's torch takes half the usable
     cores."""
     from mbegu.threads import usable_cores
@@ -143,11 +143,11 @@ def test_two_workers_share_one_study(project, client, experiment, start: str) ->
     mbegu = Path(sys.executable).with_name("mbegu")
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     done = subprocess.run(
-        # Trials long enough that the second worker, seconds behind, joins before the end.
         [
             str(mbegu),
             "sweep",
-            *sweep_args(experiment, f"parallel-{start}", 6, "sweep.workers=2", epochs=30),
+            # A forked worker starts at once; a spawned one imports for seconds first.
+            *sweep_args(experiment, f"parallel-{start}", 6, "sweep.workers=2", epochs=epochs),
             f"sweep.worker_start={start}",
         ],
         cwd=project,
