@@ -120,3 +120,21 @@ def test_python_dash_m_mbegu_is_the_command() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "mbegu sweep sweep=default" in done.stdout
+
+
+def test_the_version_comes_from_git() -> None:
+    """setuptools-scm derives it at install: a release tag's number, else the next one with
+    the commit (`0.1.1.dev12+g1a2b3c4`); never the fallback for a copy without git."""
+    import importlib.metadata
+    import re
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mbegu", "--version"], capture_output=True, text=True, check=True
+    )
+    version = importlib.metadata.version("mbegu")
+    assert done.stdout.strip() == f"mbegu {version}"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version) or re.search(r"\+g[0-9a-f]{7,}", version), (
+        version
+    )

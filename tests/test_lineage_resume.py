@@ -4,6 +4,7 @@ SIGTERM, fine-tuning, `mbegu predict` through each way of naming a model, the re
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import signal
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ def test_run_captures_its_environment(project, client, experiment) -> None:
     import torch
 
     assert run.data.tags["mbegu.version.torch"] == torch.__version__
+    assert run.data.tags["mbegu.version.mbegu"] == importlib.metadata.version("mbegu")
     assert run.data.tags["mbegu.python"] == ".".join(map(str, sys.version_info[:3]))
     assert (
         run.data.tags["mbegu.lock.md5"] == hashlib.md5((REPO / "uv.lock").read_bytes()).hexdigest()

@@ -12,9 +12,9 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from mbegu import __version__
+import mbegu
 from mbegu.errors import MbeguError
 
 if TYPE_CHECKING:
@@ -283,6 +283,18 @@ def cmd_server(args: argparse.Namespace) -> int:
     )
 
 
+class _PrintVersion(argparse.Action):
+    """argparse's version action, with the version read only when asked: the package
+    metadata lookup costs 50 ms, which every other command would pay."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(f"mbegu {mbegu.__version__}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mbegu",
@@ -290,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"mbegu {__version__}")
+    parser.add_argument("--version", action=_PrintVersion, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     stages: list[tuple[str, str, Stage]] = [

@@ -123,7 +123,7 @@ def installed_versions() -> dict[str, str]:
     return versions
 
 
-KEY_PACKAGES = ("torch", "lightning", "mlflow", "dvc", "hydra-core", "optuna")
+KEY_PACKAGES = ("mbegu", "torch", "lightning", "mlflow", "dvc", "hydra-core", "optuna")
 
 
 def requirements_text() -> str:
