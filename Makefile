@@ -39,7 +39,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-uv install-pip run data repro test test-fast lint format ui bench bench-parallel bench-data lock clean
+.PHONY: help install install-uv install-pip run data repro test test-fast lint format ui bench bench-parallel bench-data docs docs-serve lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -132,6 +132,12 @@ bench-parallel: data ## mbegu beside itself: two trains at once, sweep workers, 
 
 bench-data: install ## mbegu vs logistic regression on tables (ARGS="--text F.tsv ..." for text)
 	$(BIN)/python benchmarks/data_quality.py $(ARGS)
+
+docs: install ## build the docs site into site/ (offline, --strict: a broken link fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: install ## serve the docs on http://127.0.0.1:8000, rebuilt as you edit
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 lock: ## re-lock uv.lock from pyproject.toml, and export its pins for pip (requirements/constraints.txt)
 	@test -x $(UV) || $(BASE_PYTHON) -m pip install -q --target $(VENV)/uv 'uv==$(UV_VERSION)'
