@@ -384,3 +384,20 @@ def test_importance_plot_needs_no_scikit_learn_import() -> None:
         "png": True,
         "sklearn_during_plots": False,
     }
+
+
+def test_a_choice_of_lists_is_searched() -> None:
+    """Optuna's categorical values must be hashable scalars: a choice of widths is searched as
+    its Hydra text, and the trial's override composes back into the list."""
+    from mbegu.sweeps.space import SearchSpace
+
+    space = SearchSpace({"model.net.hidden_sizes": "choice([64], [128,64])"})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(12):
+        trial = study.ask()
+        [override] = space.suggest(trial)
+        seen.add(override)
+        study.tell(trial, 0.0)
+    assert seen == {"model.net.hidden_sizes=[64]", "model.net.hidden_sizes=[128,64]"}
+    assert list(compose(["model.net.hidden_sizes=[128,64]"]).model.net.hidden_sizes) == [128, 64]

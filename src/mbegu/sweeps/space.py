@@ -3,6 +3,7 @@
 model.optimizer.lr: tag(log, interval(0.0003, 0.03))   -> suggest_float(log=True)
 model.net.dropout: interval(0.0, 0.5)                   -> suggest_float
 data.batch_size: choice(32, 64, 128)                    -> suggest_categorical
+model.net.hidden_sizes: choice([64], [128,64])          -> suggest_categorical of "[64]", ...
 trainer.max_epochs: range(10, 40, 10)                   -> suggest_int(step=10)
 model.net.hidden_sizes: "[128,64]"                      -> fixed, not searched
 """
@@ -42,9 +43,18 @@ def _bounds(interval: IntervalSweep) -> tuple[float, float]:
 
 
 def _choices(values: Iterable[object]) -> list[CategoricalChoiceType]:
-    """Hydra's choices as Optuna's categorical ones, which it types as None, bool, int, float
-    or str; a list or dict choice it still takes, with a warning."""
-    return cast("list[CategoricalChoiceType]", list(values))
+    """Hydra's choices as Optuna's categorical ones, which must be None, bool, int, float or
+    str (it hashes them): a list or dict choice, e.g. a network's widths `[128,64]`, becomes
+    its Hydra text, which the trial's override parses back."""
+    return cast("list[CategoricalChoiceType]", [_as_choice(v) for v in values])
+
+
+def _as_choice(value: object) -> object:
+    if isinstance(value, list):
+        return "[" + ",".join(str(_as_choice(v)) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{_as_choice(v)}" for k, v in value.items()) + "}"
+    return value
 
 
 def _check_bounds(key: str, override: Override) -> None:
