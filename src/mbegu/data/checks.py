@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
 
 from mbegu.errors import MbeguError
+from mbegu.features.table import row_number
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import pandas as pd
 
 
 def refuse_duplicate_columns(path: Path, names: list[Any]) -> None:
@@ -132,3 +139,30 @@ def refuse_continuous_target(labels: list[str], rows: int, target: str, where: s
         f"with a few classes, bin it into classes in a new column, or list its values in "
         f"data.classes if they are classes"
     )
+
+
+def apply_missing(
+    frame: pd.DataFrame, checked: list[str], missing: str, path: Path
+) -> pd.DataFrame:
+    """data.missing over the input columns and the label (last in `checked`): error names the
+    first gap; drop leaves out rows with gaps; impute keeps them (the encoder fills them). A
+    row without a label is never imputed."""
+    absent = frame[checked].isna().to_numpy()
+    if not absent.any():
+        return frame
+    if missing == "error":
+        i, j = (int(x) for x in np.argwhere(absent)[0])
+        raise MbeguError(
+            f"{path} row {row_number(i)} column {checked[j]} is missing: fill it, or set "
+            f"data.missing=drop (leave such rows out) or data.missing=impute"
+        )
+    # One flag per row (numpy types any(axis=1) as possibly a lone bool).
+    gone = cast("npt.NDArray[np.bool_]", absent.any(axis=1) if missing == "drop" else absent[:, -1])
+    if gone.any():
+        why = "a missing value" if missing == "drop" else "no label"
+        print(
+            f"{path}: data.missing={missing} leaves out {int(gone.sum())} of "
+            f"{len(frame)} rows ({why})",
+            flush=True,
+        )
+    return frame[~gone].reset_index(drop=True)

@@ -51,9 +51,7 @@ def read_frame(
 
     import pandas as pd
 
-    if not path.is_file():
-        hint = "run `dvc pull` to restore it" if "data" in path.parts else "check the path"
-        raise MbeguError(f"data file {path} not found: {hint}")
+    require_file(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS and sep is None:
         raise MbeguError(
@@ -138,3 +136,24 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     from mbegu.io import atomic_write_text
 
     atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
+def require_file(path: Path) -> Path:
+    """The path, if it is a file; else one line saying how to get it back."""
+    if not path.is_file():
+        hint = "run `dvc pull` to restore it" if "data" in path.parts else "check the path"
+        raise MbeguError(f"data file {path} not found: {hint}")
+    return path
+
+
+def read_source(
+    path: Path, target: str, sep: str | None = None, quoting: str | None = None
+) -> pd.DataFrame:
+    """A data source's file as text cells, refused when it has no rows or no label column."""
+    frame = read_frame(path, sep, quoting)
+    if frame.empty:
+        raise MbeguError(f"{path} has no rows: check the file")
+    if target not in frame.columns:
+        shown = ", ".join(map(str, list(frame.columns)[:6]))
+        raise MbeguError(f"{path} has no column {target!r} (data.target): its columns are {shown}")
+    return frame

@@ -16,6 +16,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
+from mbegu.errors import MbeguError
 from mbegu.io import atomic_dir
 
 SPLITS = ("train", "val", "test")
@@ -36,6 +37,28 @@ def stratified_split(
         parts["val"].append(rows[n_test : n_test + n_val])
         parts["train"].append(rows[n_test + n_val :])
     return {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
+
+
+def split_rows(
+    frame: pd.DataFrame,
+    codes: np.ndarray,
+    classes: list[str],
+    where: Path,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+) -> dict[str, pd.DataFrame]:
+    """One file's rows as the train, val and test splits, stratified by class and seeded;
+    a class too small to reach every split is one line."""
+    counts = np.bincount(codes, minlength=len(classes))
+    if counts.min() < 3:
+        raise MbeguError(
+            f"{where}: class {classes[int(counts.argmin())]!r} has {int(counts.min())} rows, "
+            f"too few to stratify into train/val/test: add rows, or give "
+            f"data.train_path/val_path/test_path"
+        )
+    indices = stratified_split(codes, val_fraction, test_fraction, seed)
+    return {split: frame.iloc[rows].reset_index(drop=True) for split, rows in indices.items()}
 
 
 def read_manifest(out_dir: Path) -> dict[str, Any] | None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def as_text(value: object) -> str | None:
@@ -30,3 +34,8 @@ def sort_classes(names: set[str]) -> list[str]:
         return sorted(names, key=lambda name: (float(name), name))  # "1" and "1.0": both kept
     except ValueError:
         return sorted(names)
+
+
+def label_values(frame: pd.DataFrame, target: str) -> set[str]:
+    """The distinct labels of a column, as text (a missing label is none)."""
+    return {v for v in map(as_text, frame[target].tolist()) if v is not None}

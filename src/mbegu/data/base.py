@@ -1,0 +1,256 @@
+"""What tables and texts share (`FileData`): the sources, the split, the encoder, the batches.
+
+Both read one file split by `seed` (stratified) or given train/val/test files, apply
+`data.missing`, fit their encoder on the train split only and hand out encoded tensors.
+The `prepare` stage writes the split and the encoder (data.split); training reads them when
+they match the data and config, else (an ad hoc `mbegu train seed=7`) redoes them in memory, so
+only the DVC stage ever writes artifacts/processed. No Lightning here: `prepare`, `evaluate`
+and `predict` never import it (data.datamodule wraps these for training). The kinds live in
+data.table and data.text; data.sources names them for configs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from mbegu.data import cache
+from mbegu.data.checks import apply_missing, look_alike_labels, refuse_continuous_target
+from mbegu.data.files import file_md5, read_frame, read_source, require_file
+from mbegu.data.split import SPLITS, is_prepared, read_encoder, split_rows, write_prepared
+from mbegu.errors import MbeguError
+from mbegu.features import Encoder, encoder_from_dict
+from mbegu.features.labels import as_text, label_values, sort_classes
+from mbegu.features.table import MISSING_POLICIES, class_indices, require_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mbegu.data.loading import Batch
+
+
+class FileData:
+    """What tables and texts share: sources, missing values, the split, the batches."""
+
+    kind = ""
+
+    def __init__(
+        self,
+        target: str,
+        name: str = "data",
+        dir: str = "data",
+        path: str | None = None,
+        train_path: str | None = None,
+        val_path: str | None = None,
+        test_path: str | None = None,
+        sep: str | None = None,
+        quoting: str | None = None,
+        drop: list[str] | None = None,
+        classes: list[object] | None = None,
+        missing: str = "error",
+        label_normalize: bool = False,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        batch_size: int = 64,
+        processed_dir: str = "artifacts/processed",
+        seed: int = 0,
+    ) -> None:
+        if missing not in MISSING_POLICIES:
+            raise MbeguError(f"data.missing={missing!r}: use one of {', '.join(MISSING_POLICIES)}")
+        given = [train_path, val_path, test_path]
+        if (path is None and not all(given)) or (path is not None and any(given)):
+            raise MbeguError(
+                "give either data.path (one file, split by seed) or all three of "
+                "data.train_path, data.val_path and data.test_path (given splits)"
+            )
+        if not target:
+            raise MbeguError(
+                "data.target is not set: name the label column, e.g. data.target=label"
+            )
+        from mbegu.data.files import QUOTING
+
+        if quoting is not None and quoting not in QUOTING:
+            raise MbeguError(f"data.quoting={quoting!r}: use csv, none, or null (by extension)")
+        self.name, self.target, self.sep, self.missing = name, str(target), sep, missing
+        self.quoting = quoting
+        given_paths = {"train": train_path, "val": val_path, "test": test_path}
+        self.sources = (
+            {"all": Path(path)}
+            if path is not None
+            else {split: Path(file) for split, file in given_paths.items() if file}  # all three
+        )
+        self.drop = [str(c) for c in drop or []]
+        self.label_normalize = bool(label_normalize)
+        # A null among data.classes stays None (never matched by a label); the rest are text.
+        self.classes = cast("list[str] | None", [as_text(c) for c in classes] if classes else None)
+        if self.classes and self.label_normalize:  # the same spellings as the labels
+            self.classes = list(dict.fromkeys(c.strip().lower() for c in self.classes))
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.batch_size, self.seed = batch_size, seed
+        self.processed_dir = Path(processed_dir)
+        self.encoder: Encoder | None = None
+        self.frames: dict[str, pd.DataFrame] = {}
+        self._tensors: dict[str, Batch] = {}
+
+    # -- what a subclass says -------------------------------------------------------------
+    def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:
+        raise NotImplementedError
+
+    def fit_encoder(self, train: pd.DataFrame, columns: list[str], classes: list[str]) -> Encoder:
+        raise NotImplementedError
+
+    def options(self) -> dict[str, Any]:
+        """The config that shapes the prepared data (the manifest compares it)."""
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "drop": self.drop,
+            "classes": self.classes,
+            "missing": self.missing,
+            "label_normalize": self.label_normalize,
+            "sep": self.sep,
+            "quoting": self.quoting,
+            "val_fraction": self.val_fraction,
+            "test_fraction": self.test_fraction,
+            "seed": self.seed,
+        }
+
+    # -- what training and inference read -------------------------------------------------
+    @property
+    def feature_names(self) -> list[str]:
+        """The raw columns the model reads, in order: what `predict` and MLflow ask for."""
+        return self.load().columns
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.load().classes
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return self.load().sizes
+
+    def manifest(self) -> dict[str, Any]:
+        sources = {key: file_md5(require_file(path)) for key, path in self.sources.items()}
+        return {"sources": sources, "options": self.options()}
+
+    def digest(self) -> str:
+        """One version of the data as a run saw it: the md5 of its source files."""
+        import hashlib
+
+        sources = self.manifest()["sources"]
+        if len(sources) == 1:
+            return next(iter(sources.values()))
+        return hashlib.md5(" ".join(f"{k}={v}" for k, v in sources.items()).encode()).hexdigest()
+
+    def source_paths(self) -> list[Path]:
+        return list(self.sources.values())
+
+    def load(self) -> Encoder:
+        """The encoder and the split's rows, from the `prepare` stage's folder when it is up to
+        date, else made here in memory."""
+        if self.encoder is None:
+            manifest = self.manifest()
+            key = cache.key(type(self).__name__, manifest)
+            found = cache.recall(key)
+            if found is not None:
+                frames, self.encoder, self._tensors = found
+                self.frames = dict(frames)
+                return self.encoder
+            if is_prepared(self.processed_dir, manifest):
+                encoder = encoder_from_dict(read_encoder(self.processed_dir), "encoder.json")
+                for split in SPLITS:
+                    self.frames[split] = read_frame(self.processed_dir / f"{split}.csv")
+                self.encoder = encoder
+            else:
+                self.frames, self.encoder = self.build()
+            cache.keep(key, (dict(self.frames), self.encoder, self._tensors))
+        return self.encoder
+
+    def prepare(self, out_dir: Path | None = None) -> dict[str, int]:
+        """The `prepare` stage: write the split and the encoder unless they are up to date
+        (to `out_dir`, the stage's staged twin of processed_dir, when given)."""
+        manifest = self.manifest()
+        if is_prepared(self.processed_dir, manifest):
+            from mbegu.data.split import read_manifest
+
+            return (read_manifest(self.processed_dir) or {}).get("rows", {})
+        frames, encoder = self.build()
+        out = out_dir or self.processed_dir
+        return write_prepared(out, frames, encoder.to_dict(), manifest)
+
+    def build(self) -> tuple[dict[str, pd.DataFrame], Encoder]:
+        """Read, check, split and fit: ({split: rows}, encoder)."""
+        frames = {
+            key: read_source(path, self.target, self.sep, self.quoting)
+            for key, path in self.sources.items()
+        }
+        first_key = next(iter(frames))
+        columns = self.input_columns(frames[first_key], str(self.sources[first_key]))
+        for key, frame in frames.items():
+            require_columns(frame, [*columns, self.target], str(self.sources[key]))
+            where = str(self.sources[key])
+            frame = look_alike_labels(frame, self.target, where, self.label_normalize)
+            self.check_values(frame, columns, self.sources[key])
+            frames[key] = apply_missing(
+                frame, [*columns, self.target], self.missing, self.sources[key]
+            )
+        if "all" in frames:
+            frame = frames.pop("all")
+            classes = self.classes or self._found_classes(frame, self.sources["all"])
+            codes = class_indices(frame, self.target, classes, str(self.sources["all"]))
+            frames = split_rows(
+                frame,
+                codes,
+                classes,
+                self.sources["all"],
+                self.val_fraction,
+                self.test_fraction,
+                self.seed,
+            )
+        else:
+            classes = self.classes or self._found_classes(frames["train"], self.sources["train"])
+            for split in SPLITS:
+                class_indices(frames[split], self.target, classes, str(self.sources[split]))
+        for split in SPLITS:
+            if frames[split].empty:
+                raise MbeguError(
+                    f"the {split} split has no rows (after data.missing={self.missing}): add rows"
+                    f", or raise data.val_fraction / data.test_fraction"
+                )
+        if len(classes) < 2:
+            raise MbeguError(
+                f"{self.target} has only the class {classes}: a classifier needs two or more"
+            )
+        return frames, self.fit_encoder(frames["train"], columns, classes)
+
+    def _found_classes(self, frame: pd.DataFrame, path: Path) -> list[str]:
+        """The label values, sorted; a target of measurements is refused (mbegu classifies)."""
+        classes = sort_classes(label_values(frame, self.target))
+        refuse_continuous_target(classes, len(frame), self.target, str(path))
+        return classes
+
+    def check_values(self, frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+        """Refuse values the encoder could not use, naming the file's own row."""
+
+    def tensors(self, split: str) -> Batch:
+        """(inputs, labels) of one split, encoded: what the network reads."""
+        import torch
+
+        encoder = self.load()
+        if split not in self._tensors:
+            frame, where = self.frames[split], f"the {split} split"
+            labels = torch.from_numpy(encoder.labels(frame, where))
+            self._tensors[split] = (encoder.transform(frame, where), labels)
+        return self._tensors[split]
+
+    def example_frame(self, rows: int = 5) -> pd.DataFrame:
+        """A few raw test rows (input columns only, typed as the model reads them): the MLflow
+        model's input example and signature."""
+        encoder = self.load()
+        frame = self.frames["test"][encoder.columns].dropna().head(rows).copy()
+        for column in getattr(encoder, "numeric", []):
+            frame[column] = frame[column].astype("float64")
+        for column in encoder.columns:
+            if column not in getattr(encoder, "numeric", []):
+                frame[column] = frame[column].map(as_text).astype(object)
+        return frame.reset_index(drop=True)

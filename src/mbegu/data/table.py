@@ -1,0 +1,101 @@
+"""`data=table`: a table's numeric and categorical columns -> one standardised / one-hot vector
+(features.table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mbegu.data.base import FileData
+from mbegu.data.checks import warn_dates
+from mbegu.errors import MbeguError
+from mbegu.features import Encoder
+from mbegu.features.table import TableEncoder, numeric_values
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class TableData(FileData):
+    """`data=table`: numeric and categorical columns -> one standardised / one-hot vector."""
+
+    kind = "table"
+
+    def __init__(
+        self,
+        target: str,
+        features: list[str] | None = None,
+        categorical: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(target, **kwargs)
+        self.features = [str(c) for c in features] if features else None
+        self.categorical = [str(c) for c in categorical] if categorical is not None else None
+
+    def options(self) -> dict[str, Any]:
+        return {**super().options(), "features": self.features, "categorical": self.categorical}
+
+    def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:
+        columns = [str(c) for c in frame.columns]
+        named = [*(self.features or []), *self.drop, *(self.categorical or [])]
+        unknown = [c for c in named if c not in columns]
+        if unknown:
+            raise MbeguError(
+                f"{where} has no column {unknown[0]!r} (named in data.features, data.drop or "
+                f"data.categorical): its columns are {', '.join(columns[:8])}"
+            )
+        chosen = self.features or [c for c in columns if c != self.target and c not in self.drop]
+        chosen = [c for c in chosen if c not in self.drop]
+        if self.target in chosen or not chosen:
+            raise MbeguError(
+                f"data.features must name input columns other than the target {self.target!r}"
+            )
+        return chosen
+
+    def check_values(self, frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+        """An infinity in a column of numbers, found in the file (the row a spreadsheet
+        shows), not later in a split whose row numbers the user cannot see."""
+        for column in columns:
+            if column not in (self.categorical or ()) and is_numeric(frame[column]):
+                numeric_values(frame, column, str(path))  # the encoder's own check
+        unnamed = [c for c in columns if c not in (self.categorical or ())]
+        warn_dates(frame, [c for c in unnamed if not is_numeric(frame[c])], str(path))
+
+    def fit_encoder(self, train: pd.DataFrame, columns: list[str], classes: list[str]) -> Encoder:
+        categorical = self.categorical
+        if categorical is None:  # null: the columns that are not all numbers
+            categorical = [c for c in columns if not is_numeric(train[c])]
+            for column in categorical:
+                refuse_stray_text(train[column], column)
+        return TableEncoder.fit(
+            train,
+            self.target,
+            columns,
+            [c for c in columns if c in categorical],
+            classes,
+            self.missing,
+        )
+
+
+def is_numeric(column: pd.Series) -> bool:
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    present = column.dropna()
+    return bool(len(present)) and bool(pd.to_numeric(present, errors="coerce").notna().all())
+
+
+def refuse_stray_text(column: pd.Series, name: str) -> None:
+    """A column of numbers with a few stray words is a typo, not a category: one-hot encoding
+    it would silently change what the column means."""
+    import pandas as pd
+
+    present = column.dropna()
+    numbers = pd.to_numeric(present, errors="coerce")
+    if len(present) and numbers.notna().mean() >= 0.9:
+        i = int(numbers.isna().to_numpy().argmax())
+        raise MbeguError(
+            f"the train split's column {name} holds numbers but also {present.iloc[i]!r}: fix "
+            f"that value, or list {name} in data.categorical to treat it as categories"
+        )

@@ -1,0 +1,76 @@
+"""`data=text`: one text column of short texts -> word and character n-gram ids
+(features.text)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mbegu.data.base import FileData
+from mbegu.errors import MbeguError
+from mbegu.features import Encoder
+from mbegu.features.text import TextEncoder
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class TextData(FileData):
+    """`data=text`: one text column -> word and character n-gram ids (features.text)."""
+
+    kind = "text"
+
+    def __init__(
+        self,
+        target: str,
+        text_column: str = "text",
+        lowercase: bool = True,
+        word_ngrams: int = 2,
+        char_ngrams: list[int] | None = None,
+        min_count: int = 2,
+        max_vocab: int = 50000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(target, **kwargs)
+        self.text_column, self.lowercase = str(text_column), bool(lowercase)
+        self.word_ngrams, self.min_count, self.max_vocab = word_ngrams, min_count, max_vocab
+        pair = list(char_ngrams) if char_ngrams is not None else [3, 5]
+        if len(pair) != 2 or not all(isinstance(n, int) and n >= 0 for n in pair):
+            raise MbeguError(
+                f"data.char_ngrams={pair!r}: give [shortest, longest], e.g. [3, 5] ([0, 0]: none)"
+            )
+        self.char_ngrams = (pair[0], pair[1])
+
+    def options(self) -> dict[str, Any]:
+        return {
+            **super().options(),
+            "text_column": self.text_column,
+            "lowercase": self.lowercase,
+            "word_ngrams": self.word_ngrams,
+            "char_ngrams": list(self.char_ngrams),
+            "min_count": self.min_count,
+            "max_vocab": self.max_vocab,
+        }
+
+    def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:
+        if self.text_column not in frame.columns:
+            shown = ", ".join(map(str, list(frame.columns)[:8]))
+            raise MbeguError(
+                f"{where} has no column {self.text_column!r} (data.text_column): its columns "
+                f"are {shown}"
+            )
+        return [self.text_column]
+
+    def fit_encoder(self, train: pd.DataFrame, columns: list[str], classes: list[str]) -> Encoder:
+        texts = [t if isinstance(t, str) else "" for t in train[self.text_column].tolist()]
+        return TextEncoder.fit(
+            texts,
+            self.text_column,
+            self.target,
+            classes,
+            self.lowercase,
+            self.word_ngrams,
+            self.char_ngrams,
+            self.min_count,
+            self.max_vocab,
+            self.missing,
+        )
