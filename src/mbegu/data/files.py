@@ -73,7 +73,9 @@ def read_frame(
             if quoting is None:
                 quoting = "none" if separator == "\t" else "csv"
             quote: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL
-            # The header as the file spells it: pandas renames a repeated name (age.1).
+            # The header as the file spells it: pandas renames a repeated name (age.1). The
+            # options are spelled out in both calls: pandas-stubs types read_csv by overloads
+            # that neither a spread dict nor functools.partial can match.
             header = pd.read_csv(
                 path,
                 sep=separator,
