@@ -24,7 +24,7 @@ from mbegu.data.stage import prepare
 from mbegu.security import mask_secrets
 from mbegu.training.train import train
 
-from .helpers.cli import run_cli, runs_of, start_cli, start_ui
+from .helpers.cli import call_main, run_cli, runs_of, start_cli, start_ui
 from .helpers.project import FAST
 from .test_cli_errors import assert_clean_failure
 
@@ -319,7 +319,6 @@ def test_store_locked_too_long_is_one_line(project, client, experiment, tracking
     assert run.info.status in {"FAILED", "KILLED"}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
@@ -338,7 +337,7 @@ def test_store_locked_too_long_is_one_line(project, client, experiment, tracking
     ],
 )
 def test_bad_values_are_one_line(project: Path, overrides: list[str], expected: str) -> None:
-    result = run_cli("train", *FAST, *overrides, cwd=project)
+    result = call_main("train", *FAST, *overrides, cwd=project)  # what it says: in-process
     assert_clean_failure(result, expected, project)
 
 
@@ -354,7 +353,6 @@ def test_read_only_artifact_store_is_one_line(project: Path, tmp_path: Path) -> 
     assert_clean_failure(result, "is not writable", project)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
@@ -371,7 +369,7 @@ def test_bad_sweep_values_are_one_line(project: Path, overrides: list[str], expe
     digits = project / "conf" / "sweep" / "default.yaml"
     backwards = digits.read_text().replace("interval(0.0, 0.5)", "interval(0.5, 0.1)")
     (project / "conf" / "sweep" / "backwards.yaml").write_text(backwards)
-    result = run_cli("sweep", "sweep=default", *FAST, *overrides, cwd=project)
+    result = call_main("sweep", "sweep=default", *FAST, *overrides, cwd=project)
     assert_clean_failure(result, expected, project)
     assert not (project / "sweeps").exists() or not list((project / "sweeps").iterdir())
     assert not (project.parent / "evil.journal").exists()
