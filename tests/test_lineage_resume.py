@@ -21,7 +21,7 @@ from mbegu.evaluation.evaluate import evaluate
 from mbegu.inference.predict import from_folder, from_mlflow, predict_csv
 from mbegu.training.train import train
 
-from .helpers.cli import run_cli, start_cli
+from .helpers.cli import call_main, run_cli, start_cli
 from .helpers.project import FAST, REPO
 
 pytestmark = pytest.mark.usefixtures("no_running_runs")
@@ -249,7 +249,7 @@ def test_predict_cli_and_its_errors(project, evaluated) -> None:
             project / "partial.csv",
             project / "predictions.csv",
         )
-    missing = run_cli("predict", str(test_csv), "--run-id", "0" * 32, cwd=project)
+    missing = call_main("predict", str(test_csv), "--run-id", "0" * 32, cwd=project)
     assert missing.returncode == 2
     assert "no mbegu model at runs:/" in missing.stderr
     assert not (project / "predictions.csv").exists()
