@@ -84,13 +84,10 @@ data: install ## restore the raw data from the DVC remote (no network for the bu
 run: data ## set up, restore the data and run the pipeline (prepare -> train -> evaluate)
 	$(BIN)/dvc repro
 	@echo
-	@$(BIN)/dvc metrics show
+	@$(BIN)/mbegu summary
+	@echo "Put dvc and mbegu on your PATH in this shell:  source $(VENV)/bin/activate"
 	@echo
 	@$(BIN)/mbegu repro-check
-	@echo
-	@echo "Metrics: reports/metrics.json  Plots: reports/ (dvc plots show)  Model: artifacts/model/"
-	@echo "Browse every run in MLflow: make ui  (then open the link it prints)"
-	@echo "Put dvc and mbegu on your PATH in this shell:  source $(VENV)/bin/activate"
 
 repro: install ## run the pipeline again (only the stages whose inputs changed)
 	$(BIN)/dvc repro

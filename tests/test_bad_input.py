@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .helpers.cli import run_cli
+from .helpers.cli import per_class_rows, run_cli
 from .helpers.own_data import survey_csv
 from .test_cli_errors import assert_clean_failure
 
@@ -174,8 +174,8 @@ def test_look_alike_labels_are_named_or_merged(project: Path, normalize: bool) -
 
 @pytest.mark.slow
 def test_class_names_that_differ_only_in_symbols_keep_their_metrics(project: Path, client) -> None:
-    """`<50K` and `>50K` both sanitise to `_50K`: one metric name each, and the mapping
-    logged with the run."""
+    """`<50K` and `>50K` both sanitise to `_50K`: one row and one key each in the run's
+    per-class table, and the mapping logged with the run."""
     raw = project / "data" / "income.csv"
     rows = [f"{i % 7},{'<50K' if i % 7 < 3 else '>50K'}" for i in range(120)]
     raw.write_text("years,income\n" + "\n".join(rows) + "\n")
@@ -190,10 +190,12 @@ def test_class_names_that_differ_only_in_symbols_keep_their_metrics(project: Pat
         assert result.returncode == 0, result.stderr
     run_id = json.loads((project / "artifacts" / "run.json").read_text())["mlflow_run_id"]
     metrics = json.loads((project / "reports" / "metrics.json").read_text())["test"]
-    logged = client.get_run(run_id).data.metrics
+    table = per_class_rows(client, run_id, project / "table")
+    assert list(table) == ["<50K", ">50K"]
     for name, key in (("<50K", "_50K"), (">50K", "_50K_2")):
-        for score in ("precision", "recall", "f1"):
-            assert logged[f"test/class/{key}/{score}"] == metrics["per_class"][name][score]
+        assert table[name]["key"] == key
+        for score in ("precision", "recall", "f1", "support"):
+            assert table[name][score] == metrics["per_class"][name][score]
     saved = Path(client.download_artifacts(run_id, "class_names.json", str(project / "dl")))
     assert json.loads(saved.read_text()) == {"<50K": "_50K", ">50K": "_50K_2"}
 

@@ -225,7 +225,11 @@ def test_ui_shows_the_run(clone: Path) -> None:
         assert [r.info.run_id for r in found] == [r.info.run_id for r in all_runs(clone)]
         # The link it prints opens the training runs, not MLflow 3's GenAI overview.
         link = f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}"
-        assert f"{link}?workflowType=machine_learning" in log.read_text()
+        said = log.read_text()
+        assert f"{link}?workflowType=machine_learning" in said
+        # Quiet: no access-log line per request, no notices or warnings nobody can act on.
+        for noise in ('"GET /', "Security middleware", "DeprecationWarning", "Registry store"):
+            assert noise not in said, said
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
@@ -282,6 +286,11 @@ def test_experiments_compare(clone: Path) -> None:
         assert len(run.inputs.dataset_inputs) == 1
     names = [r.info.run_name for r in all_runs(clone)]
     assert len(set(names)) == len(names) == 3
+    compared = sh("mbegu", "compare", cwd=clone).stdout.splitlines()
+    assert max(map(len, compared)) <= 120
+    for name, row in shown.items():  # each experiment: its change and its run
+        [line] = [li for li in compared if li.startswith(f"{name} ")]
+        assert row["run"]["mlflow_run_id"] in line and "trainer.max_epochs=" in line
 
     first, second = sorted(shown)
     diff = sh("dvc", "metrics", "diff", "--all", "--json", cwd=clone)

@@ -29,7 +29,7 @@ from mbegu.models.saved import load_model, model_md5
 from mbegu.processes import FULL_COLLECTION_EVERY, collect_between_trials, freeze_imports
 from mbegu.training.train import train
 
-from .helpers.cli import runs_of
+from .helpers.cli import per_class_rows, runs_of
 from .helpers.project import FAST
 
 pytestmark = pytest.mark.usefixtures("no_running_runs")
@@ -194,7 +194,12 @@ def test_evaluate_completes_the_same_run(project, client, experiment) -> None:
     assert sum(c["support"] for c in per_class.values()) == len(
         pd.read_csv(project / "artifacts" / "processed" / "test.csv")
     )
-    assert run.data.metrics["test/class/3/recall"] == per_class["3"]["recall"]
+    # Per class: one table artifact, no single-point metric per class and score.
+    assert not [k for k in run.data.metrics if k.startswith("test/class/")]
+    table = per_class_rows(client, run.info.run_id, project / "dl")
+    assert list(table) == list(per_class)
+    assert table["3"]["recall"] == per_class["3"]["recall"]
+    assert table["3"]["support"] == per_class["3"]["support"]
     plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
     assert "plots/confusion_matrix.png" in plots
     confusion = pd.read_csv(project / "reports" / "confusion.csv")

@@ -53,7 +53,7 @@ def start_ui(port: int, cwd: Path, log: Path | None = None) -> subprocess.Popen[
         [str(MBEGU), "ui", "--port", str(port)],
         cwd=cwd,
         stdout=log.open("w") if log else subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
         text=True,
         start_new_session=True,
     )
@@ -94,3 +94,14 @@ def call_main(
         os.environ.clear()
         os.environ.update(saved_env)
     return subprocess.CompletedProcess(["mbegu", *args], code, out.getvalue(), err.getvalue())
+
+
+def per_class_rows(client: Any, run_id: str, folder: Path) -> dict[str, dict[str, Any]]:
+    """The run's per-class table (tables/per_class.json, MLflow's split-oriented JSON) as
+    {class name: {column: value}}."""
+    import json
+
+    path = client.download_artifacts(run_id, "tables/per_class.json", str(folder))
+    table = json.loads(Path(path).read_text())
+    rows = [dict(zip(table["columns"], row, strict=True)) for row in table["data"]]
+    return {row["class"]: row for row in rows}

@@ -27,6 +27,7 @@ EPILOG = """examples:
   dvc exp run -S model=cnn                        the pipeline with an override, as a DVC experiment
   mbegu sweep sweep=default sweep.n_trials=20     an Optuna sweep; rerun to continue it
   mbegu predict examples/digits_rows.csv          predict with the pipeline's model
+  mbegu compare                                   the DVC experiments side by side
   mbegu ui                                        browse runs in the MLflow UI
   mbegu server --backend-store-uri postgresql://mlflow@db/mlflow --host 0.0.0.0
                                                   a team's tracking server
@@ -108,15 +109,19 @@ def run_train(cfg: DictConfig, args: argparse.Namespace) -> None:
     from mbegu.training.train import train
 
     budget_for(cfg)
-    result = train(cfg, outputs="pipeline" if args.params is not None else "run")
+    from mbegu.summary import link_lines, metrics_line, show
+
+    pipeline = args.params is not None
+    result = train(cfg, outputs="pipeline" if pipeline else "run")
     if result.run_id is None:  # a DDP process other than rank 0
         return
-    shown = "  ".join(
-        f"{k} {result.metrics[k]:.4f}"
-        for k in ("val/loss", "val/acc", "val/acc_best")
-        if k in result.metrics
-    )
-    print(f"trained: {shown}  (MLflow run {result.run_id})")
+    line = metrics_line("trained", result.metrics, ("val/acc", "val/acc_best", "val/loss"))
+    lines = [f"{line}  ({len(result.history)} epochs)"]
+    if pipeline:
+        lines.append("model: artifacts/model/  (the evaluate stage tests it next)")
+    if result.link:
+        lines += link_lines(result.link)
+    show(lines)
     if os.environ.get("MBEGU_TIMINGS") == "1":
         import json
 
@@ -198,6 +203,22 @@ def cmd_repro_check(args: argparse.Namespace) -> int:
     lines, as_promised = report(compare(project_root()), describe_machine())
     print("\n".join(lines))
     return 0 if as_promised else 1
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from mbegu.project import project_root
+    from mbegu.summary import pipeline_summary, show
+
+    uri, experiment = configured_tracking()
+    show(pipeline_summary(project_root(), uri, experiment))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from mbegu.cli.compare import compare
+
+    print(compare(args.all))
+    return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -303,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_PrintVersion, help="show the version and exit")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show the libraries' INFO lines and notices too (or MBEGU_LOG_LEVEL=INFO)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     stages: list[tuple[str, str, Stage]] = [
@@ -391,6 +418,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_repro_check)
 
+    p = sub.add_parser(
+        "summary",
+        help="the pipeline's result in a few lines: key test metrics, model, run link",
+        description="What `make run` ends on: the test metrics of reports/metrics.json, where "
+        "the model is, and a link to its MLflow run (the full table: dvc metrics show).",
+    )
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser(
+        "compare",
+        help="the DVC experiments side by side: changed params, key metrics, run id",
+        description="`dvc exp show`, narrowed to what differs: each experiment's name, the "
+        "params it changed from its baseline commit, its key test metrics and MLflow run id.",
+    )
+    p.add_argument(
+        "-A", "--all", action="store_true", help="experiments of every commit, not only HEAD's"
+    )
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("ui", help="open the MLflow UI on this project's store")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
@@ -433,6 +479,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from mbegu.logs import quiet_libraries, set_verbose
+
+    if args.verbose:
+        set_verbose()
+    quiet_libraries()  # before MLflow is imported: it reads its level once
     # mbegu's models need no pickle: MLflow refuses pickled models unless the user opts in.
     os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
     from mbegu.security import mask_secrets

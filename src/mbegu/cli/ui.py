@@ -13,10 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from types import FrameType
 
 from mbegu.errors import MbeguError
+from mbegu.logs import verbose
 from mbegu.security import mask_secrets
+from mbegu.summary import experiment_link
 from mbegu.tracking.store import default_artifact_root
 
 
@@ -31,9 +34,14 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-# MLflow 3's UI opens experiments on its GenAI overview unless told otherwise; this query
-# parameter (remembered by the browser afterwards) opens the training runs list instead.
-TRAINING_VIEW = "workflowType=machine_learning"
+# What MLflow's server prints that nobody browsing their own runs can act on: notices it
+# echoes unconditionally (click.echo, not a logger, so no level hides them).
+NOTICES = (
+    "Registry store URI not provided",
+    "[MLflow] Security middleware enabled with default settings",
+)
+# A deprecation inside MLflow's own server code (starlette.middleware.wsgi).
+STARLETTE_WARNING = "ignore:starlette.middleware.wsgi is deprecated"
 
 
 def serve(
@@ -69,7 +77,10 @@ def serve(
     client = retrying(MlflowClient(uri), 10)
     close_dead_runs(client)
     experiment = client.get_experiment_by_name(experiment_name) if experiment_name else None
-    page = f"#/experiments/{experiment.experiment_id}" if experiment else "#/experiments"
+    base = f"http://{host}:{port}"
+    page = f"{base}/#/experiments"
+    if experiment:
+        page = experiment_link(base, experiment.experiment_id)
     command = [
         sys.executable,
         "-m",
@@ -93,7 +104,23 @@ def serve(
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
-    process = subprocess.Popen(command, env=env, start_new_session=True)
+    quiet = not verbose()
+    if quiet:  # no line per request, no uvicorn start-up lines: warnings and errors only
+        command += ["--uvicorn-opts", "--no-access-log --log-level warning"]
+        warned = [env["PYTHONWARNINGS"]] if env.get("PYTHONWARNINGS") else []
+        env["PYTHONWARNINGS"] = ",".join([*warned, STARLETTE_WARNING])
+    # A team's server keeps MLflow's security notice: it says how to allow other hosts.
+    dropped = () if not quiet else NOTICES[:1] if artifacts_destination else NOTICES
+    process = subprocess.Popen(
+        command,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE if dropped else None,
+        stderr=subprocess.STDOUT if dropped else None,
+        text=True,
+    )
+    if dropped:
+        threading.Thread(target=_forward, args=(process, dropped), daemon=True).start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
@@ -101,8 +128,8 @@ def serve(
     previous = signal.signal(signal.SIGTERM, stop)
     shown = mask_secrets(uri)
     print(
-        f"MLflow {'server' if artifacts_destination else 'UI'} on http://{host}:{port}/{page}?"
-        f"{TRAINING_VIEW} (store {shown}); Ctrl-C stops it",
+        f"MLflow {'server' if artifacts_destination else 'UI'} on {page} (store {shown}); "
+        f"Ctrl-C stops it",
         flush=True,
     )
     try:
@@ -116,7 +143,16 @@ def serve(
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
+def _forward(process: subprocess.Popen[str], dropped: tuple[str, ...]) -> None:
+    """The server's output to this terminal, less the lines that start with `dropped`."""
+    assert process.stdout is not None  # piped by the caller
+    for line in process.stdout:
+        if not line.lstrip().startswith(dropped):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+
+def _stop_group(process: subprocess.Popen[str]) -> None:
     """SIGTERM to the server's whole process group (gunicorn/uvicorn workers included),
     SIGKILL to whatever is still there after 15 s."""
     for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from omegaconf import DictConfig
 
 from mbegu.project import project_root
@@ -16,5 +18,8 @@ def prepare(cfg: DictConfig) -> dict[str, int]:
     with staged_outputs(root, "prepare") as stage:
         rows = data.prepare(stage.path(data.processed_dir))
     shown = ", ".join(f"{k} {v}" for k, v in rows.items())
-    print(f"prepared {data.processed_dir} ({shown})")
+    where = Path(data.processed_dir)
+    if where.is_absolute() and root in where.parents:
+        where = where.relative_to(root)
+    print(f"prepared {where.as_posix()}/ ({shown})")
     return rows

@@ -105,6 +105,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         # logged model, whose page then shows the final and test values, not epoch 0's.
         step = max((m.step for m in client.get_metric_history(run_id, "val/loss")), default=0)
         tracker.log_metrics(run_id, flat, step=step)
+        # Per class: one table, not a single-point chart per class and score on the run page.
+        # MLflow's log_table appends to a table the run has: a run evaluated again (same
+        # model, same split, so the same scores) keeps the one it has.
+        tables = {a.path for a in client.list_artifacts(run_id, "tables")}
+        if PER_CLASS_TABLE not in tables:
+            client.log_table(run_id, per_class_table(test, saved.classes), PER_CLASS_TABLE)
         client.log_dict(run_id, metric_keys(saved.classes), "class_names.json")
         client.log_artifact(run_id, str(files["confusion_png"]), "plots")
         client.log_artifact(run_id, str(files["metrics"]), "reports")
@@ -122,32 +128,42 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             step=step,
         )
         promotion = promote(tracker, run_id, version, test, labels) if version else ""
-    shown = "  ".join(f"test/{k} {test[k]:.4f}" for k in SHOWN if k in test)
-    print(f"{shown}  (MLflow run {run_id})")
+    from mbegu.summary import KEY_TEST_METRICS, link_lines, metrics_line, run_link, show
+
+    lines = [metrics_line("test", test, KEY_TEST_METRICS) + f"  ({len(labels)} rows)"]
     if version:
-        print(promotion)
+        lines.append(promotion)
+    lines += link_lines(run_link(tracker.tracking_uri, tracker.experiment_id(), run_id))
+    show(lines)
     return {**metrics, "mlflow_run_id": run_id, "promoted": promotion.startswith("promoted")}
 
 
-SHOWN = ("acc", "f1_macro", "f1_weighted", "roc_auc", "loss")
+# The run's per-class scores (MLflow's table artifact: the UI shows it as a table).
+PER_CLASS_TABLE = "tables/per_class.json"
 
 
 def flat_metrics(test: dict[str, Any]) -> dict[str, float]:
-    """MLflow's flat keys: test/acc ..., test/class/<class key>/f1 ... (metric_keys)."""
-    flat = {f"test/{k}": float(v) for k, v in test.items() if not isinstance(v, dict)}
-    keys = metric_keys(list(test.get("per_class", {})))
-    for name, scores in test.get("per_class", {}).items():
-        flat |= {
-            f"test/class/{keys[name]}/{k}": float(v) for k, v in scores.items() if k != "support"
-        }
-    return flat
+    """The run's metrics: test/acc, test/f1_macro ... (per-class scores go to a table)."""
+    return {f"test/{k}": float(v) for k, v in test.items() if not isinstance(v, dict)}
+
+
+def per_class_table(test: dict[str, Any], classes: list[str]) -> dict[str, list[Any]]:
+    """One row per class, in the model's class order: its name, its key (metric_keys) and its
+    precision, recall, F1 and support on the test split."""
+    keys = metric_keys(classes)
+    per_class = test.get("per_class", {})
+    scores = ("precision", "recall", "f1", "support")
+    table: dict[str, list[Any]] = {"class": list(classes), "key": [keys[c] for c in classes]}
+    for score in scores:
+        table[score] = [per_class[c][score] for c in classes]
+    return table
 
 
 def metric_keys(classes: list[str]) -> dict[str, str]:
-    """Each class name's part of a metric name: MLflow allows only letters, digits and
-    `_-./ `, so the rest become `_`. Names that differ only there (`<50K`, `>50K`) would share
-    a key and overwrite each other's metrics: a later one gets `_2`, `_3`... The run keeps
-    this mapping as class_names.json."""
+    """Each class name's key: letters, digits and `_-./ ` (the characters MLflow allows in a
+    metric name), the rest become `_`. Names that differ only there (`<50K`, `>50K`) would
+    share a key: a later one gets `_2`, `_3`... The run keeps this mapping as
+    class_names.json, and each key beside its class in the per-class table."""
     import re
 
     keys: dict[str, str] = {}

@@ -7,6 +7,10 @@ travels with the model, so loading it from a store runs only the mbegu you insta
 
 from __future__ import annotations
 
+import io
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +50,28 @@ def _load_pyfunc(path: str) -> Predictor:
     return Predictor(load_model(Path(path)))
 
 
+# What MLflow's registry prints (print to stderr, not a logger, so no level hides it) and the
+# stage's own line says better: "promoted: NAME vN is now @candidate ...".
+REGISTRY_CHATTER = ("Successfully registered model", "Registered model '", "Created version '")
+
+
+@contextmanager
+def registry_chatter_dropped() -> Iterator[None]:
+    """stderr as it was, less MLflow's registry lines (all of it with `-v`)."""
+    from mbegu.logs import verbose
+
+    if verbose():
+        yield
+        return
+    held = io.StringIO()
+    try:
+        with redirect_stderr(held):
+            yield
+    finally:
+        kept = [x for x in held.getvalue().splitlines(True) if not x.startswith(REGISTRY_CHATTER)]
+        sys.stderr.write("".join(kept))
+
+
 def log_model(
     tracker: MlflowTracker,
     run_id: str,
@@ -76,7 +102,7 @@ def log_model(
         logging.getLogger(logger).setLevel(logging.WARNING)
     name = tracker.registered_model_name if register else None
     data = saved.config.get("data") or {}
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run_id), registry_chatter_dropped():
         info = mlflow.pyfunc.log_model(
             name="model",
             loader_module=__name__,

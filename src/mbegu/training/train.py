@@ -45,12 +45,17 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     best_checkpoint: str | None = None
     timings: dict[str, float | list[float]] = field(default_factory=dict)
+    link: str | None = None  # the run's page in the MLflow UI
 
 
 def quiet_lightning() -> None:
-    """Keep the console to what matters: mbegu's epoch lines, warnings and errors."""
+    """Keep the console to what matters: mbegu's epoch lines, warnings and errors (and
+    Lightning's INFO lines with `-v` or MBEGU_LOG_LEVEL, mbegu.logs)."""
+    from mbegu.logs import level, quiet_libraries
+
+    quiet_libraries()
     for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(level())
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     # Epoch metrics come from torchmetrics, whose compute() already reduces across processes.
@@ -198,7 +203,12 @@ def train(
             _write_outputs(config, paths, model, datamodule, report.rows, run_id, tracker, outputs)
     timings["outputs_and_close_s"] = time.perf_counter() - clock
     timings["epoch_s"] = report.seconds
-    return TrainResult(run_id, metrics, report.rows, best, timings)
+    link = None
+    if run_id:
+        from mbegu.summary import run_link
+
+        link = run_link(tracker.tracking_uri, tracker.experiment_id(), run_id)
+    return TrainResult(run_id, metrics, report.rows, best, timings, link)
 
 
 def _fit(
@@ -357,11 +367,10 @@ def _write_outputs(
     saved = load_model(model_dir)
     example = datamodule.data.example_frame()
     log_model(tracker, run_id, saved, model_dir, example, register=False, step=last)
-    print(
-        f"model: {model_dir.relative_to(project_root())} and the MLflow run's `model` "
-        f"(mbegu predict ROWS.csv --run-id {run_id})",
-        flush=True,
-    )
+    from mbegu.summary import show
+
+    where = model_dir.relative_to(project_root()).as_posix()
+    show([f"model: {where} and the run's `model`", f"  mbegu predict ROWS.csv --run-id {run_id}"])
 
 
 def _fmt(value: float | None) -> str:

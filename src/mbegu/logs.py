@@ -1,0 +1,59 @@
+"""What the libraries may print: a command shows mbegu's own lines, the warnings a user can act
+on and errors, not the INFO lines and notices of MLflow, Lightning or uvicorn.
+
+`mbegu -v ...` or MBEGU_LOG_LEVEL=INFO (or DEBUG) brings them back. The level travels in the
+environment, so the processes a command starts (sweep workers, the UI's server) follow it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+LEVEL_ENV = "MBEGU_LOG_LEVEL"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# Warnings no user can act on: MLflow writes a conda.yaml next to every model and asks pip
+# for its version, which a uv-made venv (no pip) lacks; Lightning warns that a small data set
+# has fewer batches per epoch than its logging interval, which mbegu's per-epoch logs ignore.
+UNACTIONABLE = (("mlflow.utils.environment", "Failed to resolve installed pip version"),)
+
+
+def level() -> str:
+    """The level asked for: MBEGU_LOG_LEVEL, else WARNING (quiet)."""
+    asked = os.environ.get(LEVEL_ENV, "").strip().upper()
+    return asked if asked in LEVELS else "WARNING"
+
+
+def verbose() -> bool:
+    """Whether library INFO lines and notices are wanted."""
+    return level() in ("DEBUG", "INFO")
+
+
+def set_verbose() -> None:
+    """`-v`: INFO for this command and the processes it starts."""
+    os.environ[LEVEL_ENV] = "INFO"
+
+
+class _Drop(logging.Filter):
+    """Drops the records whose message holds `text`."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+def quiet_libraries() -> None:
+    """Before MLflow is imported: its level from MBEGU_LOG_LEVEL (MLflow reads
+    MLFLOW_LOGGING_LEVEL once, at import), and the unactionable warnings filtered out."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", level())
+    if verbose():
+        return
+    for name, text in UNACTIONABLE:
+        logging.getLogger(name).addFilter(_Drop(text))
+    # Lightning's comes through warnings.warn (rank_zero_warn), not a logger.
+    warnings.filterwarnings("ignore", ".*is smaller than the logging interval.*")
