@@ -236,7 +236,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     root = project_root()
     cfg = compose()
-    check_output(args.input, args.output, inside(root, cfg.data.get("dir") or "data", "data.dir"))
+    data_dir = inside(root, cfg.data.get("dir") or "data", "data.dir")
+    check_output(args.input, args.output, data_dir, args.force)
     if args.run_id or args.model:
         uri = resolve_tracking_uri(cfg.tracking.get("tracking_uri"))
         check_reachable(uri)
@@ -248,7 +249,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         model = from_mlflow(target, uri)
     else:
         model = from_folder(args.model_dir or root / "artifacts" / "model")
-    result = predict_csv(model, args.input, args.output)
+    result = predict_csv(model, args.input, args.output, args.ids)
     shown = f", accuracy {result['accuracy']:.4f} on its label column" if result else ""
     print(f"wrote {args.output} with {model.source}{shown}")
     return 0
@@ -361,6 +362,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", type=Path, help="CSV with the training feature columns")
     p.add_argument("-o", "--output", type=Path, default=Path("predictions.csv"))
+    p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
+    p.add_argument(
+        "--id",
+        dest="ids",
+        action="append",
+        metavar="COLUMN",
+        help="an input column to copy beside each prediction, to join the output back to the "
+        "input (repeat for more; default: the model's data.drop columns the input has)",
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run-id", help="the model logged by this MLflow run")
     which.add_argument(
