@@ -3,7 +3,7 @@
 everything, its outputs byte for byte those committed (made in another checkout, with another
 MLflow store); two `dvc exp run -S`
 are compared by `dvc exp show`, `dvc metrics diff` and `dvc plots diff`; an ad hoc
-`mbegu train` leaves the pipeline alone."""
+`mbegu train` and a sweep leave the pipeline alone."""
 
 from __future__ import annotations
 
@@ -319,3 +319,37 @@ def test_adhoc_train_leaves_the_pipeline_alone(clone: Path) -> None:
         cwd=clone,
     )
     assert "accuracy" in predicted.stdout
+
+
+def test_a_sweep_leaves_the_pipeline_clean_and_its_best_config_trains(clone: Path) -> None:
+    """The sweep writes conf/experiment/best_<study>.yaml, which .dvcignore keeps out of the
+    stages' conf dependency: `dvc status` stays clean, and the file still retrains."""
+    assert "up to date" in sh("dvc", "status", cwd=clone).stdout
+    best = clone / "conf" / "experiment" / "best_tiny.yaml"
+    try:
+        swept = sh(
+            "mbegu", "sweep", "sweep=default", "debug=fast", "sweep.n_trials=1",
+            "sweep.study_name=tiny", "tracking.experiment_name=e2e-sweep", cwd=clone,
+        )  # fmt: skip
+        assert best.is_file()
+        assert "up to date" in sh("dvc", "status", cwd=clone).stdout
+        retrain = next(li for li in swept.stdout.splitlines() if li.startswith("retrain it:"))
+        assert retrain == (
+            "retrain it: mbegu train experiment=best_tiny  or  dvc exp run -S experiment=best_tiny"
+        )
+        lr = yaml.safe_load(best.read_text())["model"]["optimizer"]["lr"]
+        trained = sh("mbegu", "train", "experiment=best_tiny", cwd=clone)
+        run_id = re.search(r"MLflow run (\w+)\)", trained.stdout)
+        assert run_id, trained.stdout
+        params = store(clone).get_run(run_id.group(1)).data.params
+        assert float(params["model.optimizer.lr"]) == lr
+        # `dvc exp run -S` composes conf/ with DVC's own Hydra call: the file is found there.
+        from dvc.utils.hydra import compose_and_dump
+
+        composed = clone / ".mbegu" / "exp-params.yaml"
+        conf = str(clone / "conf")
+        compose_and_dump(composed, conf, None, "config", str(clone), ["experiment=best_tiny"])
+        assert yaml.safe_load(composed.read_text())["model"]["optimizer"]["lr"] == lr
+    finally:
+        best.unlink(missing_ok=True)
+        shutil.rmtree(clone / "sweeps", ignore_errors=True)
