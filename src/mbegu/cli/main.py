@@ -174,12 +174,12 @@ def cmd_data(args: argparse.Namespace) -> int:
 
         if args.file is None or args.target is None:
             raise MbeguError("usage: mbegu data add FILE --target COLUMN [--text COLUMN]")
-        config = add_data(args.file, args.target, args.text, args.name, project_root(), args.use)
-        name = config.stem
+        added = add_data(args.file, args.target, args.text, args.name, project_root(), args.use)
+        name, model = added.config.stem, added.model
         print(
-            f"wrote {config.relative_to(project_root())} and versioned data/ (data.dvc)"
-            + (f"; conf/config.yaml now uses data: {name}" if args.use else "")
-            + f". Next: dvc repro  (or: dvc exp run -S data={name})"
+            f"wrote {added.config.relative_to(project_root())} and versioned data/ (data.dvc)"
+            + (f"; conf/config.yaml now uses data: {name}, model: {model}" if args.use else "")
+            + f". Next: {added.next_step}"
         )
         return 0
     out = args.out or project_root() / "data" / "digits.csv"
