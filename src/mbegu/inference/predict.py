@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,9 @@ def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
             typed[column] = numeric_values(frame, column, where)
         return pd.DataFrame(model.predict(typed))
 
+    # The served model logs unseen categories for its server's log; here predict_csv warns
+    # once itself, naming the file.
+    logging.getLogger(LOADER).setLevel(logging.ERROR)
     return LoadedModel(predict, model.get_raw_model(), uri)  # mbegu's Predictor: its folder
 
 
