@@ -146,14 +146,14 @@ def test_prepare_writes_split_and_skips_when_up_to_date(tmp_path: Path, digits_t
 
 def test_a_blank_line_to_predict_is_a_row_named_by_its_line(tmp_path: Path) -> None:
     """Every line after the header answers: a blank one is a row of missing values, and the
-    output names rows by the file's line, or by an id column the model's config dropped."""
-    from mbegu.inference.rows import read_rows, row_label
+    output names rows by the file's line, or by the id columns the model's config dropped."""
+    from mbegu.inference.rows import read_rows, row_ids
 
     path = tmp_path / "new.csv"
     path.write_text("id,a,b\nx,1,2\n\ny,3,4\n\n")
     frame = read_rows(path)
     assert len(frame) == 3
     assert frame.iloc[1].isna().all()
-    assert row_label(frame, drop=[]) == ("row", [2, 3, 4])
-    assert row_label(frame, drop=["other", "id"])[0] == "id"
-    assert row_label(frame, drop=["id"])[1][::2] == ["x", "y"]
+    assert row_ids(frame, []) == {"row": [2, 3, 4]}
+    assert list(row_ids(frame, ["other", "id", "b"])) == ["id", "b"]  # those the input has
+    assert row_ids(frame, ["id"])["id"][::2] == ["x", "y"]

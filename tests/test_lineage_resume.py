@@ -220,7 +220,7 @@ def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, eva
     finally:
         mlflow.set_tracking_uri(None)
     frame = pd.read_csv(test_csv)[[f"pixel_{i}" for i in range(64)]].astype(np.float64)
-    probs = registered.predict(frame)[[str(k) for k in range(10)]].to_numpy()
+    probs = registered.predict(frame)[[f"prob_{k}" for k in range(10)]].to_numpy()
     assert probs.shape == (len(frame), 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
     np.testing.assert_allclose(probs, outputs["pipeline"].iloc[:, 3:], atol=1e-5)

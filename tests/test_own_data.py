@@ -191,7 +191,7 @@ def test_table_train_predict_matches_evaluate(project: Path, client, experiment)
     # The registered model takes the survey's own columns: region as text, age with gaps.
     rows = project / "artifacts" / "processed" / "test.csv"
     for way in (["--model", f"{experiment}@candidate"], ["--model-dir", "artifacts/model"]):
-        result = run_cli("predict", str(rows), *way, "-o", "p.csv", cwd=project)
+        result = run_cli("predict", str(rows), *way, "-o", "p.csv", "--force", cwd=project)
         assert result.returncode == 0, result.stderr
         assert f"accuracy {test['acc']:.4f}" in result.stdout
     out = pd.read_csv(project / "p.csv")
@@ -252,7 +252,9 @@ def test_text_pipeline_and_served_model_answer_a_raw_sentence(
         assert answer is not None, "the served model never answered"
         [row] = answer["predictions"]
         assert row["prediction"] == "positive"
-        assert sum(row[c] for c in ("negative", "neutral", "positive")) == pytest.approx(1)
+        # The names `mbegu predict` writes (mbegu.models.answers).
+        probs = [row[f"prob_{c}"] for c in ("negative", "neutral", "positive")]
+        assert sum(probs) == pytest.approx(1)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -3,7 +3,8 @@
 everything, its outputs byte for byte those committed (made in another checkout, with another
 MLflow store); two `dvc exp run -S`
 are compared by `dvc exp show`, `dvc metrics diff` and `dvc plots diff`; an ad hoc
-`mbegu train` leaves the pipeline alone."""
+`mbegu train` and a sweep leave the pipeline alone; the "Next:" step `mbegu data add` prints
+for short texts trains as printed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -24,6 +26,7 @@ import yaml
 from mlflow import MlflowClient
 
 from .helpers.cli import start_ui
+from .helpers.own_data import labelled_texts
 from .helpers.project import REPO
 
 # One worker runs the module (`make test` runs tests in parallel): its tests share one clone.
@@ -328,3 +331,71 @@ def test_adhoc_train_leaves_the_pipeline_alone(clone: Path) -> None:
         cwd=clone,
     )
     assert "accuracy" in predicted.stdout
+
+
+def test_a_sweep_leaves_the_pipeline_clean_and_its_best_config_trains(clone: Path) -> None:
+    """The sweep writes conf/experiment/best_<study>.yaml, which .dvcignore keeps out of the
+    stages' conf dependency: `dvc status` stays clean, and the file still retrains."""
+    assert "up to date" in sh("dvc", "status", cwd=clone).stdout
+    best = clone / "conf" / "experiment" / "best_tiny.yaml"
+    try:
+        swept = sh(
+            "mbegu", "sweep", "sweep=default", "debug=fast", "sweep.n_trials=1",
+            "sweep.study_name=tiny", "tracking.experiment_name=e2e-sweep", cwd=clone,
+        )  # fmt: skip
+        assert best.is_file()
+        assert "up to date" in sh("dvc", "status", cwd=clone).stdout
+        retrain = next(li for li in swept.stdout.splitlines() if li.startswith("retrain it:"))
+        assert retrain == (
+            "retrain it: mbegu train experiment=best_tiny  or  dvc exp run -S experiment=best_tiny"
+        )
+        lr = yaml.safe_load(best.read_text())["model"]["optimizer"]["lr"]
+        trained = sh("mbegu", "train", "experiment=best_tiny", cwd=clone)
+        run_id = re.search(r"MLflow run (\w+)\)", trained.stdout)
+        assert run_id, trained.stdout
+        params = store(clone).get_run(run_id.group(1)).data.params
+        assert float(params["model.optimizer.lr"]) == lr
+        # `dvc exp run -S` composes conf/ with DVC's own Hydra call: the file is found there.
+        from dvc.utils.hydra import compose_and_dump
+
+        composed = clone / ".mbegu" / "exp-params.yaml"
+        conf = str(clone / "conf")
+        compose_and_dump(composed, conf, None, "config", str(clone), ["experiment=best_tiny"])
+        assert yaml.safe_load(composed.read_text())["model"]["optimizer"]["lr"] == lr
+    finally:
+        best.unlink(missing_ok=True)
+        shutil.rmtree(clone / "sweeps", ignore_errors=True)
+
+
+def next_step(printed: str) -> list[str]:
+    """The command after "Next: " in what mbegu printed, as words."""
+    found = re.search(r"Next: (.+)$", printed, re.MULTILINE)
+    assert found, printed
+    return shlex.split(found.group(1))
+
+
+def test_data_add_text_prints_next_steps_that_train(tmp_path: Path, tracking_uri: str) -> None:
+    """A newcomer's short texts on a fresh clone: each step `mbegu data add --text` prints
+    runs as printed and trains the text model on them."""
+    root = tmp_path / "mbegu"
+    sh("git", "clone", "--quiet", str(REPO), str(root), cwd=REPO)
+    labelled_texts(root / "data" / "maoni.tsv")
+    add = ("mbegu", "data", "add", "data/maoni.tsv", "--text", "text", "--target", "label")
+    kept = sh(*add, "--no-use", cwd=root)  # the pipeline keeps the digits and the MLP
+    assert next_step(kept.stdout) == ["mbegu", "train", "data=maoni", "model=text"]
+    trained = sh(*next_step(kept.stdout), cwd=root, tracking_uri=tracking_uri)
+    assert "trained:" in trained.stdout
+
+    used = sh(*add, cwd=root)
+    assert "conf/config.yaml now uses data: maoni, model: text" in used.stdout
+    assert next_step(used.stdout) == ["dvc", "repro"]
+    sh(*next_step(used.stdout), cwd=root, tracking_uri=tracking_uri)
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    assert list(metrics["test"]["per_class"]) == ["negative", "neutral", "positive"]
+    assert params_of(root)["model"]["net"]["_target_"] == "mbegu.models.networks.BagOfNgrams"
+    # The sweep's space fits the text model: every key it searches is in the config.
+    space = yaml.safe_load((root / "conf" / "sweep" / "default.yaml").read_text())["params"]
+    for key in space:
+        node = params_of(root)
+        for part in key.split("."):
+            node = node[part]

@@ -213,8 +213,9 @@ def test_evaluate_completes_the_same_run(project, client, experiment) -> None:
     pixels = [f"pixel_{i}" for i in range(64)]
     answer = model.predict(test_rows[pixels].astype(np.float64))  # the raw pixel columns
     classes = [str(c) for c in range(10)]
-    assert list(answer.columns) == ["prediction", *classes]
-    probs = answer[classes].to_numpy()
+    columns = [f"prob_{c}" for c in classes]  # the names `mbegu predict` writes
+    assert list(answer.columns) == ["prediction", *columns]
+    probs = answer[columns].to_numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
     saved = load_model(project / "artifacts" / "model")
     with torch.no_grad():
@@ -284,7 +285,8 @@ def test_adhoc_train_leaves_the_pipeline_alone(project, client, experiment) -> N
     frame = pd.DataFrame(np.zeros((2, 64)), columns=saved.features)
     logged = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
     answer = logged.predict(frame)
-    np.testing.assert_allclose(answer[saved.classes].sum(axis=1), 1, atol=1e-5)
+    probs = answer[[f"prob_{c}" for c in saved.classes]]
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
     assert set(answer["prediction"]) <= set(saved.classes)
     [run] = runs_of(client, experiment)
     assert run.info.run_name.startswith("mlp-digits-")

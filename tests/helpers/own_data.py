@@ -65,3 +65,20 @@ def tweets(folder: Path, seed: int = 0, nfd: bool = False) -> dict[str, Path]:
             paths[split], sep="\t", index=False
         )
     return paths
+
+
+def labelled_texts(path: Path, rows: int = 150, seed: int = 0) -> Path:
+    """One TSV of short texts (`text`) and their sentiment (`label`), for `mbegu data add
+    --text text --target label` to split by seed."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    every = [word for words in WORDS.values() for word in words]
+    labels = [str(rng.choice(list(WORDS))) for _ in range(rows)]
+    texts = [
+        " ".join(rng.permutation([*rng.choice(WORDS[label], 2), *rng.choice(every, 1)]))
+        for label in labels
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(path, sep="\t", index=False)
+    return path

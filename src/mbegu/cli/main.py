@@ -179,12 +179,12 @@ def cmd_data(args: argparse.Namespace) -> int:
 
         if args.file is None or args.target is None:
             raise MbeguError("usage: mbegu data add FILE --target COLUMN [--text COLUMN]")
-        config = add_data(args.file, args.target, args.text, args.name, project_root(), args.use)
-        name = config.stem
+        added = add_data(args.file, args.target, args.text, args.name, project_root(), args.use)
+        name, model = added.config.stem, added.model
         print(
-            f"wrote {config.relative_to(project_root())} and versioned data/ (data.dvc)"
-            + (f"; conf/config.yaml now uses data: {name}" if args.use else "")
-            + f". Next: dvc repro  (or: dvc exp run -S data={name})"
+            f"wrote {added.config.relative_to(project_root())} and versioned data/ (data.dvc)"
+            + (f"; conf/config.yaml now uses data: {name}, model: {model}" if args.use else "")
+            + f". Next: {added.next_step}"
         )
         return 0
     out = args.out or project_root() / "data" / "digits.csv"
@@ -257,7 +257,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     root = project_root()
     cfg = compose()
-    check_output(args.input, args.output, inside(root, cfg.data.get("dir") or "data", "data.dir"))
+    data_dir = inside(root, cfg.data.get("dir") or "data", "data.dir")
+    check_output(args.input, args.output, data_dir, args.force)
     if args.run_id or args.model:
         uri = resolve_tracking_uri(cfg.tracking.get("tracking_uri"))
         check_reachable(uri)
@@ -269,7 +270,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         model = from_mlflow(target, uri)
     else:
         model = from_folder(args.model_dir or root / "artifacts" / "model")
-    result = predict_csv(model, args.input, args.output)
+    result = predict_csv(model, args.input, args.output, args.ids)
     shown = f", accuracy {result['accuracy']:.4f} on its label column" if result else ""
     print(f"wrote {args.output} with {model.source}{shown}")
     return 0
@@ -400,6 +401,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", type=Path, help="CSV with the training feature columns")
     p.add_argument("-o", "--output", type=Path, default=Path("predictions.csv"))
+    p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
+    p.add_argument(
+        "--id",
+        dest="ids",
+        action="append",
+        metavar="COLUMN",
+        help="an input column to copy beside each prediction, to join the output back to the "
+        "input (repeat for more; default: the model's data.drop columns the input has)",
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run-id", help="the model logged by this MLflow run")
     which.add_argument(

@@ -2,8 +2,9 @@
 
 It reads the file, writes conf/data/<name>.yaml with what it found (the kind of data, input
 columns and their types, the classes, the missing values), makes it the default data in
-conf/config.yaml, versions the data folder with DVC and recomposes params.yaml. No Python to
-write: `dvc repro` (or `dvc exp run`) then trains on it.
+conf/config.yaml with a model that reads its kind (`model=text` for `--text`), versions the
+data folder with DVC and recomposes params.yaml. No Python to write: `dvc repro` (or
+`dvc exp run`, or `mbegu sweep sweep=default`) then trains on it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,9 +47,26 @@ def describe(
     return classes, kinds, gaps
 
 
+@dataclass
+class Added:
+    """What `mbegu data add` did, and the command that trains on the data as it left it."""
+
+    config: Path
+    model: str  # the model option that reads this kind of data
+    next_step: str
+
+
+def model_for(text: bool, current: str | None) -> str:
+    """The model option for the data's kind: text needs `text`; a table keeps the current
+    model unless that one reads only text."""
+    if text:
+        return "text"
+    return "mlp" if current in (None, "text") else current
+
+
 def add_data(
     path: Path, target: str, text: str | None, name: str | None, root: Path, use: bool = True
-) -> Path:
+) -> Added:
     import os
 
     from mbegu.config.compose import write_params
@@ -105,13 +124,27 @@ def add_data(
 
     _dvc_add(root, data_dir)  # first: if it fails, conf/ and params.yaml are untouched
     atomic_write_text(config, "\n".join(lines) + "\n")
-    if use:
-        main = root / "conf" / "config.yaml"
-        text_now = main.read_text()
-        switched = re.sub(r"(?m)^(\s*- data: )\S+", rf"\g<1>{name}", text_now, count=1)
+    main = root / "conf" / "config.yaml"
+    chosen = _choice(main.read_text(), "model")
+    model = model_for(text is not None, chosen)
+    if use:  # the pipeline's defaults: `dvc repro` trains this data with a model that reads it
+        switched = _choose(_choose(main.read_text(), "data", name), "model", model)
         atomic_write_text(main, switched)
         write_params(root / "params.yaml", root)
-    return config
+        return Added(config, model, "dvc repro")
+    picked = f" model={model}" if model != chosen else ""
+    return Added(config, model, f"mbegu train data={name}{picked}")
+
+
+def _choice(config: str, group: str) -> str | None:
+    """conf/config.yaml's option for a group (`- model: mlp`), None when it has none."""
+    found = re.search(rf"(?m)^\s*- {group}: (\S+)", config)
+    return found.group(1) if found else None
+
+
+def _choose(config: str, group: str, option: str) -> str:
+    """conf/config.yaml with a group's option replaced, its comments kept."""
+    return re.sub(rf"(?m)^(\s*- {group}: )\S+", rf"\g<1>{option}", config, count=1)
 
 
 def _is_row_id(column: pd.Series) -> bool:

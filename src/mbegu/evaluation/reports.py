@@ -74,7 +74,9 @@ def write_predictions(
     path: Path, labels: np.ndarray, probs: np.ndarray, classes: list[str]
 ) -> None:
     """Per test row: label, prediction and one probability per class (a DVC-cached output)."""
-    header = ",".join(["label", "prediction", *(_csv(f"prob_{c}") for c in classes)])
+    from mbegu.models.answers import PREDICTION, probability_column
+
+    header = ",".join(["label", PREDICTION, *(_csv(probability_column(c)) for c in classes)])
     preds = probs.argmax(axis=1)
     lines = [
         ",".join([_csv(classes[y]), _csv(classes[p]), *(f"{v:.6g}" for v in row)])

@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from mbegu.errors import MbeguError, first_line
 from mbegu.io import atomic_write_text
@@ -20,35 +21,53 @@ from mbegu.security import mask_secrets
 if TYPE_CHECKING:
     import pandas as pd
 
-# (DataFrame of feature columns, where they come from) -> DataFrame, a column a class
-# (quoted: pandas loads on use).
+    from mbegu.models.saved import SavedModel
+
+# (DataFrame of feature columns, where they come from) -> DataFrame of
+# mbegu.models.answers' columns (quoted: pandas loads on use).
 Predictor: TypeAlias = "Callable[[pd.DataFrame, str], pd.DataFrame]"
 
 
 @dataclass
 class LoadedModel:
-    predict: Predictor  # raw rows -> `prediction` + one probability column per class
-    features: list[str]
-    target: str | None
+    predict: Predictor  # raw rows -> `prediction` + a `prob_<class>` column per class
+    saved: SavedModel  # the model folder behind it: encoder, classes, training config
     source: str
-    label_normalize: bool = False  # data.label_normalize: the labels were stripped, lower-cased
-    drop: tuple[str, ...] = ()  # data.drop: an id column among them names the output's rows
+
+    @property
+    def features(self) -> list[str]:
+        return self.saved.features
+
+    @property
+    def target(self) -> str:
+        return self.saved.encoder.target
+
+    @property
+    def text_column(self) -> str | None:
+        """A text model's input column: passed through, so each answer sits by its text."""
+        return getattr(self.saved.encoder, "text_column", None)
+
+    @property
+    def label_normalize(self) -> bool:
+        """data.label_normalize: the labels were stripped and lower-cased for training."""
+        return bool(self._data.get("label_normalize"))
+
+    @property
+    def drop(self) -> list[str]:
+        """data.drop: the columns training left out, ids among them, which name output rows."""
+        return [str(c) for c in self._data.get("drop") or ()]
+
+    @property
+    def _data(self) -> dict[str, Any]:
+        return self.saved.config.get("data") or {}
 
 
 def from_folder(model_dir: Path) -> LoadedModel:
-    from mbegu.models.mlflow_model import predictions
+    from mbegu.models.answers import predictions
     from mbegu.models.saved import load_model
 
     saved = load_model(model_dir)
-    data = saved.config.get("data") or {}
-    return LoadedModel(
-        lambda frame, where: predictions(saved, frame, where),
-        saved.features,
-        saved.encoder.target,
-        str(model_dir),
-        bool(data.get("label_normalize")),
-        tuple(str(c) for c in data.get("drop") or ()),
-    )
+    return LoadedModel(lambda frame, where: predictions(saved, frame, where), saved, str(model_dir))
 
 
 def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
@@ -82,10 +101,10 @@ def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
             typed[column] = numeric_values(frame, column, where)
         return pd.DataFrame(model.predict(typed))
 
-    metadata = model.metadata.metadata or {}
-    normalize = bool(metadata.get("mbegu_label_normalize"))
-    drop = tuple(str(c) for c in metadata.get("mbegu_drop") or ())
-    return LoadedModel(predict, features, metadata.get("mbegu_target"), uri, normalize, drop)
+    # The served model logs unseen categories for its server's log; here predict_csv warns
+    # once itself, naming the file.
+    logging.getLogger(LOADER).setLevel(logging.ERROR)
+    return LoadedModel(predict, model.get_raw_model(), uri)  # mbegu's Predictor: its folder
 
 
 LOADER = "mbegu.models.mlflow_model"
@@ -105,9 +124,10 @@ def _require_mbegu_model(uri: str) -> None:
         )
 
 
-def check_output(input_path: Path, output: Path, data_dir: Path) -> None:
-    """Refuse an output that would replace the input or land among the raw data: predictions
-    written there would silently alter what DVC versions and what the next run trains on."""
+def check_output(input_path: Path, output: Path, data_dir: Path, force: bool = False) -> None:
+    """Refuse an output that would replace the input, land among the raw data (predictions
+    written there would silently alter what DVC versions and what the next run trains on),
+    or replace an earlier output unasked: checked before any model is loaded."""
     target = output.resolve()
     if target == input_path.resolve():
         raise MbeguError(
@@ -120,36 +140,53 @@ def check_output(input_path: Path, output: Path, data_dir: Path) -> None:
             f"-o {output} lies inside the data folder {data_dir.name}/ (data.dir, versioned by "
             f"DVC as your raw data): write the predictions elsewhere, e.g. -o predictions.csv"
         )
+    if not force and (target.exists() or output.is_symlink()):
+        raise MbeguError(
+            f"{output} already exists: pass --force to overwrite it, or name another file with -o"
+        )
 
 
-def predict_csv(model: LoadedModel, input_path: Path, output_csv: Path) -> dict[str, float]:
-    """Write `row` (or the id column), then the label (when the input has the model's target
-    column), `prediction` and `prob_<class>...`: one line per input line, blank ones included
-    (inference.rows). Returns the accuracy when it has a label, else {}."""
-    import pandas as pd
-
+def predict_csv(
+    model: LoadedModel, input_path: Path, output_csv: Path, ids: list[str] | None = None
+) -> dict[str, float]:
+    """Write the id columns (`ids`, by default data.drop's; else `row`), the text column of a
+    text model, the label (when the input has the model's target column), `prediction` and
+    `prob_<class>...`: one line per input line, blank ones included (inference.rows), so
+    the output joins back to the input. Returns the accuracy when it has a label, else {}."""
+    from mbegu.errors import warn
     from mbegu.features.labels import as_text
     from mbegu.features.table import require_columns
-    from mbegu.inference.rows import read_rows, row_label
+    from mbegu.inference.rows import read_rows, row_ids
+    from mbegu.models.answers import unseen_categories, unseen_line
 
     if not input_path.is_file():
         raise MbeguError(f"input file {input_path} not found: pass a CSV of rows to predict")
     frame = read_rows(input_path)
     require_columns(frame, model.features, str(input_path))
-    found = model.predict(frame[model.features], str(input_path))
-    classes = [str(c) for c in found.columns if c != "prediction"]
-    out = pd.DataFrame(found[classes].to_numpy(), columns=[f"prob_{c}" for c in classes])
-    out.insert(0, "prediction", found["prediction"].to_numpy())
+    if ids:
+        absent = [c for c in ids if c not in frame.columns]
+        if absent:
+            raise MbeguError(
+                f"{input_path} has no column {absent[0]!r} (--id): its columns are "
+                f"{', '.join(map(str, list(frame.columns)[:8]))}"
+            )
+    line = unseen_line(unseen_categories(model.saved.encoder, frame), str(input_path))
+    if line:
+        warn(line)
+    out = model.predict(frame[model.features], str(input_path)).reset_index(drop=True)
     result: dict[str, float] = {}
-    if model.target and model.target in frame.columns:
+    passed: dict[str, list[Any]] = row_ids(frame, ids or model.drop)
+    if model.text_column is not None:
+        passed.setdefault(model.text_column, [as_text(v) for v in frame[model.text_column]])
+    if model.target in frame.columns:
         labels = [as_text(v) for v in frame[model.target].tolist()]
-        out.insert(0, model.target, labels)  # as the file spells them
+        passed.setdefault(model.target, labels)  # as the file spells them
         if model.label_normalize:  # compared as training saw them
             labels = [v if v is None else v.strip().lower() for v in labels]
         hits = [p == y for p, y in zip(out["prediction"], labels, strict=True) if y is not None]
         if hits:
             result["accuracy"] = sum(hits) / len(hits)
-    name, values = row_label(frame, list(model.drop))
-    out.insert(0, name if name not in out.columns else f"input_{name}", values)
+    for position, (name, values) in enumerate(passed.items()):
+        out.insert(position, name if name not in out.columns else f"input_{name}", values)
     atomic_write_text(output_csv, out.to_csv(index=False, float_format="%.6g"))
     return result

@@ -2,8 +2,8 @@
 
 pandas skips blank lines, so predictions used to come out fewer than the rows and out of step
 with them. A blank line is now a row of missing values, which the model's data.missing policy
-handles (impute fills it; error names its line), and the output carries the input's row
-number, or the id column the model's data config dropped when the input has it.
+handles (impute fills it; error names its line), and the output carries the input's id
+columns (those the model's data config dropped, or `--id`'s), else its row number.
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ def read_rows(path: Path) -> Any:
     return read_frame(path, blank_lines=True)
 
 
-def row_label(frame: Any, drop: list[str]) -> tuple[str, list[Any]]:
-    """(column name, values) that name each row in the output: the first column the model's
-    data.drop names and the input holds (an id), else `row`, the file's row number (the
-    header is row 1, as in a spreadsheet and in mbegu's error lines)."""
+def row_ids(frame: Any, columns: list[str]) -> dict[str, list[Any]]:
+    """{column: values} that name each row in the output: the given id columns the input
+    holds, as the file spells them, else `row`, the file's row number (the header is row 1,
+    as in a spreadsheet and in mbegu's error lines)."""
     from mbegu.features.labels import as_text
     from mbegu.features.table import row_number
 
-    for column in drop:
-        if column in frame.columns:
-            return column, [as_text(v) for v in frame[column].tolist()]
-    return "row", [row_number(i) for i in range(len(frame))]
+    found = {c: [as_text(v) for v in frame[c].tolist()] for c in columns if c in frame.columns}
+    return found or {"row": [row_number(i) for i in range(len(frame))]}

@@ -8,12 +8,14 @@ travels with the model, so loading it from a store runs only the mbegu you insta
 from __future__ import annotations
 
 import io
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mbegu.models.answers import predictions, unseen_categories, unseen_line
 from mbegu.models.saved import SavedModel, load_model
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
 class Predictor:
     """The user's raw columns (or text column) in; the predicted class name and one
-    probability column per class name out."""
+    `prob_<class>` column per class out (mbegu.models.answers, as `mbegu predict` writes)."""
 
     def __init__(self, saved: SavedModel) -> None:
         self.saved = saved
@@ -32,17 +34,14 @@ class Predictor:
     def predict(
         self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
+        line = unseen_line(unseen_categories(self.saved.encoder, model_input), "the request")
+        if line:  # the server's log: a served model answers anyway, as `mbegu predict` does
+            logging.getLogger(__name__).warning(line)
         return predictions(self.saved, model_input)
 
-
-def predictions(saved: SavedModel, frame: pd.DataFrame, where: str = "the input") -> pd.DataFrame:
-    """A DataFrame: `prediction` (a class name), then one probability column per class name."""
-    import pandas as pd
-
-    probs = saved.probabilities(frame, where)
-    out = pd.DataFrame(probs, columns=saved.classes, index=frame.index)
-    out.insert(0, "prediction", [saved.classes[i] for i in probs.argmax(axis=1)])
-    return out
+    def get_raw_model(self) -> SavedModel:
+        """What MLflow's PyFuncModel.get_raw_model() returns: the model and its encoder."""
+        return self.saved
 
 
 def _load_pyfunc(path: str) -> Predictor:
@@ -87,7 +86,6 @@ def log_model(
     The folder travels as data and this module is the loader, so the store holds no pickle
     and no code; serving needs mbegu installed (`mlflow models serve --env-manager local`).
     """
-    import logging
     from importlib import metadata
 
     import mlflow

@@ -1,0 +1,83 @@
+"""Predictions that join back to their input: ids and texts passed through, an earlier output
+kept unless --force, categories training never saw named, and one naming of the probability
+columns for `mbegu predict` and the served MLflow model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mbegu.models.mlflow_model import _load_pyfunc
+
+from .helpers.cli import call_main
+from .helpers.models import untrained_model
+from .helpers.own_data import survey_csv, tweets
+from .test_own_data import text_overrides
+
+SURVEY = ["data=table", "data.path=data/survey.csv", "data.target=answer", "data.drop=[id]"]
+HEADER = "id,region,age,income,answer"
+
+
+@pytest.fixture
+def survey_model(project: Path) -> Path:
+    survey_csv(project / "data" / "survey.csv", rows=60)
+    return untrained_model(project, SURVEY)
+
+
+def test_ids_pass_through_and_unseen_categories_are_counted(
+    project: Path, survey_model: Path
+) -> None:
+    rows = ["5,Kano,30.5,12.0,yes", "6,Mombasa,41.0,3.5,no", "9,Mombasa,25.0,8.0,no"]
+    (project / "rows.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    result = call_main("predict", "rows.csv", "--model-dir", "models/m", "-o", "p.csv", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "mbegu: warning: rows.csv: 2 value(s) in 1 column(s) are categories never seen in "
+        "training (region: 'Mombasa' 2)"
+    ) in result.stderr
+    out = pd.read_csv(project / "p.csv", dtype=str)
+    assert list(out.columns) == ["id", "answer", "prediction", "prob_no", "prob_yes"]
+    assert out["id"].tolist() == ["5", "6", "9"]  # data.drop's id, to join on
+
+    chosen = call_main(
+        "predict", "rows.csv", "--model-dir", "models/m", "-o", "q.csv", "--id", "region",
+        "--id", "id", cwd=project,
+    )  # fmt: skip
+    assert chosen.returncode == 0, chosen.stderr
+    assert list(pd.read_csv(project / "q.csv"))[:3] == ["region", "id", "answer"]
+
+
+def test_an_earlier_output_is_kept_unless_forced(project: Path, survey_model: Path) -> None:
+    (project / "rows.csv").write_text(f"{HEADER}\n5,Kano,30.5,12.0,yes\n")
+    (project / "p.csv").write_text("my earlier predictions\n")
+    args = ("predict", "rows.csv", "--model-dir", "models/m", "-o", "p.csv")
+    refused = call_main(*args, cwd=project)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "mbegu: error: p.csv already exists: pass --force to overwrite it, or name another "
+        "file with -o\n"
+    )
+    assert (project / "p.csv").read_text() == "my earlier predictions\n"
+    forced = call_main(*args, "--force", cwd=project)
+    assert forced.returncode == 0, forced.stderr
+    assert (project / "p.csv").read_text().startswith("id,answer,prediction,prob_no")
+    absent = call_main(*args, "--force", "--id", "phone", cwd=project)
+    assert absent.returncode == 2 and "has no column 'phone' (--id)" in absent.stderr
+
+
+def test_text_and_served_model_share_the_column_names(project: Path) -> None:
+    paths = tweets(project / "data" / "tweets")
+    model_dir = untrained_model(project, text_overrides())
+    result = call_main(
+        "predict", str(paths["test"]), "--model-dir", "models/m", "-o", "p.csv", cwd=project
+    )
+    assert result.returncode == 0, result.stderr
+    out = pd.read_csv(project / "p.csv")
+    answer = ["prediction", "prob_negative", "prob_neutral", "prob_positive"]
+    assert list(out.columns) == ["row", "tweet", "sentiment", *answer]
+    assert out["tweet"].tolist() == pd.read_csv(paths["test"], sep="\t")["tweet"].tolist()
+    # What `mlflow models serve` and mlflow.pyfunc.load_model answer: MLflow's loader entry.
+    served = _load_pyfunc(str(model_dir)).predict(pd.DataFrame({"tweet": ["na gode ƙwarai"]}))
+    assert list(served.columns) == answer
