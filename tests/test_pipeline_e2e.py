@@ -351,7 +351,7 @@ def test_a_sweep_leaves_the_pipeline_clean_and_its_best_config_trains(clone: Pat
         )
         lr = yaml.safe_load(best.read_text())["model"]["optimizer"]["lr"]
         trained = sh("mbegu", "train", "experiment=best_tiny", cwd=clone)
-        run_id = re.search(r"MLflow run (\w+)\)", trained.stdout)
+        run_id = re.search(r"MLflow run (\w{32})", trained.stdout)
         assert run_id, trained.stdout
         params = store(clone).get_run(run_id.group(1)).data.params
         assert float(params["model.optimizer.lr"]) == lr
