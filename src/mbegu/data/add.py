@@ -27,8 +27,8 @@ def describe(
     frame: pd.DataFrame, target: str, text: str | None
 ) -> tuple[list[str], dict[str, str], dict[Hashable, int]]:
     """(classes, {column: number|category|text}, {column: missing count})."""
-    from mbegu.data.sources import _is_numeric, _labels
-    from mbegu.features.labels import sort_classes
+    from mbegu.data.table import is_numeric
+    from mbegu.features.labels import label_values, sort_classes
 
     if target not in frame.columns:
         raise MbeguError(
@@ -37,10 +37,10 @@ def describe(
         )
     if text is not None and text not in frame.columns:
         raise MbeguError(f"the file has no column {text!r} (--text)")
-    classes = sort_classes(_labels(frame, target))
+    classes = sort_classes(label_values(frame, target))
     columns = [text] if text else [str(c) for c in frame.columns if c != target]
     kinds = {
-        c: "text" if c == text else "number" if _is_numeric(frame[c]) else "category"
+        c: "text" if c == text else "number" if is_numeric(frame[c]) else "category"
         for c in columns
     }
     gaps = {c: int(n) for c, n in frame[[*columns, target]].isna().sum().items() if n}

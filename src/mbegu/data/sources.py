@@ -11,16 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mbegu.data.base import FileData
-from mbegu.data.table import TableData, is_numeric
+from mbegu.data.table import TableData
 from mbegu.data.text import TextData
 from mbegu.errors import MbeguError
-from mbegu.features.labels import label_values
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 __all__ = ["PATH_KEYS", "FileData", "TableData", "TextData", "build_data"]
-_is_numeric, _labels = is_numeric, label_values  # the names data.add imports
 
 PATH_KEYS = ("path", "train_path", "val_path", "test_path")
 
