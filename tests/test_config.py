@@ -46,10 +46,10 @@ def test_help_examples_name_options_that_exist() -> None:
     """The examples in `mbegu --help` and each command's help choose real config options."""
     import re
 
-    from mbegu.cli import main as cli
+    from mbegu.cli.parser import build_parser
 
     groups = config_groups(pristine())
-    parser = cli.build_parser()
+    parser = build_parser()
     text = parser.format_help() + "\n".join(
         command.format_help() for command in parser._subparsers._group_actions[0].choices.values()
     )
