@@ -26,7 +26,7 @@ from mbegu.data.sources import TableData, TextData
 from mbegu.errors import MbeguError
 from mbegu.features.text import tokens
 
-from .helpers.cli import per_class_rows, run_cli
+from .helpers.cli import call_main, per_class_rows, run_cli
 from .helpers.own_data import survey_csv, tweets
 from .helpers.project import FAST
 
@@ -291,6 +291,50 @@ def test_data_add_writes_a_config_that_trains(project: Path) -> None:
     assert yaml_load(project / "params.yaml")["data"]["path"] == "data/survey.csv"
     bad = run_cli("data", "add", "data/survey.csv", "--target", "nope", cwd=project)
     assert bad.returncode == 2 and "has no column 'nope' (--target)" in bad.stderr
+
+
+@pytest.mark.slow  # three DVC commands: 5 s
+def test_data_add_follows_the_configured_data_dir(project: Path) -> None:
+    """With paths.data_dir moved, `mbegu data add` takes files from that folder and versions
+    it: the folder the pipeline's prepare stage depends on (data.dir), not data/."""
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(cmd, cwd=project, check=True, env={**os.environ, "PATH": _venv_path()})
+    paths = project / "conf" / "paths" / "default.yaml"
+    paths.write_text(paths.read_text().replace("data_dir: data ", "data_dir: inputs/raw "))
+    survey_csv(project / "data" / "survey.csv")
+    survey_csv(project / "inputs" / "raw" / "survey.csv")
+    digits_dvc = (project / "data.dvc").read_bytes()
+    env = {"PATH": _venv_path()}
+    outside = call_main("data", "add", "data/survey.csv", "--target", "answer", cwd=project)
+    assert outside.returncode == 2
+    assert "not in the project's data folder inputs/raw/ (data.dir)" in outside.stderr
+    assert "cp data/survey.csv inputs/raw/" in outside.stderr
+
+    added = call_main(
+        "data", "add", "inputs/raw/survey.csv", "--target", "answer", cwd=project, env=env
+    )
+    assert added.returncode == 0, added.stderr
+    assert "versioned inputs/raw/ (inputs/raw.dvc)" in added.stdout
+    assert (project / "inputs" / "raw.dvc").is_file()  # `dvc add inputs/raw`, not data/
+    assert (project / "data.dvc").read_bytes() == digits_dvc
+    written = (project / "conf" / "data" / "survey.yaml").read_text()
+    assert 'path: "inputs/raw/survey.csv"' in written, written
+    params = yaml_load(project / "params.yaml")["data"]
+    assert params["dir"] == "inputs/raw" and params["path"] == "inputs/raw/survey.csv"
+
+
+def test_data_add_refuses_a_data_dir_outside_the_project(project: Path) -> None:
+    """paths.data_dir is a user string: `data add` never reads or versions a folder outside
+    the project, and leaves conf/ as it was."""
+    paths = project / "conf" / "paths" / "default.yaml"
+    paths.write_text(paths.read_text().replace("data_dir: data ", "data_dir: ../elsewhere "))
+    before = (project / "conf" / "config.yaml").read_text()
+    survey_csv(project.parent / "elsewhere" / "survey.csv")
+    result = call_main("data", "add", "../elsewhere/survey.csv", "--target", "answer", cwd=project)
+    assert result.returncode == 2
+    assert "data.dir='../elsewhere' points outside the project" in result.stderr
+    assert (project / "conf" / "config.yaml").read_text() == before
+    assert not (project / "conf" / "data" / "survey.yaml").exists()
 
 
 def _venv_path() -> str:

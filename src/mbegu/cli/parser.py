@@ -133,11 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
         "data",
         help="add your own data file, or regenerate the example data",
         description="mbegu data add data/FILE --target COLUMN [--text COLUMN]: describe your "
-        "file in conf/data/<name>.yaml, use it, version data/ with DVC. "
+        "file in conf/data/<name>.yaml, use it, version the data folder with DVC (data.dir: "
+        "data/ unless conf/paths/ says otherwise). "
         "mbegu data digits: rewrite the example data (its provenance).",
     )
     p.add_argument("dataset", choices=["add", "digits"])
-    p.add_argument("file", nargs="?", type=Path, help="add: a CSV, TSV or Parquet file in data/")
+    p.add_argument(
+        "file", nargs="?", type=Path, help="add: a CSV, TSV or Parquet file in data/ (data.dir)"
+    )
     p.add_argument("--target", help="add: the label column")
     p.add_argument("--text", help="add: the text column (short texts; else a table)")
     p.add_argument("--name", help="add: the config's name (default: from the file name)")

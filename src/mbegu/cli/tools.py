@@ -35,7 +35,8 @@ def cmd_data(args: argparse.Namespace) -> int:
         added = add_data(args.file, args.target, args.text, args.name, project_root(), args.use)
         name, model = added.config.stem, added.model
         print(
-            f"wrote {added.config.relative_to(project_root())} and versioned data/ (data.dvc)"
+            f"wrote {added.config.relative_to(project_root())} and versioned "
+            f"{added.data_dir}/ ({added.data_dir}.dvc)"
             + (f"; conf/config.yaml now uses data: {name}, model: {model}" if args.use else "")
             + f". Next: {added.next_step}"
         )

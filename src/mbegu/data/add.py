@@ -5,6 +5,9 @@ columns and their types, the classes, the missing values), makes it the default 
 conf/config.yaml with a model that reads its kind (`model=text` for `--text`), versions the
 data folder with DVC and recomposes params.yaml. No Python to write: `dvc repro` (or
 `dvc exp run`, or `mbegu sweep sweep=default`) then trains on it.
+
+The data folder is the one conf/ configures (data.dir, `${paths.data_dir}`: data/ unless
+conf/paths/ says otherwise), the folder the pipeline's `prepare` stage depends on.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class Added:
     """What `mbegu data add` did, and the command that trains on the data as it left it."""
 
     config: Path
+    data_dir: str  # the data folder DVC versions, relative to the project: `data` by default
     model: str  # the model option that reads this kind of data
     next_step: str
 
@@ -64,6 +68,35 @@ def model_for(text: bool, current: str | None) -> str:
     return "mlp" if current in (None, "text") else current
 
 
+def configured_data_dir(root: Path, text: bool) -> Path:
+    """The data folder a new data config gets: data.dir as conf/ composes it for the kind
+    the config builds on (`table` or `text`, whose `dir` is `${paths.data_dir}`).
+
+    Args:
+        root: the project.
+        text: whether the data is short texts (`--text`), else a table.
+
+    Returns:
+        The folder, inside the project: `dvc add` versions it, the `prepare` stage depends
+        on it, and build_data (mbegu.data.sources) refuses a data path outside it.
+
+    Raises:
+        MbeguError: data.dir leads outside the project (mbegu.security.inside) or is the
+            project itself, which DVC cannot version as data.
+    """
+    from mbegu.config.compose import compose
+
+    kind = "text" if text else "table"
+    configured = compose([f"data={kind}"], root=root).data.get("dir") or "data"
+    data_dir = inside(root, configured, "data.dir")
+    if data_dir == root:
+        raise MbeguError(
+            f"data.dir={configured!r} is the project itself: name a folder in it for the data "
+            f"(paths.data_dir in conf/paths/, e.g. data)"
+        )
+    return data_dir
+
+
 def add_data(
     path: Path, target: str, text: str | None, name: str | None, root: Path, use: bool = True
 ) -> Added:
@@ -72,12 +105,13 @@ def add_data(
     from mbegu.config.compose import write_params
     from mbegu.data.files import read_frame
 
-    data_dir = root / "data"
+    data_dir = configured_data_dir(root, text is not None)
+    folder = data_dir.relative_to(root).as_posix()
     file = Path(os.path.abspath(path))
     if data_dir not in file.parents:
         raise MbeguError(
-            f"{path} is not in the project's data/ folder: copy it there first (DVC versions "
-            f"that folder), e.g. cp {path} data/"
+            f"{path} is not in the project's data folder {folder}/ (data.dir): copy it there "
+            f"first (DVC versions that folder), e.g. cp {path} {folder}/"
         )
     file = inside(root, file.relative_to(root).as_posix(), "FILE")
     name = safe_name(name or re.sub(r"[^A-Za-z0-9_-]+", "_", file.stem).strip("_"), "--name")
@@ -131,9 +165,9 @@ def add_data(
         switched = _choose(_choose(main.read_text(), "data", name), "model", model)
         atomic_write_text(main, switched)
         write_params(root / "params.yaml", root)
-        return Added(config, model, "dvc repro")
+        return Added(config, folder, model, "dvc repro")
     picked = f" model={model}" if model != chosen else ""
-    return Added(config, model, f"mbegu train data={name}{picked}")
+    return Added(config, folder, model, f"mbegu train data={name}{picked}")
 
 
 def _choice(config: str, group: str) -> str | None:
@@ -170,15 +204,16 @@ def _yaml(value: str) -> str:
 
 
 def _dvc_add(root: Path, data_dir: Path) -> None:
-    """Version the data folder (data.dvc), and say where `dvc push` would send it."""
+    """Version the data folder (data.dvc for data/), and say where `dvc push` would send it."""
+    folder = data_dir.relative_to(root).as_posix()
     try:
         done = subprocess.run(
-            ["dvc", "add", data_dir.name], cwd=root, capture_output=True, text=True, check=False
+            ["dvc", "add", folder], cwd=root, capture_output=True, text=True, check=False
         )
     except FileNotFoundError:
         raise MbeguError("dvc is not on PATH: activate the project's .venv") from None
     if done.returncode:
-        raise MbeguError(f"`dvc add {data_dir.name}` failed: {done.stderr.strip()[:200]}")
+        raise MbeguError(f"`dvc add {folder}` failed: {done.stderr.strip()[:200]}")
     remote = subprocess.run(
         ["dvc", "remote", "default"], cwd=root, capture_output=True, text=True, check=False
     ).stdout.strip()
