@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from omegaconf import DictConfig, open_dict
 
-from mbegu.processes import signals_deferred
+from mbegu.processes import exit_as_interrupt, signals_deferred, sigterm_as_interrupt
 from mbegu.project import project_root, resolve_paths
 from mbegu.tracking.lineage import TAG_DATA_MD5, environment_tags, lineage_tags
 from mbegu.tracking.lineage import run_name as default_run_name
@@ -214,24 +211,9 @@ def train(
 def _fit(
     trainer: pl.Trainer, model: pl.LightningModule, datamodule: DataModule, ckpt_path: str | None
 ) -> None:
-    """trainer.fit, with an interrupt kept an interrupt: Lightning turns Ctrl-C and SIGTERM
-    into sys.exit(1) after its teardown and leaves SIGINT ignored; a sweep and the CLI need to
-    know it was an interrupt (exit 130/143, the run KILLED, the other workers stopped).
-    A SIGTERM whose KeyboardInterrupt Python swallowed (raised inside a weakref callback or a
-    __del__, "Exception ignored in ...") comes back from Lightning's own SIGTERM flag as
-    SIGTERMException, a SystemExit that would escape Optuna's trial handling: an interrupt too."""
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
-
-    try:
+    """trainer.fit, with an interrupt kept an interrupt (exit_as_interrupt)."""
+    with exit_as_interrupt():
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    except SystemExit as stop:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-        if isinstance(stop.__context__, KeyboardInterrupt):
-            raise stop.__context__ from None
-        if isinstance(stop, SIGTERMException) or TERMINATED.is_set():
-            raise KeyboardInterrupt(f"signal {signal.SIGTERM.value}") from None
-        raise
 
 
 def with_data_sizes(cfg: DictConfig, data: FileData) -> DictConfig:
@@ -281,29 +263,6 @@ def _open_run(
     run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=name)
     print(f"MLflow run {run_id} (experiment '{tracker.experiment_name}')", flush=True)
     return run_id
-
-
-# Set by SIGTERM in this process; a sweep checks it between trials.
-TERMINATED = threading.Event()
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler, `kill`, `docker stop`) stops training like Ctrl-C: Lightning
-    writes interrupted.ckpt and the run ends KILLED instead of vanishing mid-write."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        TERMINATED.set()  # remembered: code that swallows the exception cannot undo the stop
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _best_path(trainer: pl.Trainer) -> str | None:
