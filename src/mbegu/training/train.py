@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import DictConfig, open_dict
 
@@ -18,6 +18,7 @@ from mbegu.processes import exit_as_interrupt, signals_deferred, sigterm_as_inte
 from mbegu.project import project_root, resolve_paths
 from mbegu.tracking.lineage import TAG_DATA_MD5, environment_tags, lineage_tags
 from mbegu.tracking.lineage import run_name as default_run_name
+from mbegu.training.export import OUTPUTS, Outputs, best_path, restore_best, write_outputs
 
 if TYPE_CHECKING:
     import lightning.pytorch as pl
@@ -27,10 +28,6 @@ if TYPE_CHECKING:
     from mbegu.models.classifier import Classifier
     from mbegu.tracking.tracker import MlflowTracker
     from mbegu.training.resume import ResumePlan
-
-# Where train() puts the model (see train's docstring).
-Outputs = Literal["pipeline", "run", "none"]
-OUTPUTS: tuple[Outputs, ...] = get_args(Outputs)
 
 
 @dataclass
@@ -75,9 +72,6 @@ def build_callbacks(callbacks_cfg: DictConfig | None, checkpoint_dir: Path) -> l
 def show_progress_bar(cfg: DictConfig) -> bool:
     configured = cfg.trainer.get("enable_progress_bar")
     return sys.stderr.isatty() if configured is None else bool(configured)
-
-
-TAG_MODEL_MD5 = "mbegu.model.md5"
 
 
 def train(
@@ -194,10 +188,10 @@ def train(
         _fit(trainer, model, datamodule, ckpt_path)
         timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
         # A sweep trial exports no model: its best weights stay in best.ckpt, unread.
-        best = _restore_best(trainer, model) if outputs != "none" else _best_path(trainer)
+        best = restore_best(trainer, model) if outputs != "none" else best_path(trainer)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         if trainer.is_global_zero and run_id and outputs != "none":
-            _write_outputs(config, paths, model, datamodule, report.rows, run_id, tracker, outputs)
+            write_outputs(config, paths, model, datamodule, report.rows, run_id, tracker, outputs)
     timings["outputs_and_close_s"] = time.perf_counter() - clock
     timings["epoch_s"] = report.seconds
     link = None
@@ -263,76 +257,3 @@ def _open_run(
     run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=name)
     print(f"MLflow run {run_id} (experiment '{tracker.experiment_name}')", flush=True)
     return run_id
-
-
-def _best_path(trainer: pl.Trainer) -> str | None:
-    callback = getattr(trainer, "checkpoint_callback", None)
-    best = getattr(callback, "best_model_path", "") if callback else ""
-    return best if best and Path(best).is_file() else None
-
-
-def _restore_best(trainer: pl.Trainer, model: pl.LightningModule) -> str | None:
-    """Load the best checkpoint's weights, so the exported model is the one val chose.
-    (Not load_from_checkpoint: the module's hparams hold no network, the config builds it.)"""
-    import torch
-
-    best = _best_path(trainer)
-    if best:
-        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-        model.load_state_dict(state)
-        return best
-    return None
-
-
-def _write_outputs(
-    config: dict[str, Any],
-    paths: dict[str, Path],
-    model: Classifier,
-    datamodule: DataModule,
-    rows: list[dict[str, float]],
-    run_id: str,
-    tracker: MlflowTracker,
-    outputs: Outputs,
-) -> None:
-    """The pipeline's model and history, or an ad hoc run's model under its run id."""
-    from mbegu.io import atomic_write_json, atomic_write_text
-    from mbegu.models.saved import load_model, model_md5, save_model
-
-    encoder = datamodule.data.load()
-    if outputs == "pipeline":
-        from mbegu.staging import staged_outputs
-
-        # All of the stage's outputs or none: they move into place together at the end.
-        with staged_outputs(project_root(), "train") as stage:
-            model_dir = stage.path(paths["model_dir"])
-            save_model(model_dir, model.net, config, encoder)
-            digest = model_md5(model_dir)
-            tracker.client.set_tag(run_id, TAG_MODEL_MD5, digest)  # evaluate finds the run by it
-            columns = list(dict.fromkeys(k for row in rows for k in row))
-            lines = [",".join(columns)]
-            lines += [",".join(_fmt(row.get(c)) for c in columns) for row in rows]
-            history = stage.path(paths["reports_dir"] / "history.csv")
-            atomic_write_text(history, "\n".join(lines) + "\n")
-            # Not a DVC output (run ids differ on every run, the model does not): how
-            # `evaluate` finds the run to complete.
-            link = {"mlflow_run_id": run_id, "model_md5": digest}
-            atomic_write_json(stage.path(paths["run_file"]), link)
-        return
-    from mbegu.models.mlflow_model import log_model
-
-    model_dir = paths["checkpoint_dir"] / run_id / "model"
-    save_model(model_dir, model.net, config, encoder)
-    last = int(rows[-1]["epoch"]) if rows else 0
-    saved = load_model(model_dir)
-    example = datamodule.data.example_frame()
-    log_model(tracker, run_id, saved, model_dir, example, register=False, step=last)
-    from mbegu.summary import show
-
-    where = model_dir.relative_to(project_root()).as_posix()
-    show([f"model: {where} and the run's `model`", f"  mbegu predict ROWS.csv --run-id {run_id}"])
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(value) if isinstance(value, int) else f"{value:.6g}"
