@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 import time
-import warnings
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from mbegu.processes import exit_as_interrupt, signals_deferred, sigterm_as_interrupt
 from mbegu.project import project_root, resolve_paths
@@ -40,38 +37,6 @@ class TrainResult:
     best_checkpoint: str | None = None
     timings: dict[str, float | list[float]] = field(default_factory=dict)
     link: str | None = None  # the run's page in the MLflow UI
-
-
-def quiet_lightning() -> None:
-    """Keep the console to what matters: mbegu's epoch lines, warnings and errors (and
-    Lightning's INFO lines with `-v` or MBEGU_LOG_LEVEL, mbegu.logs)."""
-    from mbegu.logs import level, quiet_libraries
-
-    quiet_libraries()
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(level())
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
-    warnings.filterwarnings("ignore", ".*LeafSpec.*")
-    # Epoch metrics come from torchmetrics, whose compute() already reduces across processes.
-    warnings.filterwarnings("ignore", ".*sync_dist=True.*")
-
-
-def build_callbacks(callbacks_cfg: DictConfig | None, checkpoint_dir: Path) -> list[pl.Callback]:
-    """Instantiate each callback in the group; null entries (e.g. from debug=fast) are off."""
-    from mbegu.security import instantiate
-
-    built = []
-    for spec in (callbacks_cfg or {}).values():
-        if spec is None:
-            continue
-        extra = {"dirpath": str(checkpoint_dir)} if "dirpath" in spec and not spec.dirpath else {}
-        built.append(instantiate(spec, where="callbacks", **extra))
-    return built
-
-
-def show_progress_bar(cfg: DictConfig) -> bool:
-    configured = cfg.trainer.get("enable_progress_bar")
-    return sys.stderr.isatty() if configured is None else bool(configured)
 
 
 def train(
@@ -125,8 +90,16 @@ def train(
     from lightning.pytorch.utilities import rank_zero_only
 
     from mbegu.data.datamodule import build_datamodule
+    from mbegu.logs import quiet_lightning
+    from mbegu.models.build import with_data_sizes
     from mbegu.tracking.logger import build_loggers
-    from mbegu.training.callbacks import EpochReport, RunState, StopOnNonFinite
+    from mbegu.training.callbacks import (
+        EpochReport,
+        RunState,
+        StopOnNonFinite,
+        build_callbacks,
+        show_progress_bar,
+    )
 
     quiet_lightning()
     check_options(cfg)  # a misspelt option is one line, before any run is opened
@@ -165,11 +138,7 @@ def train(
         checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
         # No secret in a checkpoint or a model folder (a DVC output).
         config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
-        built = build_callbacks(cfg.get("callbacks"), checkpoint_dir)
-        if not last_checkpoint:  # the best one stays: a trial can be fine-tuned from
-            for callback in built:
-                if isinstance(callback, pl.callbacks.ModelCheckpoint):
-                    callback.save_last = False
+        built = build_callbacks(cfg.get("callbacks"), checkpoint_dir, last_checkpoint)
         trainer: pl.Trainer = instantiate(
             cfg.trainer,
             where="trainer",
@@ -208,21 +177,6 @@ def _fit(
     """trainer.fit, with an interrupt kept an interrupt (exit_as_interrupt)."""
     with exit_as_interrupt():
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-
-
-def with_data_sizes(cfg: DictConfig, data: FileData) -> DictConfig:
-    """cfg with the model's sizes (inputs or vocabulary, classes) read from the data: the
-    config that is logged, checkpointed and saved with the model says what was built."""
-    from omegaconf import OmegaConf
-
-    from mbegu.models.build import sized_model_config
-
-    model = cast("dict[str, Any]", OmegaConf.to_container(cfg.model, resolve=True))
-    sized = sized_model_config(model, data.sizes, data.kind)
-    cfg = cfg.copy()
-    with open_dict(cfg):
-        cfg.model = OmegaConf.create(sized)
-    return cfg
 
 
 def _log_dataset(tracker: MlflowTracker, run_id: str, data: FileData, root: Path) -> None:
