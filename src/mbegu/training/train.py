@@ -6,25 +6,22 @@ import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from mbegu.processes import exit_as_interrupt, signals_deferred, sigterm_as_interrupt
 from mbegu.project import project_root, resolve_paths
-from mbegu.tracking.lineage import TAG_DATA_MD5, environment_tags, lineage_tags
-from mbegu.tracking.lineage import run_name as default_run_name
+from mbegu.tracking.lineage import TAG_DATA_MD5
 from mbegu.training.export import OUTPUTS, Outputs, best_path, restore_best, write_outputs
+from mbegu.training.mlflow_run import log_dataset, open_run
 
 if TYPE_CHECKING:
     import lightning.pytorch as pl
 
     from mbegu.data.datamodule import DataModule
-    from mbegu.data.sources import FileData
     from mbegu.models.classifier import Classifier
     from mbegu.tracking.tracker import MlflowTracker
-    from mbegu.training.resume import ResumePlan
 
 
 @dataclass
@@ -119,7 +116,7 @@ def train(
             run_id = plan.run_id if plan.mode == "continue" else None
             if rank_zero_only.rank == 0:  # type: ignore[attr-defined]  # set at import, untyped
                 data_tags = {TAG_DATA_MD5: datamodule.data.digest()}
-                run_id = _open_run(
+                run_id = open_run(
                     tracker, cfg, root, plan, parent_run_id, run_name, data_tags | (tags or {})
                 )
             if run_id:
@@ -131,7 +128,7 @@ def train(
             tracker.log_config(run_id, cfg, as_file=parent_run_id is None)
             if parent_run_id is None:
                 tracker.log_requirements(run_id)
-            _log_dataset(tracker, run_id, datamodule.data, root)
+            log_dataset(tracker, run_id, datamodule.data, root)
         timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
         bar = show_progress_bar(cfg)
         report = EpochReport(print_lines=not bar)
@@ -177,37 +174,3 @@ def _fit(
     """trainer.fit, with an interrupt kept an interrupt (exit_as_interrupt)."""
     with exit_as_interrupt():
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-
-
-def _log_dataset(tracker: MlflowTracker, run_id: str, data: FileData, root: Path) -> None:
-    """The data as the run's MLflow dataset: the md5 of its files is the version."""
-    paths = [p.relative_to(root).as_posix() for p in data.source_paths()]
-    rows = sum(len(frame) for frame in data.frames.values())
-    tracker.log_dataset(run_id, data.name, data.digest(), ", ".join(paths), rows)
-
-
-def _open_run(
-    tracker: MlflowTracker,
-    cfg: DictConfig,
-    root: Path,
-    plan: ResumePlan,
-    parent_run_id: str | None,
-    run_name: str | None,
-    extra_tags: dict[str, str] | None,
-) -> str:
-    """The MLflow run this fit logs to: the continued one, or a new one with lineage tags."""
-    if plan.mode == "continue":
-        run_id, checkpoint = plan.source()
-        tracker.require_run(run_id)
-        tracker.client.set_tag(run_id, "mbegu.resumed_from", checkpoint.name)
-        print(f"MLflow run {run_id} continues from {checkpoint}", flush=True)
-        return run_id
-    target = cfg.model.net.get("_target_")
-    # The environment's tags go with the run's creation: one store write fewer per run.
-    tags = lineage_tags(root, target) | environment_tags(root) | (extra_tags or {})
-    if plan.mode == "finetune":
-        tags |= {"mbegu.finetuned_from": plan.source()[0], "mbegu.resume.mode": "finetune"}
-    name = run_name or tracker.run_name or default_run_name(target, str(cfg.data.name))
-    run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=name)
-    print(f"MLflow run {run_id} (experiment '{tracker.experiment_name}')", flush=True)
-    return run_id
