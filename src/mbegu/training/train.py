@@ -6,7 +6,8 @@ import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
@@ -20,8 +21,11 @@ if TYPE_CHECKING:
     import lightning.pytorch as pl
 
     from mbegu.data.datamodule import DataModule
+    from mbegu.data.sources import FileData
     from mbegu.models.classifier import Classifier
     from mbegu.tracking.tracker import MlflowTracker
+    from mbegu.training.callbacks import EpochReport
+    from mbegu.training.resume import ResumePlan
 
 
 @dataclass
@@ -63,16 +67,52 @@ def train(
     lock's md5 and key versions). `last_checkpoint=False` writes no last.ckpt each epoch (a
     sweep trial that stops is rerun, never continued).
     """
-    from omegaconf import OmegaConf
-
-    from mbegu.config.options import check_options
-    from mbegu.security import instantiate, mask_tree
-    from mbegu.training.resume import continued_config, load_weights, plan_resume
-
     if outputs not in OUTPUTS:
         raise ValueError(f"outputs={outputs!r} is not one of {OUTPUTS}")
     timings: dict[str, float | list[float]] = {}
     clock = time.perf_counter()
+    job = _configure(cfg, tracker)
+    datamodule = _load_data(job)
+    model = _build_model(job)
+    timings["setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
+
+    # SIGTERM is an interrupt from before the run opens: a worker stopped between opening
+    # its run and entering it would otherwise leave the run RUNNING.
+    with sigterm_as_interrupt(), ExitStack() as stack:
+        _start_run(job, stack, datamodule.data, parent_run_id, run_name, tags, finish_on)
+        timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
+        trainer, report = _fit_model(job, model, datamodule, callbacks, last_checkpoint)
+        timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
+        best, metrics = _export(job, trainer, model, datamodule, report.rows, outputs)
+    timings["outputs_and_close_s"] = time.perf_counter() - clock
+    timings["epoch_s"] = report.seconds
+    return TrainResult(job.run_id, metrics, report.rows, best, timings, _run_link(job))
+
+
+@dataclass
+class _Job:
+    """What train()'s phases share. The config phase sets the first five fields; the data
+    phase swaps `cfg` for the sized config, the run phase sets `run_id` and the fit phase
+    `config`, the masked config that the checkpoints and the exported model carry."""
+
+    cfg: DictConfig
+    root: Path
+    plan: ResumePlan
+    paths: dict[str, Path]
+    tracker: MlflowTracker
+    run_id: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def _configure(cfg: DictConfig, tracker: MlflowTracker | None) -> _Job:
+    """Config phase: the resume plan, the paths, the option checks and the tracker. The
+    server is checked before the heavy imports and every option before any data is read or
+    run opened: a wrong address or a misspelt option is one line, at once."""
+    from mbegu.config.options import check_options
+    from mbegu.logs import quiet_lightning
+    from mbegu.security import instantiate
+    from mbegu.training.resume import continued_config, plan_resume
+
     root = project_root()
     plan = plan_resume(cfg, resolve_paths(cfg, root)["checkpoint_dir"])
     if plan.mode == "continue":
@@ -82,13 +122,85 @@ def train(
     if tracker is None:
         tracker = instantiate(cfg.tracking, where="tracking")
         tracker.check()  # an unreachable server fails now, not after the heavy imports
+    quiet_lightning()
+    check_options(cfg)  # a misspelt option is one line, before any run is opened
+    return _Job(cfg, root, plan, paths, tracker)
 
+
+def _load_data(job: _Job) -> DataModule:
+    """Data phase: seeded first, so the weights and the batches' order repeat; the config
+    gets the sizes read from the data, so what is logged says what was built."""
     import lightning.pytorch as pl
-    from lightning.pytorch.utilities import rank_zero_only
 
     from mbegu.data.datamodule import build_datamodule
-    from mbegu.logs import quiet_lightning
     from mbegu.models.build import with_data_sizes
+
+    pl.seed_everything(job.cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(job.cfg, job.root)
+    job.cfg = with_data_sizes(job.cfg, datamodule.data)
+    return datamodule
+
+
+def _build_model(job: _Job) -> Classifier:
+    """Model phase: built from the sized config; a fine-tune starts from its source's weights
+    (a continued run gets its weights from the checkpoint that fit resumes)."""
+    from mbegu.security import instantiate
+    from mbegu.training.resume import load_weights
+
+    model: Classifier = instantiate(job.cfg.model, where="model")
+    if job.plan.mode == "finetune":
+        load_weights(model, job.plan)
+    return model
+
+
+def _start_run(
+    job: _Job,
+    stack: ExitStack,
+    data: FileData,
+    parent_run_id: str | None,
+    run_name: str | None,
+    tags: dict[str, str] | None,
+    finish_on: tuple[type[BaseException], ...],
+) -> None:
+    """Run phase: open the MLflow run (rank zero only) and enter it on `stack`, so that the
+    run ends, FINISHED, FAILED or KILLED, as train() leaves the fit and the export; then log
+    what a new run starts from: its config, requirements and dataset."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    # Held signals: a run created but not yet entered would stay RUNNING for good.
+    with signals_deferred():
+        run_id = job.plan.run_id if job.plan.mode == "continue" else None
+        if rank_zero_only.rank == 0:  # type: ignore[attr-defined]  # set at import, untyped
+            extra = {TAG_DATA_MD5: data.digest()} | (tags or {})
+            run_id = open_run(
+                job.tracker, job.cfg, job.root, job.plan, parent_run_id, run_name, extra
+            )
+        if run_id:
+            stack.enter_context(job.tracker.run(run_id, finish_on=finish_on))
+    job.run_id = run_id
+    # Inside the run from here: a signal held above ends it KILLED.
+    if run_id and job.plan.mode != "continue":
+        # A sweep's parent run holds its trials' config.yaml and requirements; a trial
+        # keeps its params (the whole config, flattened).
+        job.tracker.log_config(run_id, job.cfg, as_file=parent_run_id is None)
+        if parent_run_id is None:
+            job.tracker.log_requirements(run_id)
+        log_dataset(job.tracker, run_id, data, job.root)
+
+
+def _fit_model(
+    job: _Job,
+    model: Classifier,
+    datamodule: DataModule,
+    callbacks: Sequence[pl.Callback],
+    last_checkpoint: bool,
+) -> tuple[pl.Trainer, EpochReport]:
+    """Fit phase: cfg.trainer with the config's callbacks, mbegu's and the caller's, logging
+    to the run; a continued run resumes from its checkpoint. An interrupt leaves as
+    KeyboardInterrupt (exit_as_interrupt), whatever Lightning made of it."""
+    from omegaconf import OmegaConf
+
+    from mbegu.security import instantiate, mask_tree
     from mbegu.tracking.logger import build_loggers
     from mbegu.training.callbacks import (
         EpochReport,
@@ -98,79 +210,52 @@ def train(
         show_progress_bar,
     )
 
-    quiet_lightning()
-    check_options(cfg)  # a misspelt option is one line, before any run is opened
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg, root)
-    cfg = with_data_sizes(cfg, datamodule.data)
-    model: Classifier = instantiate(cfg.model, where="model")
-    if plan.mode == "finetune":
-        load_weights(model, plan)
-    timings["setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
-
-    # SIGTERM is an interrupt from before the run opens: a worker stopped between opening
-    # its run and entering it would otherwise leave the run RUNNING.
-    with sigterm_as_interrupt(), ExitStack() as stack:
-        # Held signals: a run created but not yet entered would stay RUNNING for good.
-        with signals_deferred():
-            run_id = plan.run_id if plan.mode == "continue" else None
-            if rank_zero_only.rank == 0:  # type: ignore[attr-defined]  # set at import, untyped
-                data_tags = {TAG_DATA_MD5: datamodule.data.digest()}
-                run_id = open_run(
-                    tracker, cfg, root, plan, parent_run_id, run_name, data_tags | (tags or {})
-                )
-            if run_id:
-                stack.enter_context(tracker.run(run_id, finish_on=finish_on))
-        # Inside the run from here: a signal held above ends it KILLED.
-        if run_id and plan.mode != "continue":
-            # A sweep's parent run holds its trials' config.yaml and requirements; a trial
-            # keeps its params (the whole config, flattened).
-            tracker.log_config(run_id, cfg, as_file=parent_run_id is None)
-            if parent_run_id is None:
-                tracker.log_requirements(run_id)
-            log_dataset(tracker, run_id, datamodule.data, root)
-        timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
-        bar = show_progress_bar(cfg)
-        report = EpochReport(print_lines=not bar)
-        checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
-        # No secret in a checkpoint or a model folder (a DVC output).
-        config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
-        built = build_callbacks(cfg.get("callbacks"), checkpoint_dir, last_checkpoint)
-        trainer: pl.Trainer = instantiate(
-            cfg.trainer,
-            where="trainer",
-            callbacks=[
-                *built,
-                StopOnNonFinite(),
-                RunState(config, checkpoint_dir),
-                report,
-                *callbacks,
-            ],
-            logger=build_loggers(cfg.get("logger"), tracker, run_id, root) if run_id else False,
-            enable_progress_bar=bar,
-            default_root_dir=str(checkpoint_dir),
-        )
-        ckpt_path = str(plan.checkpoint) if plan.mode == "continue" else None
-        _fit(trainer, model, datamodule, ckpt_path)
-        timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
-        # A sweep trial exports no model: its best weights stay in best.ckpt, unread.
-        best = restore_best(trainer, model) if outputs != "none" else best_path(trainer)
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-        if trainer.is_global_zero and run_id and outputs != "none":
-            write_outputs(config, paths, model, datamodule, report.rows, run_id, tracker, outputs)
-    timings["outputs_and_close_s"] = time.perf_counter() - clock
-    timings["epoch_s"] = report.seconds
-    link = None
-    if run_id:
-        from mbegu.summary import run_link
-
-        link = run_link(tracker.tracking_uri, tracker.experiment_id(), run_id)
-    return TrainResult(run_id, metrics, report.rows, best, timings, link)
-
-
-def _fit(
-    trainer: pl.Trainer, model: pl.LightningModule, datamodule: DataModule, ckpt_path: str | None
-) -> None:
-    """trainer.fit, with an interrupt kept an interrupt (exit_as_interrupt)."""
+    cfg, run_id = job.cfg, job.run_id
+    bar = show_progress_bar(cfg)
+    report = EpochReport(print_lines=not bar)
+    checkpoint_dir = job.paths["checkpoint_dir"] / (run_id or "rank-nonzero")
+    # No secret in a checkpoint or a model folder (a DVC output).
+    job.config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
+    built = build_callbacks(cfg.get("callbacks"), checkpoint_dir, last_checkpoint)
+    own = [StopOnNonFinite(), RunState(job.config, checkpoint_dir), report]
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer,
+        where="trainer",
+        callbacks=[*built, *own, *callbacks],
+        logger=build_loggers(cfg.get("logger"), job.tracker, run_id, job.root) if run_id else False,
+        enable_progress_bar=bar,
+        default_root_dir=str(checkpoint_dir),
+    )
+    ckpt_path = str(job.plan.checkpoint) if job.plan.mode == "continue" else None
     with exit_as_interrupt():
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    return trainer, report
+
+
+def _export(
+    job: _Job,
+    trainer: pl.Trainer,
+    model: Classifier,
+    datamodule: DataModule,
+    rows: list[dict[str, float]],
+    outputs: Outputs,
+) -> tuple[str | None, dict[str, float]]:
+    """Export phase, still inside the run: the best weights back in the model, the final
+    metrics, and the model written where `outputs` says. Returns (best checkpoint, metrics)."""
+    # A sweep trial exports no model: its best weights stay in best.ckpt, unread.
+    best = restore_best(trainer, model) if outputs != "none" else best_path(trainer)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    if trainer.is_global_zero and job.run_id and outputs != "none":
+        write_outputs(
+            job.config, job.paths, model, datamodule, rows, job.run_id, job.tracker, outputs
+        )
+    return best, metrics
+
+
+def _run_link(job: _Job) -> str | None:
+    """The run's page in the MLflow UI, asked for once the run has ended."""
+    if not job.run_id:
+        return None
+    from mbegu.summary import run_link
+
+    return run_link(job.tracker.tracking_uri, job.tracker.experiment_id(), job.run_id)
