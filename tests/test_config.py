@@ -17,7 +17,7 @@ from mbegu.errors import MbeguError
 from mbegu.models.build import sized_model_config
 from mbegu.security import instantiate
 from mbegu.tracking.logger import build_loggers
-from mbegu.training.train import build_callbacks
+from mbegu.training.callbacks import build_callbacks
 
 from .helpers.project import REPO, pristine
 

@@ -151,7 +151,7 @@ class SwallowedSigterm(pl.Callback):
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_swallowed_sigterm_is_still_an_interrupt(project, client, experiment) -> None:
-    from mbegu.training.train import TERMINATED, sigterm_as_interrupt
+    from mbegu.processes import TERMINATED, sigterm_as_interrupt
 
     cfg = compose([*FAST, f"tracking.experiment_name={experiment}"])
     TERMINATED.clear()

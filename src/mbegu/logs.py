@@ -57,3 +57,18 @@ def quiet_libraries() -> None:
         logging.getLogger(name).addFilter(_Drop(text))
     # Lightning's comes through warnings.warn (rank_zero_warn), not a logger.
     warnings.filterwarnings("ignore", ".*is smaller than the logging interval.*")
+
+
+def quiet_lightning() -> None:
+    """Keep a fit's console to what matters: mbegu's epoch lines, warnings and errors (and
+    Lightning's INFO lines with `-v` or MBEGU_LOG_LEVEL). Lightning is imported first: its
+    import sets its loggers to INFO."""
+    import lightning.pytorch  # noqa: F401
+
+    quiet_libraries()
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(level())
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    # Epoch metrics come from torchmetrics, whose compute() already reduces across processes.
+    warnings.filterwarnings("ignore", ".*sync_dist=True.*")

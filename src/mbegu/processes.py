@@ -1,6 +1,6 @@
 """What a process owns and how it ends: which process owns something (an MLflow run, a sweep
-trial) and whether it still lives, signals held over a write, and the `mbegu` command's
-garbage-collector settings.
+trial) and whether it still lives, signals held over a write, SIGTERM and Lightning's exits
+turned into interrupts, and the `mbegu` command's garbage-collector settings.
 
 A SIGKILL, an OOM kill or a power cut gives a process no chance to close what it owns; a later
 command on the same machine finds the owner gone and closes it instead.
@@ -68,6 +68,51 @@ def signals_deferred() -> Iterator[None]:
                 handler(signum, frame)
             elif handler == signal.SIG_DFL:
                 signal.raise_signal(signum)
+
+
+# Set by SIGTERM in this process; a sweep checks it between trials.
+TERMINATED = threading.Event()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler, `kill`, `docker stop`) stops training like Ctrl-C: Lightning
+    writes interrupted.ckpt and the run ends KILLED instead of vanishing mid-write."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        TERMINATED.set()  # remembered: code that swallows the exception cannot undo the stop
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def exit_as_interrupt() -> Iterator[None]:
+    """Around trainer.fit, an interrupt kept an interrupt: Lightning turns Ctrl-C and SIGTERM
+    into sys.exit(1) after its teardown and leaves SIGINT ignored; a sweep and the CLI need to
+    know it was an interrupt (exit 130/143, the run KILLED, the other workers stopped).
+    A SIGTERM whose KeyboardInterrupt Python swallowed (raised inside a weakref callback or a
+    __del__, "Exception ignored in ...") comes back from Lightning's own SIGTERM flag as
+    SIGTERMException, a SystemExit that would escape Optuna's trial handling: an interrupt too."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    try:
+        yield
+    except SystemExit as stop:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if isinstance(stop.__context__, KeyboardInterrupt):
+            raise stop.__context__ from None
+        if isinstance(stop, SIGTERMException) or TERMINATED.is_set():
+            raise KeyboardInterrupt(f"signal {signal.SIGTERM.value}") from None
+        raise
 
 
 # CPython runs a full collection (every live object walked) whenever generation 1 has been

@@ -29,7 +29,7 @@ def find_train_run(tracker: MlflowTracker, run_file: Path, digest: str) -> str:
     """The MLflow run that trained the model whose md5 is `digest`: the one artifacts/run.json
     names, else (the train stage was up to date and skipped, e.g. in a queued experiment that
     only changed evaluate's params) the latest run tagged with that md5."""
-    from mbegu.training.train import TAG_MODEL_MD5
+    from mbegu.training.export import TAG_MODEL_MD5
 
     try:
         link = json.loads(run_file.read_text())

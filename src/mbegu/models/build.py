@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mbegu.errors import MbeguError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from mbegu.data.sources import FileData
 
 
 def sized_model_config(model: dict[str, Any], sizes: dict[str, int], kind: str) -> dict[str, Any]:
@@ -29,3 +34,16 @@ def sized_model_config(model: dict[str, Any], sizes: dict[str, int], kind: str) 
     if "num_classes" in inspect.signature(get_object(model["_target_"])).parameters:
         sized["num_classes"] = sizes["num_classes"]
     return sized
+
+
+def with_data_sizes(cfg: DictConfig, data: FileData) -> DictConfig:
+    """cfg with the model's sizes (inputs or vocabulary, classes) read from the data: the
+    config that is logged, checkpointed and saved with the model says what was built."""
+    from omegaconf import OmegaConf, open_dict
+
+    model = cast("dict[str, Any]", OmegaConf.to_container(cfg.model, resolve=True))
+    sized = sized_model_config(model, data.sizes, data.kind)
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.model = OmegaConf.create(sized)
+    return cfg

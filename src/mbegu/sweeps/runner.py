@@ -44,9 +44,9 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     """Coordinate a sweep; returns the summary it prints."""
     from mlflow.entities import RunTag
 
+    from mbegu.processes import TERMINATED, sigterm_as_interrupt
     from mbegu.project import project_root
     from mbegu.tracking.lineage import environment_tags
-    from mbegu.training.train import TERMINATED, sigterm_as_interrupt
 
     TERMINATED.clear()  # a new sweep in this process starts unsignalled
     started = time.perf_counter()
@@ -134,8 +134,7 @@ def work(
     def fail_dead() -> None:
         trials.fail_dead_trials(study, storage, lambda t: close_dead_run(tracker, cfg.sweep, t))
 
-    from mbegu.processes import collect_between_trials, freeze_imports
-    from mbegu.training.train import TERMINATED
+    from mbegu.processes import TERMINATED, collect_between_trials, freeze_imports
 
     import_trial_modules()
     freeze_imports()
@@ -228,7 +227,7 @@ def _optimize_until_done(
 
 def run_worker(overrides: Sequence[str], parent: str, index: int = 1) -> None:
     """Child worker `index` of `sweep.workers > 1` (the coordinator is worker 0)."""
-    from mbegu.training.train import sigterm_as_interrupt
+    from mbegu.processes import sigterm_as_interrupt
 
     cfg = sweep_config(overrides)
     budget_for(cfg)

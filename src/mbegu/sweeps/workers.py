@@ -145,6 +145,7 @@ def import_trial_modules() -> None:
         "mbegu.models.classifier",
         "mbegu.tracking.logger",
         "mbegu.training.callbacks",
+        "mbegu.training.train",
     ):
         importlib.import_module(name)
 

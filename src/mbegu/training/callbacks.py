@@ -1,8 +1,11 @@
-"""Callbacks mbegu adds to every run: per-epoch history and line-based progress."""
+"""The callbacks of every fit: the config's `callbacks` group, and those mbegu adds to every
+run: a stop on a diverged loss, per-epoch history and line-based progress, the run's state in
+its checkpoints."""
 
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -16,6 +19,7 @@ from mbegu.errors import MbeguError
 if TYPE_CHECKING:
     import numpy as np
     from lightning.pytorch.utilities.types import STEP_OUTPUT
+    from omegaconf import DictConfig
 
 
 class NonFiniteError(MbeguError):
@@ -161,3 +165,31 @@ class RunState(pl.Callback):
         if isinstance(exception, NonFiniteError):
             return  # diverged weights are not worth continuing from
         trainer.save_checkpoint(self.checkpoint_dir / "interrupted.ckpt")
+
+
+def build_callbacks(
+    callbacks_cfg: DictConfig | None, checkpoint_dir: Path, last_checkpoint: bool = True
+) -> list[pl.Callback]:
+    """Instantiate each callback in the group; null entries (e.g. from debug=fast) are off.
+    `last_checkpoint=False`: no last.ckpt each epoch; the best one stays, a sweep trial can be
+    fine-tuned from it."""
+    from mbegu.security import instantiate
+
+    built = []
+    for spec in (callbacks_cfg or {}).values():
+        if spec is None:
+            continue
+        extra = {"dirpath": str(checkpoint_dir)} if "dirpath" in spec and not spec.dirpath else {}
+        built.append(instantiate(spec, where="callbacks", **extra))
+    if not last_checkpoint:
+        for callback in built:
+            if isinstance(callback, pl.callbacks.ModelCheckpoint):
+                callback.save_last = False
+    return built
+
+
+def show_progress_bar(cfg: DictConfig) -> bool:
+    """cfg.trainer.enable_progress_bar, else a bar on a terminal only: in a log file or CI
+    its redraws are noise, and EpochReport prints one line per epoch instead."""
+    configured = cfg.trainer.get("enable_progress_bar")
+    return sys.stderr.isatty() if configured is None else bool(configured)

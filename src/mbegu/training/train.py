@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-import signal
-import sys
-import threading
 import time
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from mbegu.processes import signals_deferred
+from mbegu.processes import exit_as_interrupt, signals_deferred, sigterm_as_interrupt
 from mbegu.project import project_root, resolve_paths
-from mbegu.tracking.lineage import TAG_DATA_MD5, environment_tags, lineage_tags
-from mbegu.tracking.lineage import run_name as default_run_name
+from mbegu.tracking.lineage import TAG_DATA_MD5
+from mbegu.training.export import OUTPUTS, Outputs, best_path, restore_best, write_outputs
+from mbegu.training.mlflow_run import log_dataset, open_run
 
 if TYPE_CHECKING:
     import lightning.pytorch as pl
@@ -29,11 +24,8 @@ if TYPE_CHECKING:
     from mbegu.data.sources import FileData
     from mbegu.models.classifier import Classifier
     from mbegu.tracking.tracker import MlflowTracker
+    from mbegu.training.callbacks import EpochReport
     from mbegu.training.resume import ResumePlan
-
-# Where train() puts the model (see train's docstring).
-Outputs = Literal["pipeline", "run", "none"]
-OUTPUTS: tuple[Outputs, ...] = get_args(Outputs)
 
 
 @dataclass
@@ -46,41 +38,6 @@ class TrainResult:
     best_checkpoint: str | None = None
     timings: dict[str, float | list[float]] = field(default_factory=dict)
     link: str | None = None  # the run's page in the MLflow UI
-
-
-def quiet_lightning() -> None:
-    """Keep the console to what matters: mbegu's epoch lines, warnings and errors (and
-    Lightning's INFO lines with `-v` or MBEGU_LOG_LEVEL, mbegu.logs)."""
-    from mbegu.logs import level, quiet_libraries
-
-    quiet_libraries()
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(level())
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
-    warnings.filterwarnings("ignore", ".*LeafSpec.*")
-    # Epoch metrics come from torchmetrics, whose compute() already reduces across processes.
-    warnings.filterwarnings("ignore", ".*sync_dist=True.*")
-
-
-def build_callbacks(callbacks_cfg: DictConfig | None, checkpoint_dir: Path) -> list[pl.Callback]:
-    """Instantiate each callback in the group; null entries (e.g. from debug=fast) are off."""
-    from mbegu.security import instantiate
-
-    built = []
-    for spec in (callbacks_cfg or {}).values():
-        if spec is None:
-            continue
-        extra = {"dirpath": str(checkpoint_dir)} if "dirpath" in spec and not spec.dirpath else {}
-        built.append(instantiate(spec, where="callbacks", **extra))
-    return built
-
-
-def show_progress_bar(cfg: DictConfig) -> bool:
-    configured = cfg.trainer.get("enable_progress_bar")
-    return sys.stderr.isatty() if configured is None else bool(configured)
-
-
-TAG_MODEL_MD5 = "mbegu.model.md5"
 
 
 def train(
@@ -110,16 +67,52 @@ def train(
     lock's md5 and key versions). `last_checkpoint=False` writes no last.ckpt each epoch (a
     sweep trial that stops is rerun, never continued).
     """
-    from omegaconf import OmegaConf
-
-    from mbegu.config.options import check_options
-    from mbegu.security import instantiate, mask_tree
-    from mbegu.training.resume import continued_config, load_weights, plan_resume
-
     if outputs not in OUTPUTS:
         raise ValueError(f"outputs={outputs!r} is not one of {OUTPUTS}")
     timings: dict[str, float | list[float]] = {}
     clock = time.perf_counter()
+    job = _configure(cfg, tracker)
+    datamodule = _load_data(job)
+    model = _build_model(job)
+    timings["setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
+
+    # SIGTERM is an interrupt from before the run opens: a worker stopped between opening
+    # its run and entering it would otherwise leave the run RUNNING.
+    with sigterm_as_interrupt(), ExitStack() as stack:
+        _start_run(job, stack, datamodule.data, parent_run_id, run_name, tags, finish_on)
+        timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
+        trainer, report = _fit_model(job, model, datamodule, callbacks, last_checkpoint)
+        timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
+        best, metrics = _export(job, trainer, model, datamodule, report.rows, outputs)
+    timings["outputs_and_close_s"] = time.perf_counter() - clock
+    timings["epoch_s"] = report.seconds
+    return TrainResult(job.run_id, metrics, report.rows, best, timings, _run_link(job))
+
+
+@dataclass
+class _Job:
+    """What train()'s phases share. The config phase sets the first five fields; the data
+    phase swaps `cfg` for the sized config, the run phase sets `run_id` and the fit phase
+    `config`, the masked config that the checkpoints and the exported model carry."""
+
+    cfg: DictConfig
+    root: Path
+    plan: ResumePlan
+    paths: dict[str, Path]
+    tracker: MlflowTracker
+    run_id: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def _configure(cfg: DictConfig, tracker: MlflowTracker | None) -> _Job:
+    """Config phase: the resume plan, the paths, the option checks and the tracker. The
+    server is checked before the heavy imports and every option before any data is read or
+    run opened: a wrong address or a misspelt option is one line, at once."""
+    from mbegu.config.options import check_options
+    from mbegu.logs import quiet_lightning
+    from mbegu.security import instantiate
+    from mbegu.training.resume import continued_config, plan_resume
+
     root = project_root()
     plan = plan_resume(cfg, resolve_paths(cfg, root)["checkpoint_dir"])
     if plan.mode == "continue":
@@ -129,251 +122,140 @@ def train(
     if tracker is None:
         tracker = instantiate(cfg.tracking, where="tracking")
         tracker.check()  # an unreachable server fails now, not after the heavy imports
-
-    import lightning.pytorch as pl
-    from lightning.pytorch.utilities import rank_zero_only
-
-    from mbegu.data.datamodule import build_datamodule
-    from mbegu.tracking.logger import build_loggers
-    from mbegu.training.callbacks import EpochReport, RunState, StopOnNonFinite
-
     quiet_lightning()
     check_options(cfg)  # a misspelt option is one line, before any run is opened
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg, root)
-    cfg = with_data_sizes(cfg, datamodule.data)
-    model: Classifier = instantiate(cfg.model, where="model")
-    if plan.mode == "finetune":
-        load_weights(model, plan)
-    timings["setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
-
-    # SIGTERM is an interrupt from before the run opens: a worker stopped between opening
-    # its run and entering it would otherwise leave the run RUNNING.
-    with sigterm_as_interrupt(), ExitStack() as stack:
-        # Held signals: a run created but not yet entered would stay RUNNING for good.
-        with signals_deferred():
-            run_id = plan.run_id if plan.mode == "continue" else None
-            if rank_zero_only.rank == 0:  # type: ignore[attr-defined]  # set at import, untyped
-                data_tags = {TAG_DATA_MD5: datamodule.data.digest()}
-                run_id = _open_run(
-                    tracker, cfg, root, plan, parent_run_id, run_name, data_tags | (tags or {})
-                )
-            if run_id:
-                stack.enter_context(tracker.run(run_id, finish_on=finish_on))
-        # Inside the run from here: a signal held above ends it KILLED.
-        if run_id and plan.mode != "continue":
-            # A sweep's parent run holds its trials' config.yaml and requirements; a trial
-            # keeps its params (the whole config, flattened).
-            tracker.log_config(run_id, cfg, as_file=parent_run_id is None)
-            if parent_run_id is None:
-                tracker.log_requirements(run_id)
-            _log_dataset(tracker, run_id, datamodule.data, root)
-        timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
-        bar = show_progress_bar(cfg)
-        report = EpochReport(print_lines=not bar)
-        checkpoint_dir = paths["checkpoint_dir"] / (run_id or "rank-nonzero")
-        # No secret in a checkpoint or a model folder (a DVC output).
-        config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
-        built = build_callbacks(cfg.get("callbacks"), checkpoint_dir)
-        if not last_checkpoint:  # the best one stays: a trial can be fine-tuned from
-            for callback in built:
-                if isinstance(callback, pl.callbacks.ModelCheckpoint):
-                    callback.save_last = False
-        trainer: pl.Trainer = instantiate(
-            cfg.trainer,
-            where="trainer",
-            callbacks=[
-                *built,
-                StopOnNonFinite(),
-                RunState(config, checkpoint_dir),
-                report,
-                *callbacks,
-            ],
-            logger=build_loggers(cfg.get("logger"), tracker, run_id, root) if run_id else False,
-            enable_progress_bar=bar,
-            default_root_dir=str(checkpoint_dir),
-        )
-        ckpt_path = str(plan.checkpoint) if plan.mode == "continue" else None
-        _fit(trainer, model, datamodule, ckpt_path)
-        timings["fit_s"], clock = time.perf_counter() - clock, time.perf_counter()
-        # A sweep trial exports no model: its best weights stay in best.ckpt, unread.
-        best = _restore_best(trainer, model) if outputs != "none" else _best_path(trainer)
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-        if trainer.is_global_zero and run_id and outputs != "none":
-            _write_outputs(config, paths, model, datamodule, report.rows, run_id, tracker, outputs)
-    timings["outputs_and_close_s"] = time.perf_counter() - clock
-    timings["epoch_s"] = report.seconds
-    link = None
-    if run_id:
-        from mbegu.summary import run_link
-
-        link = run_link(tracker.tracking_uri, tracker.experiment_id(), run_id)
-    return TrainResult(run_id, metrics, report.rows, best, timings, link)
+    return _Job(cfg, root, plan, paths, tracker)
 
 
-def _fit(
-    trainer: pl.Trainer, model: pl.LightningModule, datamodule: DataModule, ckpt_path: str | None
-) -> None:
-    """trainer.fit, with an interrupt kept an interrupt: Lightning turns Ctrl-C and SIGTERM
-    into sys.exit(1) after its teardown and leaves SIGINT ignored; a sweep and the CLI need to
-    know it was an interrupt (exit 130/143, the run KILLED, the other workers stopped).
-    A SIGTERM whose KeyboardInterrupt Python swallowed (raised inside a weakref callback or a
-    __del__, "Exception ignored in ...") comes back from Lightning's own SIGTERM flag as
-    SIGTERMException, a SystemExit that would escape Optuna's trial handling: an interrupt too."""
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
+def _load_data(job: _Job) -> DataModule:
+    """Data phase: seeded first, so the weights and the batches' order repeat; the config
+    gets the sizes read from the data, so what is logged says what was built."""
+    import lightning.pytorch as pl
 
-    try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    except SystemExit as stop:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-        if isinstance(stop.__context__, KeyboardInterrupt):
-            raise stop.__context__ from None
-        if isinstance(stop, SIGTERMException) or TERMINATED.is_set():
-            raise KeyboardInterrupt(f"signal {signal.SIGTERM.value}") from None
-        raise
+    from mbegu.data.datamodule import build_datamodule
+    from mbegu.models.build import with_data_sizes
+
+    pl.seed_everything(job.cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(job.cfg, job.root)
+    job.cfg = with_data_sizes(job.cfg, datamodule.data)
+    return datamodule
 
 
-def with_data_sizes(cfg: DictConfig, data: FileData) -> DictConfig:
-    """cfg with the model's sizes (inputs or vocabulary, classes) read from the data: the
-    config that is logged, checkpointed and saved with the model says what was built."""
-    from omegaconf import OmegaConf
+def _build_model(job: _Job) -> Classifier:
+    """Model phase: built from the sized config; a fine-tune starts from its source's weights
+    (a continued run gets its weights from the checkpoint that fit resumes)."""
+    from mbegu.security import instantiate
+    from mbegu.training.resume import load_weights
 
-    from mbegu.models.build import sized_model_config
-
-    model = cast("dict[str, Any]", OmegaConf.to_container(cfg.model, resolve=True))
-    sized = sized_model_config(model, data.sizes, data.kind)
-    cfg = cfg.copy()
-    with open_dict(cfg):
-        cfg.model = OmegaConf.create(sized)
-    return cfg
+    model: Classifier = instantiate(job.cfg.model, where="model")
+    if job.plan.mode == "finetune":
+        load_weights(model, job.plan)
+    return model
 
 
-def _log_dataset(tracker: MlflowTracker, run_id: str, data: FileData, root: Path) -> None:
-    """The data as the run's MLflow dataset: the md5 of its files is the version."""
-    paths = [p.relative_to(root).as_posix() for p in data.source_paths()]
-    rows = sum(len(frame) for frame in data.frames.values())
-    tracker.log_dataset(run_id, data.name, data.digest(), ", ".join(paths), rows)
-
-
-def _open_run(
-    tracker: MlflowTracker,
-    cfg: DictConfig,
-    root: Path,
-    plan: ResumePlan,
+def _start_run(
+    job: _Job,
+    stack: ExitStack,
+    data: FileData,
     parent_run_id: str | None,
     run_name: str | None,
-    extra_tags: dict[str, str] | None,
-) -> str:
-    """The MLflow run this fit logs to: the continued one, or a new one with lineage tags."""
-    if plan.mode == "continue":
-        run_id, checkpoint = plan.source()
-        tracker.require_run(run_id)
-        tracker.client.set_tag(run_id, "mbegu.resumed_from", checkpoint.name)
-        print(f"MLflow run {run_id} continues from {checkpoint}", flush=True)
-        return run_id
-    target = cfg.model.net.get("_target_")
-    # The environment's tags go with the run's creation: one store write fewer per run.
-    tags = lineage_tags(root, target) | environment_tags(root) | (extra_tags or {})
-    if plan.mode == "finetune":
-        tags |= {"mbegu.finetuned_from": plan.source()[0], "mbegu.resume.mode": "finetune"}
-    name = run_name or tracker.run_name or default_run_name(target, str(cfg.data.name))
-    run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=name)
-    print(f"MLflow run {run_id} (experiment '{tracker.experiment_name}')", flush=True)
-    return run_id
+    tags: dict[str, str] | None,
+    finish_on: tuple[type[BaseException], ...],
+) -> None:
+    """Run phase: open the MLflow run (rank zero only) and enter it on `stack`, so that the
+    run ends, FINISHED, FAILED or KILLED, as train() leaves the fit and the export; then log
+    what a new run starts from: its config, requirements and dataset."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    # Held signals: a run created but not yet entered would stay RUNNING for good.
+    with signals_deferred():
+        run_id = job.plan.run_id if job.plan.mode == "continue" else None
+        if rank_zero_only.rank == 0:  # type: ignore[attr-defined]  # set at import, untyped
+            extra = {TAG_DATA_MD5: data.digest()} | (tags or {})
+            run_id = open_run(
+                job.tracker, job.cfg, job.root, job.plan, parent_run_id, run_name, extra
+            )
+        if run_id:
+            stack.enter_context(job.tracker.run(run_id, finish_on=finish_on))
+    job.run_id = run_id
+    # Inside the run from here: a signal held above ends it KILLED.
+    if run_id and job.plan.mode != "continue":
+        # A sweep's parent run holds its trials' config.yaml and requirements; a trial
+        # keeps its params (the whole config, flattened).
+        job.tracker.log_config(run_id, job.cfg, as_file=parent_run_id is None)
+        if parent_run_id is None:
+            job.tracker.log_requirements(run_id)
+        log_dataset(job.tracker, run_id, data, job.root)
 
 
-# Set by SIGTERM in this process; a sweep checks it between trials.
-TERMINATED = threading.Event()
+def _fit_model(
+    job: _Job,
+    model: Classifier,
+    datamodule: DataModule,
+    callbacks: Sequence[pl.Callback],
+    last_checkpoint: bool,
+) -> tuple[pl.Trainer, EpochReport]:
+    """Fit phase: cfg.trainer with the config's callbacks, mbegu's and the caller's, logging
+    to the run; a continued run resumes from its checkpoint. An interrupt leaves as
+    KeyboardInterrupt (exit_as_interrupt), whatever Lightning made of it."""
+    from omegaconf import OmegaConf
+
+    from mbegu.security import instantiate, mask_tree
+    from mbegu.tracking.logger import build_loggers
+    from mbegu.training.callbacks import (
+        EpochReport,
+        RunState,
+        StopOnNonFinite,
+        build_callbacks,
+        show_progress_bar,
+    )
+
+    cfg, run_id = job.cfg, job.run_id
+    bar = show_progress_bar(cfg)
+    report = EpochReport(print_lines=not bar)
+    checkpoint_dir = job.paths["checkpoint_dir"] / (run_id or "rank-nonzero")
+    # No secret in a checkpoint or a model folder (a DVC output).
+    job.config = mask_tree(OmegaConf.to_container(cfg, resolve=True))
+    built = build_callbacks(cfg.get("callbacks"), checkpoint_dir, last_checkpoint)
+    own = [StopOnNonFinite(), RunState(job.config, checkpoint_dir), report]
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer,
+        where="trainer",
+        callbacks=[*built, *own, *callbacks],
+        logger=build_loggers(cfg.get("logger"), job.tracker, run_id, job.root) if run_id else False,
+        enable_progress_bar=bar,
+        default_root_dir=str(checkpoint_dir),
+    )
+    ckpt_path = str(job.plan.checkpoint) if job.plan.mode == "continue" else None
+    with exit_as_interrupt():
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    return trainer, report
 
 
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler, `kill`, `docker stop`) stops training like Ctrl-C: Lightning
-    writes interrupted.ckpt and the run ends KILLED instead of vanishing mid-write."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        TERMINATED.set()  # remembered: code that swallows the exception cannot undo the stop
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _best_path(trainer: pl.Trainer) -> str | None:
-    callback = getattr(trainer, "checkpoint_callback", None)
-    best = getattr(callback, "best_model_path", "") if callback else ""
-    return best if best and Path(best).is_file() else None
-
-
-def _restore_best(trainer: pl.Trainer, model: pl.LightningModule) -> str | None:
-    """Load the best checkpoint's weights, so the exported model is the one val chose.
-    (Not load_from_checkpoint: the module's hparams hold no network, the config builds it.)"""
-    import torch
-
-    best = _best_path(trainer)
-    if best:
-        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-        model.load_state_dict(state)
-        return best
-    return None
-
-
-def _write_outputs(
-    config: dict[str, Any],
-    paths: dict[str, Path],
+def _export(
+    job: _Job,
+    trainer: pl.Trainer,
     model: Classifier,
     datamodule: DataModule,
     rows: list[dict[str, float]],
-    run_id: str,
-    tracker: MlflowTracker,
     outputs: Outputs,
-) -> None:
-    """The pipeline's model and history, or an ad hoc run's model under its run id."""
-    from mbegu.io import atomic_write_json, atomic_write_text
-    from mbegu.models.saved import load_model, model_md5, save_model
-
-    encoder = datamodule.data.load()
-    if outputs == "pipeline":
-        from mbegu.staging import staged_outputs
-
-        # All of the stage's outputs or none: they move into place together at the end.
-        with staged_outputs(project_root(), "train") as stage:
-            model_dir = stage.path(paths["model_dir"])
-            save_model(model_dir, model.net, config, encoder)
-            digest = model_md5(model_dir)
-            tracker.client.set_tag(run_id, TAG_MODEL_MD5, digest)  # evaluate finds the run by it
-            columns = list(dict.fromkeys(k for row in rows for k in row))
-            lines = [",".join(columns)]
-            lines += [",".join(_fmt(row.get(c)) for c in columns) for row in rows]
-            history = stage.path(paths["reports_dir"] / "history.csv")
-            atomic_write_text(history, "\n".join(lines) + "\n")
-            # Not a DVC output (run ids differ on every run, the model does not): how
-            # `evaluate` finds the run to complete.
-            link = {"mlflow_run_id": run_id, "model_md5": digest}
-            atomic_write_json(stage.path(paths["run_file"]), link)
-        return
-    from mbegu.models.mlflow_model import log_model
-
-    model_dir = paths["checkpoint_dir"] / run_id / "model"
-    save_model(model_dir, model.net, config, encoder)
-    last = int(rows[-1]["epoch"]) if rows else 0
-    saved = load_model(model_dir)
-    example = datamodule.data.example_frame()
-    log_model(tracker, run_id, saved, model_dir, example, register=False, step=last)
-    from mbegu.summary import show
-
-    where = model_dir.relative_to(project_root()).as_posix()
-    show([f"model: {where} and the run's `model`", f"  mbegu predict ROWS.csv --run-id {run_id}"])
+) -> tuple[str | None, dict[str, float]]:
+    """Export phase, still inside the run: the best weights back in the model, the final
+    metrics, and the model written where `outputs` says. Returns (best checkpoint, metrics)."""
+    # A sweep trial exports no model: its best weights stay in best.ckpt, unread.
+    best = restore_best(trainer, model) if outputs != "none" else best_path(trainer)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    if trainer.is_global_zero and job.run_id and outputs != "none":
+        write_outputs(
+            job.config, job.paths, model, datamodule, rows, job.run_id, job.tracker, outputs
+        )
+    return best, metrics
 
 
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(value) if isinstance(value, int) else f"{value:.6g}"
+def _run_link(job: _Job) -> str | None:
+    """The run's page in the MLflow UI, asked for once the run has ended."""
+    if not job.run_id:
+        return None
+    from mbegu.summary import run_link
+
+    return run_link(job.tracker.tracking_uri, job.tracker.experiment_id(), job.run_id)

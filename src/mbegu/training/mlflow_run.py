@@ -1,0 +1,52 @@
+"""The MLflow run a fit logs to: the continued run, or a new one tagged with what made it,
+and the data it reads recorded as the run's dataset."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mbegu.tracking.lineage import environment_tags, lineage_tags
+from mbegu.tracking.lineage import run_name as default_run_name
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from omegaconf import DictConfig
+
+    from mbegu.data.sources import FileData
+    from mbegu.tracking.tracker import MlflowTracker
+    from mbegu.training.resume import ResumePlan
+
+
+def open_run(
+    tracker: MlflowTracker,
+    cfg: DictConfig,
+    root: Path,
+    plan: ResumePlan,
+    parent_run_id: str | None,
+    run_name: str | None,
+    extra_tags: dict[str, str],
+) -> str:
+    """The MLflow run this fit logs to: the continued one, or a new one with lineage tags."""
+    if plan.mode == "continue":
+        run_id, checkpoint = plan.source()
+        tracker.require_run(run_id)
+        tracker.client.set_tag(run_id, "mbegu.resumed_from", checkpoint.name)
+        print(f"MLflow run {run_id} continues from {checkpoint}", flush=True)
+        return run_id
+    target = cfg.model.net.get("_target_")
+    # The environment's tags go with the run's creation: one store write fewer per run.
+    tags = lineage_tags(root, target) | environment_tags(root) | extra_tags
+    if plan.mode == "finetune":
+        tags |= {"mbegu.finetuned_from": plan.source()[0], "mbegu.resume.mode": "finetune"}
+    name = run_name or tracker.run_name or default_run_name(target, str(cfg.data.name))
+    run_id = tracker.start_run(tags, parent_run_id=parent_run_id, run_name=name)
+    print(f"MLflow run {run_id} (experiment '{tracker.experiment_name}')", flush=True)
+    return run_id
+
+
+def log_dataset(tracker: MlflowTracker, run_id: str, data: FileData, root: Path) -> None:
+    """The data as the run's MLflow dataset: the md5 of its files is the version."""
+    paths = [p.relative_to(root).as_posix() for p in data.source_paths()]
+    rows = sum(len(frame) for frame in data.frames.values())
+    tracker.log_dataset(run_id, data.name, data.digest(), ", ".join(paths), rows)
