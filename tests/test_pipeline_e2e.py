@@ -177,7 +177,7 @@ def test_one_finished_run_holds_everything(clone: Path) -> None:
     # metrics: per epoch from train, test from evaluate
     epochs = len((clone / "reports" / "history.csv").read_text().splitlines()) - 1
     assert len(client.get_metric_history(run_id, "val/acc")) == epochs > 1
-    assert run.data.metrics["test/acc"] == pytest.approx(metrics["test"]["acc"])
+    assert run.data.metrics["test_acc"] == pytest.approx(metrics["test"]["acc"])
     # plots and model; the model's page shows the final and test metrics
     assert "plots/confusion_matrix.png" in {a.path for a in client.list_artifacts(run_id, "plots")}
     mlflow.set_tracking_uri(f"sqlite:///{clone / 'mlflow.db'}")
@@ -188,8 +188,8 @@ def test_one_finished_run_holds_everything(clone: Path) -> None:
     assert model.metadata.signature is not None
     [logged] = client.search_logged_models([run.info.experiment_id])
     linked = {m.key: m.value for m in logged.metrics or []}
-    assert "test/acc" in linked, sorted(linked)
-    assert linked["test/acc"] == pytest.approx(metrics["test"]["acc"])
+    assert "test_acc" in linked, sorted(linked)
+    assert linked["test_acc"] == pytest.approx(metrics["test"]["acc"])
     assert linked["val/acc"] == pytest.approx(run.data.metrics["val/acc"])  # the last epoch's
     registered = params["tracking"]["registered_model_name"]
     version = client.get_model_version_by_alias(registered, "candidate")
@@ -285,7 +285,7 @@ def test_experiments_compare(clone: Path) -> None:
         assert row["run"]["dvc_exp_name"] == name
         run = by_run[row["run"]["mlflow_run_id"]]
         assert run.info.run_name == name  # the MLflow run is named after the experiment
-        assert run.data.metrics["test/acc"] == pytest.approx(row["metrics"]["acc"])
+        assert run.data.metrics["test_acc"] == pytest.approx(row["metrics"]["acc"])
         assert len(run.inputs.dataset_inputs) == 1
     names = [r.info.run_name for r in all_runs(clone)]
     assert len(set(names)) == len(names) == 3

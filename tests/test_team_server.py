@@ -91,7 +91,7 @@ def test_a_second_machine_runs_the_pipeline_and_a_sweep_on_the_server(
     trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert pipeline.info.status == parent.info.status == "FINISHED"
     assert len(trials) == 3 and {r.info.status for r in trials} == {"FINISHED"}
-    assert "test/acc" in pipeline.data.metrics
+    assert "test_acc" in pipeline.data.metrics
 
     # Artifacts go through the server (proxied): the run names no path on any machine, the
     # files land in the server's folder, and a client reads them back byte for byte.

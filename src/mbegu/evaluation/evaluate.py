@@ -11,17 +11,15 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from omegaconf import DictConfig
 
 from mbegu.errors import MbeguError
+from mbegu.evaluation.promotion import promote, test_metric_key
 from mbegu.project import project_root
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
-
     from mbegu.tracking.tracker import MlflowTracker
 
 
@@ -143,8 +141,8 @@ PER_CLASS_TABLE = "tables/per_class.json"
 
 
 def flat_metrics(test: dict[str, Any]) -> dict[str, float]:
-    """The run's metrics: test/acc, test/f1_macro ... (per-class scores go to a table)."""
-    return {f"test/{k}": float(v) for k, v in test.items() if not isinstance(v, dict)}
+    """The run's metrics: test_acc, test_f1_macro ... (per-class scores go to a table)."""
+    return {test_metric_key(k): float(v) for k, v in test.items() if not isinstance(v, dict)}
 
 
 def per_class_table(test: dict[str, Any], classes: list[str]) -> dict[str, list[Any]]:
@@ -197,58 +195,3 @@ def _write_run_link(path: Path, out: Path, run_id: str, digest: str) -> None:
             return
     link = {"dvc_exp_name": name, "mlflow_run_id": run_id if name else None, "model_md5": digest}
     atomic_write_json(out, link)
-
-
-def promote(
-    tracker: MlflowTracker, run_id: str, version: str, test: dict[str, float], labels: np.ndarray
-) -> str:
-    """Point the alias at `version` only if its test metric clears tracking.promote_if."""
-    # A registered version comes here only: the model has a name.
-    name = cast(str, tracker.registered_model_name)
-    client, alias = tracker.client, tracker.model_alias
-    if not alias:
-        return f"registered {name} v{version} (no alias configured)"
-    rule = tracker.promote_if or {}
-    metric = rule.get("metric", "acc")
-    value = float(test[metric])
-    bar, what = _bar(client, name, alias, metric, rule.get("above"), labels)
-    if bar is None or value > bar:
-        client.set_registered_model_alias(name, alias, version)
-        shown = f"test/{metric} {value:.4f} > {what} {bar:.4f}" if bar is not None else "no bar"
-        line = f"promoted: {name} v{version} is now @{alias} ({shown})"
-    else:
-        line = (
-            f"not promoted: {name} v{version} is registered but @{alias} stays where it was: "
-            f"test/{metric} {value:.4f} is not above {what} {bar:.4f} (tracking.promote_if)"
-        )
-    client.set_tag(run_id, "mbegu.promotion", line)
-    return line
-
-
-def _bar(
-    client: MlflowClient,
-    name: str,
-    alias: str,
-    metric: str,
-    above: float | str | None,
-    labels: np.ndarray,
-) -> tuple[float | None, str]:
-    """The value to beat and what it is."""
-    chance = float(np.bincount(labels).max() / max(len(labels), 1))
-    if above is None:
-        return None, ""
-    if above == "chance":
-        return chance, "chance"
-    if above == "candidate":
-        from mlflow.exceptions import MlflowException
-
-        try:
-            current = client.get_model_version_by_alias(name, alias)
-        except MlflowException:
-            return chance, "chance (no current candidate)"
-        run_id = cast(str, current.run_id)  # Optional to MLflow; mbegu registers from runs
-        value = client.get_run(run_id).data.metrics.get(f"test/{metric}")
-        if value is None:
-            return chance, "chance (the candidate has no test metric)"
-        return float(value), f"the current @{alias} (v{current.version})"
-    return float(above), "the bar"
