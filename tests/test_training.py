@@ -65,6 +65,21 @@ def test_logger_group_dvclive_beside_mlflow_and_none(project, client, experiment
     assert run.data.params["model.optimizer.lr"]  # the config is logged whatever the logger
 
 
+def test_debug_profile_saves_lightning_s_report_to_the_run(project, client, experiment) -> None:
+    cfg = compose(
+        ["debug=profile", "data.batch_size=128", f"tracking.experiment_name={experiment}"]
+    )
+    result = train(cfg, outputs="none")
+    [logged] = client.list_artifacts(result.run_id, "profile")
+    assert logged.path == "profile/fit-profile.txt"
+    report = client.download_artifacts(result.run_id, logged.path, str(project))
+    text = open(report, encoding="utf-8").read()
+    assert "FIT Profiler Report" in text and "run_training_epoch" in text
+    assert text.count("FIT Profiler Report") == 1  # this run's report only
+    plain = train(compose([*FAST, f"tracking.experiment_name={experiment}"]), outputs="none")
+    assert not client.list_artifacts(plain.run_id, "profile")
+
+
 def test_train_records_one_finished_run(project, client, experiment) -> None:
     cfg = compose([*FAST, f"tracking.experiment_name={experiment}", "model.optimizer.lr=0.004"])
     result = train(cfg)

@@ -18,15 +18,17 @@ from typing import Any
 from mbegu.errors import MbeguError
 
 # Where a `_target_`'s class may be defined: mbegu's own modules, torch's layers and
-# optimizers, Lightning's Trainer and callbacks, Optuna's samplers and pruners. Checked on the
-# text before anything is imported, then on the class itself (Hydra resolves attributes, so
-# `mbegu.tracking.store.os.system` names os.system): it must be a class defined there.
+# optimizers, Lightning's Trainer, callbacks and profilers, Optuna's samplers and pruners.
+# Checked on the text before anything is imported, then on the class itself (Hydra resolves
+# attributes, so `mbegu.tracking.store.os.system` names os.system): it must be a class
+# defined there.
 ALLOWED_MODULES = (
     "mbegu.",
     "torch.nn.",
     "torch.optim.",
     "lightning.pytorch.trainer.",
     "lightning.pytorch.callbacks.",
+    "lightning.pytorch.profilers.",
     "dvclive.lightning.",
     "optuna.samplers.",
     "optuna.pruners.",

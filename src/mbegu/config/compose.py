@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, cast
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from mbegu.config.local import apply_local
 from mbegu.config.schema import validate
 from mbegu.errors import MbeguError, first_line
 from mbegu.project import project_root
@@ -82,11 +83,15 @@ def _compose_unresolved(overrides: Sequence[str], root: Path | None) -> DictConf
         GlobalHydra.instance().clear()
 
 
-def _resolved(cfg: DictConfig, overrides: Sequence[str], root: Path | None) -> DictConfig:
+def _resolved(
+    cfg: DictConfig, overrides: Sequence[str], root: Path | None, local: bool = True
+) -> DictConfig:
     try:
         OmegaConf.resolve(cfg)
     except Exception as err:
         raise MbeguError(_one_line(err, overrides, root)) from None
+    if local:
+        apply_local(cfg, root or project_root(), overrides)
     validate(cfg)
     return cfg
 
@@ -166,6 +171,7 @@ def load_params(path: Path, check_stale: bool = True) -> DictConfig:
         _check_fresh(path, raw, text)
     # A mapping in any params.yaml `mbegu params` or DVC wrote; a YAML list fails in validate.
     cfg = cast("DictConfig", OmegaConf.create(raw))
+    apply_local(cfg, path.parent.resolve())
     validate(cfg)
     return cfg
 
@@ -188,7 +194,7 @@ def _check_fresh(path: Path, raw: object, text: bytes) -> None:
             return
     except OSError:
         pass
-    fresh = OmegaConf.to_container(compose(root=root))
+    fresh = OmegaConf.to_container(_resolved(_compose_unresolved((), root), (), root, local=False))
     if fresh != raw:
         changed = "; ".join(
             f"{key}: conf/ gives {_show(new)}, {path.name} has {_show(old)}"

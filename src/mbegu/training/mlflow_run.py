@@ -11,6 +11,7 @@ from mbegu.tracking.lineage import run_name as default_run_name
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import lightning.pytorch as pl
     from omegaconf import DictConfig
 
     from mbegu.data.sources import FileData
@@ -50,3 +51,21 @@ def log_dataset(tracker: MlflowTracker, run_id: str, data: FileData, root: Path)
     paths = [p.relative_to(root).as_posix() for p in data.source_paths()]
     rows = sum(len(frame) for frame in data.frames.values())
     tracker.log_dataset(run_id, data.name, data.digest(), ", ".join(paths), rows)
+
+
+def log_profile(trainer: pl.Trainer, tracker: MlflowTracker, run_id: str | None) -> None:
+    """Log the profiler's report (`debug=profile`) to the run, under profile/.
+
+    Lightning writes the report when fit tears down, after every callback hook, so this runs
+    once `trainer.fit` has returned.
+    """
+    profiler = trainer.profiler
+    name, folder = getattr(profiler, "filename", None), getattr(profiler, "dirpath", None)
+    if not run_id or not name or not folder:
+        return
+    import os
+    from pathlib import Path
+
+    for report in sorted(Path(folder).glob(f"*{name}*.txt")):
+        tracker.client.log_artifact(run_id, str(report), "profile")
+        print(f"profile: {os.path.relpath(report)} (and in the run's artifacts, profile/)")
