@@ -2,8 +2,11 @@
 
 
 def __getattr__(name: str) -> str:
-    """`mbegu.__version__`, from the installed package's metadata (setuptools-scm derives it
-    from git at install time); looked up on use, as every command imports this package."""
+    """`mbegu.__version__`, from the installed package's metadata.
+
+    setuptools-scm derives it from git at install time; it is looked up on use, as every command
+    imports this package.
+    """
     if name != "__version__":
         raise AttributeError(name)
     from importlib.metadata import PackageNotFoundError, version

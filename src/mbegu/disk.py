@@ -70,6 +70,7 @@ def mount_point(path: Path) -> Path:
 
 
 def human(size: float) -> str:
+    """A byte count as people read it: `512 B`, `3.4 MB`, `1.2 GB`."""
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1000 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
@@ -78,8 +79,11 @@ def human(size: float) -> str:
 
 
 def write_places(root: Path | None) -> list[Path]:
-    """Where an mbegu command writes: the project (outputs, checkpoints, sweeps), the local
-    MLflow store and its artifacts, and the temporary folder MLflow stages models in."""
+    """Where an mbegu command writes: the project, the local MLflow store, the temporary folder.
+
+    The project holds outputs, checkpoints and sweeps; the local store has its artifacts beside it;
+    MLflow stages models in the temporary folder.
+    """
     from mbegu.tracking.store import resolve_tracking_uri
 
     places = [root] if root else []
@@ -93,8 +97,11 @@ def write_places(root: Path | None) -> list[Path]:
 
 
 def disk_full_message(full: BaseException, places: Sequence[Path]) -> str:
-    """The line for a full disk: the filesystem the failed write names, else the fullest of
-    the places the command writes to."""
+    """The line for a full disk, with how much room is free and needed.
+
+    It names the filesystem the failed write names, else the fullest of the places the command
+    writes to.
+    """
     named = getattr(full, "filename", None)
     candidates = [Path(named)] if named else list(places)
     room = {mount_point(p): shutil.disk_usage(mount_point(p)).free for p in candidates}

@@ -12,8 +12,10 @@ def first_line(err: BaseException, limit: int = 500) -> str:
 
 
 def warn(message: str) -> None:
-    """A line the user should read but that stops nothing: `mbegu: warning: ...` on stderr,
-    beside the errors, so that it is seen even when stdout goes to a file."""
+    """A line the user should read but that stops nothing: `mbegu: warning: ...` on stderr.
+
+    On stderr, beside the errors, so that it is seen even when stdout goes to a file.
+    """
     import sys
 
     print(f"mbegu: warning: {message}", file=sys.stderr, flush=True)

@@ -21,8 +21,10 @@ REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 @contextmanager
 def writable(path: Path) -> Iterator[None]:
-    """Turn a folder's refusal to take `path` into one line naming it: a permission problem
-    the user fixes, where the bare OSError read like a bug."""
+    """Turn a folder's refusal to take `path` into one line naming it.
+
+    A permission problem the user fixes, where the bare OSError read like a bug.
+    """
     try:
         yield
     except OSError as err:
@@ -46,6 +48,7 @@ def honour_umask(path: Path, directory: bool = False) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a temporary file beside it, then a rename."""
     with writable(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -71,6 +74,7 @@ def finite_json(data: Any) -> Any:
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
+    """Write `data` as sorted, indented JSON, whole or not at all; NaN and infinities as null."""
     text = json.dumps(finite_json(data), indent=2, sort_keys=True, allow_nan=False)
     atomic_write_text(path, text + "\n")
 

@@ -23,8 +23,11 @@ def leads_inside(root: Path, path: Path) -> bool:
 
 
 def dvc_cache_dirs(root: Path) -> list[Path]:
-    """DVC's cache folders configured outside the project: `cache.dir` in .dvc/config and
-    .dvc/config.local (the local one wins, as in DVC), relative to .dvc/ when not absolute."""
+    """DVC's cache folders configured outside the project.
+
+    `cache.dir` in .dvc/config and .dvc/config.local (the local one wins, as in DVC), relative to
+    .dvc/ when not absolute.
+    """
     found: list[Path] = []
     for name in ("config.local", "config"):
         config = root / ".dvc" / name

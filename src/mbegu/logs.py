@@ -1,5 +1,6 @@
-"""What the libraries may print: a command shows mbegu's own lines, the warnings a user can act
-on and errors, not the INFO lines and notices of MLflow, Lightning or uvicorn.
+"""What the libraries may print: mbegu's own lines, the warnings a user can act on and errors.
+
+Not the INFO lines and notices of MLflow, Lightning or uvicorn.
 
 `mbegu -v ...` or MBEGU_LOG_LEVEL=INFO (or DEBUG) brings them back. The level travels in the
 environment, so the processes a command starts (sweep workers, the UI's server) follow it.
@@ -48,8 +49,10 @@ class _Drop(logging.Filter):
 
 
 def quiet_libraries() -> None:
-    """Before MLflow is imported: its level from MBEGU_LOG_LEVEL (MLflow reads
-    MLFLOW_LOGGING_LEVEL once, at import), and the unactionable warnings filtered out."""
+    """Before MLflow is imported: set its level and filter out the unactionable warnings.
+
+    Its level comes from MBEGU_LOG_LEVEL (MLflow reads MLFLOW_LOGGING_LEVEL once, at import).
+    """
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", level())
     if verbose():
         return
@@ -60,9 +63,11 @@ def quiet_libraries() -> None:
 
 
 def quiet_lightning() -> None:
-    """Keep a fit's console to what matters: mbegu's epoch lines, warnings and errors (and
-    Lightning's INFO lines with `-v` or MBEGU_LOG_LEVEL). Lightning is imported first: its
-    import sets its loggers to INFO."""
+    """Keep a fit's console to what matters: mbegu's epoch lines, warnings and errors.
+
+    Lightning's INFO lines come back with `-v` or MBEGU_LOG_LEVEL. Lightning is imported first: its
+    import sets its loggers to INFO.
+    """
     import lightning.pytorch  # noqa: F401
 
     quiet_libraries()

@@ -1,6 +1,7 @@
-"""What a process owns and how it ends: which process owns something (an MLflow run, a sweep
-trial) and whether it still lives, signals held over a write, SIGTERM and Lightning's exits
-turned into interrupts, and the `mbegu` command's garbage-collector settings.
+"""What a process owns and how it ends, and the `mbegu` command's garbage-collector settings.
+
+Which process owns something (an MLflow run, a sweep trial) and whether it still lives, signals
+held over a write, SIGTERM and Lightning's exits turned into interrupts.
 
 A SIGKILL, an OOM kill or a power cut gives a process no chance to close what it owns; a later
 command on the same machine finds the owner gone and closes it instead.
@@ -23,7 +24,11 @@ SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
 def owner() -> tuple[str, int, float]:
-    """(host, pid, process start time) of this process; the start time tells a reused pid."""
+    """(host, pid, process start time) of this process; the start time tells a reused pid.
+
+    Returns:
+        The host name, the pid and the process's start time (seconds since the epoch).
+    """
     import psutil
 
     pid = os.getpid()
@@ -31,7 +36,15 @@ def owner() -> tuple[str, int, float]:
 
 
 def alive(pid: int, started: float | None = None) -> bool:
-    """Does process `pid` on this machine still run (and is it the one started then)?"""
+    """Does process `pid` on this machine still run (and is it the one started then)?
+
+    Args:
+        pid: The process id, on this machine.
+        started: Its start time, as owner() gave it; None: any process with that pid.
+
+    Returns:
+        Whether it runs, and is the same process when `started` is given.
+    """
     import psutil
 
     try:
@@ -43,9 +56,12 @@ def alive(pid: int, started: float | None = None) -> bool:
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block ends, then act as they would have. For work
-    that an exception must not cut in half (MLflow's asynchronous queue is restarted by its
-    flush; interrupted there, it hangs the next flush and the process's exit)."""
+    """SIGINT and SIGTERM wait until the block ends, then act as they would have.
+
+    For work that an exception must not cut in half (MLflow's asynchronous queue is restarted by its
+    flush; interrupted there, it hangs the next flush and the process's exit). Outside the main
+    thread, where signals cannot be handled, it does nothing.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -76,8 +92,11 @@ TERMINATED = threading.Event()
 
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler, `kill`, `docker stop`) stops training like Ctrl-C: Lightning
-    writes interrupted.ckpt and the run ends KILLED instead of vanishing mid-write."""
+    """SIGTERM (a scheduler, `kill`, `docker stop`) stops training like Ctrl-C.
+
+    Lightning writes interrupted.ckpt and the run ends KILLED instead of vanishing mid-write. The
+    signal is also remembered in TERMINATED. Outside the main thread it does nothing.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -95,12 +114,18 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 @contextmanager
 def exit_as_interrupt() -> Iterator[None]:
-    """Around trainer.fit, an interrupt kept an interrupt: Lightning turns Ctrl-C and SIGTERM
-    into sys.exit(1) after its teardown and leaves SIGINT ignored; a sweep and the CLI need to
-    know it was an interrupt (exit 130/143, the run KILLED, the other workers stopped).
-    A SIGTERM whose KeyboardInterrupt Python swallowed (raised inside a weakref callback or a
-    __del__, "Exception ignored in ...") comes back from Lightning's own SIGTERM flag as
-    SIGTERMException, a SystemExit that would escape Optuna's trial handling: an interrupt too."""
+    """Around trainer.fit, an interrupt kept an interrupt.
+
+    Lightning turns Ctrl-C and SIGTERM into sys.exit(1) after its teardown and leaves SIGINT
+    ignored; a sweep and the CLI need to know it was an interrupt (exit 130/143, the run KILLED, the
+    other workers stopped). A SIGTERM whose KeyboardInterrupt Python swallowed (raised inside a
+    weakref callback or a __del__, "Exception ignored in ...") comes back from Lightning's own
+    SIGTERM flag as SIGTERMException, a SystemExit that would escape Optuna's trial handling: an
+    interrupt too.
+
+    Raises:
+        KeyboardInterrupt: In place of Lightning's SystemExit after an interrupt or SIGTERM.
+    """
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     try:
@@ -125,8 +150,10 @@ _in_command = False  # set by tune_gc_for_command: this process is the `mbegu` c
 
 def tune_gc_for_command() -> None:
     """For the `mbegu` process only (not a library caller's): full collections 100x rarer.
+
     The young generations are collected as usual; a sweep also collects between trials
-    (collect_between_trials)."""
+    (collect_between_trials).
+    """
     global _in_command
     first, second, _ = gc.get_threshold()
     gc.set_threshold(first, second, FULL_COLLECTION_EVERY)
@@ -134,28 +161,35 @@ def tune_gc_for_command() -> None:
 
 
 def freeze_imports() -> None:
-    """In the `mbegu` command, once a sweep worker has imported what its trials run: freeze
-    those objects (the modules live as long as the process), so no later collection walks
-    them; without it the first collect_between_trials walks all 700,000 (0.5 s here).
-    Elsewhere nothing."""
+    """Freeze what a sweep worker imported for its trials, so no later collection walks it.
+
+    In the `mbegu` command, once a sweep worker has imported what its trials run: freeze those
+    objects (the modules live as long as the process), so no later collection walks them; without
+    it the first collect_between_trials walks all 700,000 (0.5 s here). Elsewhere nothing.
+    """
     if _in_command:
         gc.freeze()
 
 
 def collect_between_trials() -> None:
-    """After each sweep trial, in the `mbegu` command: free what the trial left in reference
-    cycles (a Trainer and its module point at each other, and by the trial's end they are old
-    enough that only a full collection frees them), then freeze what survives, so the next
-    trial's collection walks only the objects made since. Elsewhere nothing: a library
-    caller's process keeps its own settings."""
+    """After each sweep trial, in the `mbegu` command: free the trial's cycles, freeze the rest.
+
+    It frees what the trial left in reference cycles (a Trainer and its module point at each other,
+    and by the trial's end they are old enough that only a full collection frees them), then freezes
+    what survives, so the next trial's collection walks only the objects made since. Elsewhere
+    nothing: a library caller's process keeps its own settings.
+    """
     if _in_command:
         gc.collect()
         gc.freeze()
 
 
 def skip_gc_at_exit() -> None:
-    """Call as the command returns: the objects alive now are freed by the operating system
-    when the process ends; frozen (gc.freeze), Python's teardown does not walk them again
-    (1-3 s here). atexit handlers still run; mbegu closes its files explicitly (`with`), so
-    nothing waits on a finalizer that teardown would have run."""
+    """Call as the command returns: Python's teardown then does not walk the live objects again.
+
+    The objects alive now are freed by the operating system when the process ends; frozen
+    (gc.freeze), Python's teardown does not walk them again (1-3 s here). atexit handlers still
+    run; mbegu closes its files explicitly (`with`), so nothing waits on a finalizer that teardown
+    would have run.
+    """
     gc.freeze()

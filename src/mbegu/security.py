@@ -88,8 +88,11 @@ def _targets(node: object, path: str) -> list[tuple[str, str]]:
 
 
 def refuse_interpolation(node: object, where: str) -> None:
-    """Files from elsewhere (a model folder, a checkpoint) hold resolved configs: a `${...}`
-    there could build a `_target_` at resolution time, after the allow-list looked."""
+    """Refuse any `${...}` in a config read from a file from elsewhere.
+
+    Files from elsewhere (a model folder, a checkpoint) hold resolved configs: a `${...}` there
+    could build a `_target_` at resolution time, after the allow-list looked.
+    """
     for path, value in _strings(node, ""):
         if "${" in value:
             raise MbeguError(
@@ -109,9 +112,22 @@ def _strings(node: object, path: str) -> list[tuple[str, str]]:
 
 
 def instantiate(node: Any, *, where: str = "config", **kwargs: Any) -> Any:
-    """Hydra's instantiate on the resolved tree, after the allow-list check: the only way
-    mbegu builds classes. (Resolving first: an interpolation such as `${oc.create:...}` could
-    otherwise produce a `_target_` after the check.)"""
+    """Hydra's instantiate on the resolved tree, after the allow-list check.
+
+    The only way mbegu builds classes. (Resolving first: an interpolation such as `${oc.create:...}`
+    could otherwise produce a `_target_` after the check.)
+
+    Args:
+        node: A config node (or plain dict) with `_target_`s.
+        where: What the node is (`model`, a file), as error lines name it.
+        **kwargs: Arguments passed on to the target, over the node's own.
+
+    Returns:
+        What the node's `_target_` built.
+
+    Raises:
+        MbeguError: A `_target_` off the allow-list, an interpolation, or the class's own refusal.
+    """
     from hydra.utils import instantiate as hydra_instantiate
     from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -145,10 +161,24 @@ def safe_name(value: object, key: str) -> str:
 
 
 def inside(root: Path, relative: str, key: str) -> Path:
-    """`root / relative`, refused when it is absolute, climbs out with `..`, or leads out
-    through a symlink (`data/passwd.csv -> /etc/passwd`): the text alone would let a link
-    read or write anywhere. Links into DVC's cache pass (mbegu.links). The path comes back
-    as written, unresolved: a data file linked into the cache still lies in data/."""
+    """`root / relative`, refused when it leads outside the project.
+
+    Refused when it is absolute, climbs out with `..`, or leads out through a symlink
+    (`data/passwd.csv -> /etc/passwd`): the text alone would let a link read or write anywhere.
+    Links into DVC's cache pass (mbegu.links). The path comes back as written, unresolved: a data
+    file linked into the cache still lies in data/.
+
+    Args:
+        root: The project root.
+        relative: The path as the config or command line gives it.
+        key: The option that gives it (`data.path`, `--out`), as the error names it.
+
+    Returns:
+        `root / relative`, normalised.
+
+    Raises:
+        MbeguError: The path leads outside the project.
+    """
     from mbegu.links import leads_inside
 
     text = str(relative)

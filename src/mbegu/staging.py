@@ -38,8 +38,11 @@ class Staging:
         return self._twin(final)
 
     def files_of(self, final: Path) -> Path:
-        """A folder to write some of `final`'s files into: each replaces its namesake, the
-        folder's other files stay (reports/ holds several stages' outputs)."""
+        """A folder to write some of `final`'s files into.
+
+        Each replaces its namesake; the folder's other files stay (reports/ holds several stages'
+        outputs).
+        """
         self._folders.append(final)
         twin = self._twin(final)
         twin.mkdir(parents=True, exist_ok=True)
@@ -75,8 +78,10 @@ class Staging:
 
 @contextmanager
 def staged_outputs(root: Path, stage: str) -> Iterator[Staging]:
-    """A Staging for `stage`; its outputs move into place when the block finishes, and the
-    staging folder (new outputs of a failed stage, old ones of a finished one) goes."""
+    """A Staging for `stage`; its outputs move into place when the block finishes.
+
+    The staging folder (new outputs of a failed stage, old ones of a finished one) goes.
+    """
     base = root / ".mbegu"
     base.mkdir(exist_ok=True)
     ignore = base / ".gitignore"

@@ -26,8 +26,10 @@ KEY_TEST_METRICS = ("acc", "f1_macro", "roc_auc", "loss")
 
 
 def ui_base(tracking_uri: str) -> str:
-    """The UI that shows a store's runs: a tracking server serves its own; a local store is
-    served by `mbegu ui`."""
+    """The UI that shows a store's runs.
+
+    A tracking server serves its own; a local store is served by `mbegu ui`.
+    """
     if tracking_uri.startswith(("http://", "https://")):
         return mask_secrets(tracking_uri).rstrip("/")
     return UI
@@ -58,8 +60,10 @@ def metrics_line(label: str, metrics: Mapping[str, Any], keys: Iterable[str]) ->
 
 
 def link_lines(link: str) -> list[str]:
-    """The run's link on a line of its own (a terminal opens it on a click), after a line that
-    says how to open it."""
+    """The run's link on a line of its own (a terminal opens it on a click).
+
+    It comes after a line that says how to open it.
+    """
     local = link.startswith(f"{UI}/")
     how = "the run in MLflow" + (" (after `make ui` or `mbegu ui`)" if local else "") + ":"
     return [how, link]
@@ -72,8 +76,11 @@ def show(lines: Iterable[str]) -> None:
 
 
 def pipeline_summary(root: Path, tracking_uri: str, experiment_name: str) -> list[str]:
-    """What `make run` ends on: the test metrics (and baselines when reports/metrics.json
-    holds them), where the model is, and the pipeline's run in MLflow."""
+    """What `make run` ends on: the test metrics, where the model is, the pipeline's run.
+
+    The test metrics come with baselines when reports/metrics.json holds them; the run is the
+    pipeline's in MLflow.
+    """
     metrics_file = root / "reports" / "metrics.json"
     try:
         metrics = json.loads(metrics_file.read_text())
@@ -93,8 +100,10 @@ def pipeline_summary(root: Path, tracking_uri: str, experiment_name: str) -> lis
 
 
 def _pipeline_run_link(root: Path, tracking_uri: str, experiment_name: str) -> str | None:
-    """The link to the run that trained artifacts/model (artifacts/run.json names it), or to
-    the experiment when the store does not hold that run."""
+    """The link to the run that trained artifacts/model (artifacts/run.json names it).
+
+    Else the link to the experiment, when the store does not hold that run.
+    """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 

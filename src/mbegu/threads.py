@@ -1,6 +1,6 @@
-"""How many threads a process's torch may use: the cores it may run on, shared by the
-processes that mbegu runs at once on this machine.
+"""How many threads a process's torch may use: its share of the cores it may run on.
 
+The cores are shared by the processes that mbegu runs at once on this machine.
 torch starts one thread per core the machine has, in every process, whatever the process's CPU
 affinity or container quota says. Two mbegu processes on the same cores (sweep workers, DDP
 ranks, two trainings) then run twice as many busy threads as there are cores, which spin
@@ -31,15 +31,25 @@ WAIT_POLICY = "OMP_WAIT_POLICY"
 
 
 def idle_threads_sleep() -> None:
-    """For the `mbegu` process, before torch loads OpenMP (which reads it once): a thread
-    waiting for work sleeps (PASSIVE) instead of spinning on a core for a while first, the
-    default, which burns the cores another process's threads need. The user's value wins."""
+    """Make idle OpenMP threads sleep (PASSIVE) instead of spinning, unless the user set it.
+
+    For the `mbegu` process, before torch loads OpenMP (which reads it once): a thread waiting for
+    work otherwise spins on a core for a while first, the default, which burns the cores another
+    process's threads need. The user's value wins.
+    """
     os.environ.setdefault(WAIT_POLICY, "PASSIVE")
 
 
 @dataclass(frozen=True)
 class Budget:
-    """The threads one process uses, and where the number came from (logged on each run)."""
+    """The threads one process uses, and where the number came from (logged on each run).
+
+    Attributes:
+        threads: The threads torch may use.
+        source: Where the number came from: "OMP_NUM_THREADS", "config" or "cores".
+        cores: The usable cores (usable_cores).
+        processes: The processes of this command that share them.
+    """
 
     threads: int
     source: str  # "OMP_NUM_THREADS", "config" or "cores"
@@ -47,6 +57,11 @@ class Budget:
     processes: int
 
     def describe(self) -> str:
+        """The budget as a run's log shows it: `8 (16 usable cores / 2 processes)`.
+
+        Returns:
+            The number of threads and where it came from.
+        """
         if self.source == "cores":
             many = "process" if self.processes == 1 else "processes"
             return f"{self.threads} ({self.cores} usable cores / {self.processes} {many})"
@@ -58,6 +73,9 @@ def usable_cores() -> int:
 
     os.cpu_count() (what torch sizes its pools by) counts the machine's cores; Python's own
     os.process_cpu_count() (3.13+) honours affinity but not a container's quota.
+
+    Returns:
+        The number of cores, at least 1.
     """
     try:
         cores = len(os.sched_getaffinity(0))
@@ -70,8 +88,17 @@ def usable_cores() -> int:
 
 
 def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
-    """The CPU quota in cores of this process's cgroup (v2 ``cpu.max``, v1 ``cfs_quota_us``),
-    or None where there is none or it cannot be read."""
+    """The CPU quota in cores of this process's cgroup, or None where there is none.
+
+    It reads cgroup v2's ``cpu.max``, else v1's ``cfs_quota_us``; None too where neither can be
+    read.
+
+    Args:
+        root: The cgroup file system's mount point.
+
+    Returns:
+        The quota in cores (fractional, e.g. 1.5), or None.
+    """
     try:
         quota, _, period = (root / "cpu.max").read_text().strip().partition(" ")
         if quota != "max":
@@ -88,8 +115,17 @@ def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
 
 
 def processes_at_once(cfg: Any) -> int:
-    """How many processes of this command share the machine's cores: sweep workers, each
-    running its trials with the trainer's DDP ranks on this machine (CPU devices)."""
+    """How many processes of this command share the machine's cores.
+
+    Sweep workers, each running its trials with the trainer's DDP ranks on this machine (CPU
+    devices).
+
+    Args:
+        cfg: The composed config (its `sweep` and `trainer` nodes are read).
+
+    Returns:
+        sweep.workers times the CPU DDP ranks, at least 1.
+    """
     workers = 1
     sweep = cfg.get("sweep") if hasattr(cfg, "get") else None
     if sweep is not None and sweep.get("workers"):
@@ -104,7 +140,19 @@ def processes_at_once(cfg: Any) -> int:
 
 
 def plan(configured: Any, processes: int, environ: Any = os.environ) -> Budget:
-    """The budget for one process of `processes` that run at once (see the module's order)."""
+    """The budget for one process of `processes` that run at once (see the module's order).
+
+    Args:
+        configured: The config's `threads`: a whole number, or None.
+        processes: The processes of this command that share the cores.
+        environ: The environment to read OMP_NUM_THREADS from.
+
+    Returns:
+        The budget, and where its number came from.
+
+    Raises:
+        MbeguError: `threads` is set but not a whole number of at least 1.
+    """
     cores = usable_cores()
     given = environ.get(ENV, "").strip()
     if given.isdigit() and int(given) > 0:
@@ -123,8 +171,16 @@ _applied: Budget | None = None
 
 
 def apply(budget: Budget) -> Budget:
-    """Set torch's intra-op and inter-op threads to the budget, once per process (the
-    inter-op pool can be sized only before its first use; a later budget sets intra-op)."""
+    """Set torch's intra-op and inter-op threads to the budget, once per process.
+
+    The inter-op pool can be sized only before its first use; a later budget sets intra-op.
+
+    Args:
+        budget: The budget to apply.
+
+    Returns:
+        The same budget, applied.
+    """
     global _applied
     import torch
 
@@ -138,10 +194,24 @@ def apply(budget: Budget) -> Budget:
 
 
 def applied() -> Budget | None:
-    """The budget this process set, if any (a library caller's process keeps torch's own)."""
+    """The budget this process set, if any (a library caller's process keeps torch's own).
+
+    Returns:
+        The last budget applied, or None.
+    """
     return _applied
 
 
 def budget_for(cfg: Any) -> Budget:
-    """Plan and apply the budget a command with this config runs under."""
+    """Plan and apply the budget a command with this config runs under.
+
+    Args:
+        cfg: The composed config (`threads`, `sweep.workers`, `trainer`).
+
+    Returns:
+        The budget applied.
+
+    Raises:
+        MbeguError: The config's `threads` is not a whole number of at least 1.
+    """
     return apply(plan(cfg.get("threads"), processes_at_once(cfg)))

@@ -82,8 +82,10 @@ def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _changed(base: Mapping[str, Any], params: Mapping[str, Any]) -> str:
-    """`key=value` for each param that differs from the baseline; a class (`_target_`) as
-    its short name (`model.net=CNN`), `_partial_` left out."""
+    """`key=value` for each param that differs from the baseline.
+
+    A class (`_target_`) shows as its short name (`model.net=CNN`); `_partial_` is left out.
+    """
     shown = []
     for key in sorted(set(base) | set(params)):
         value = params.get(key, "-")

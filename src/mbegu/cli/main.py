@@ -73,9 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> int:
-    """The `mbegu` program (console script, `python -m mbegu`): main() in a process whose
-    garbage collector is tuned for one command (mbegu.processes) and whose idle OpenMP
-    threads sleep (mbegu.threads)."""
+    """The `mbegu` program (console script, `python -m mbegu`): main() in a tuned process.
+
+    Its garbage collector is tuned for one command (mbegu.processes) and its idle OpenMP threads
+    sleep (mbegu.threads).
+    """
     from mbegu.processes import skip_gc_at_exit, tune_gc_for_command
     from mbegu.threads import idle_threads_sleep
 

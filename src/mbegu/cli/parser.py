@@ -52,8 +52,11 @@ GROUPS = "<config groups>"  # an epilog that stands for _groups_help(), read whe
 
 
 class _Parser(argparse.ArgumentParser):
-    """Lists conf/'s groups in a help only when the help is shown: reading them cost every
-    command 0.16 s (argparse wants an epilog's text when the parser is built)."""
+    """Lists conf/'s groups in a help only when the help is shown.
+
+    Reading them cost every command 0.16 s (argparse wants an epilog's text when the parser is
+    built).
+    """
 
     def format_help(self) -> str:
         if self.epilog == GROUPS:
@@ -73,8 +76,10 @@ def _groups_help() -> str:
 
 
 class _PrintVersion(argparse.Action):
-    """argparse's version action, with the version read only when asked: the package
-    metadata lookup costs 50 ms, which every other command would pay."""
+    """argparse's version action, with the version read only when asked.
+
+    The package metadata lookup costs 50 ms, which every other command would pay.
+    """
 
     def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
         super().__init__(option_strings, dest, nargs=0, **kwargs)

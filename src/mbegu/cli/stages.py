@@ -59,14 +59,17 @@ def _print_cfg(cfg: DictConfig) -> int:
 
 
 def run_prepare(cfg: DictConfig, args: argparse.Namespace) -> None:
+    """The `prepare` stage: split the data and fit the encoder (data.stage)."""
     from mbegu.data.stage import prepare
 
     prepare(cfg)
 
 
 def run_train(cfg: DictConfig, args: argparse.Namespace) -> None:
-    """`--params` is the DVC stage (the pipeline's outputs); without it, an ad hoc run that
-    leaves artifacts/ and reports/ alone."""
+    """`mbegu train`: with `--params`, the DVC stage, which writes the pipeline's outputs.
+
+    Without it, an ad hoc run that leaves artifacts/ and reports/ alone.
+    """
     from mbegu.threads import budget_for
     from mbegu.training.train import train
 
@@ -91,6 +94,7 @@ def run_train(cfg: DictConfig, args: argparse.Namespace) -> None:
 
 
 def run_evaluate(cfg: DictConfig, args: argparse.Namespace) -> None:
+    """The `evaluate` stage: test the trained model and register it (evaluation.evaluate)."""
     from mbegu.evaluation.evaluate import evaluate
     from mbegu.threads import budget_for
 
@@ -103,8 +107,10 @@ Stage = Callable[["DictConfig", argparse.Namespace], None]
 
 def config_command(run: Stage, stage_only: bool = False) -> Callable[[argparse.Namespace], int]:
     """A stage command: load the config, print it for --cfg job, else run the stage.
+
     `stage_only` commands write the pipeline's outputs, so only the DVC stage (--params)
-    runs them: an ad hoc run leaves artifacts/ and reports/ alone."""
+    runs them: an ad hoc run leaves artifacts/ and reports/ alone.
+    """
 
     def command(args: argparse.Namespace) -> int:
         cfg = load_config(args)
@@ -123,6 +129,7 @@ def config_command(run: Stage, stage_only: bool = False) -> Callable[[argparse.N
 
 
 def cmd_params(args: argparse.Namespace) -> int:
+    """`mbegu params`: compose conf/ into params.yaml, what the DVC stages read."""
     from mbegu.config.compose import write_params
     from mbegu.project import project_root
 

@@ -1,8 +1,8 @@
-"""The commands around the pipeline: `mbegu data`, `predict`, `sweep`, `compare`, `summary`,
-`repro-check`, `ui` and `server`.
+"""The commands around the pipeline: `mbegu data`, `predict`, `sweep`, `compare` and the rest.
 
-They read conf/ as it is (no overrides) and import what they use inside each function, so
-that building the parser (and `mbegu --help`) stays cheap.
+The rest: `summary`, `repro-check`, `ui` and `server`. They read conf/ as it is (no overrides)
+and import what they use inside each function, so that building the parser (and `mbegu --help`)
+stays cheap.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from mbegu.errors import MbeguError
 
 
 def configured_tracking() -> tuple[str, str]:
-    """(tracking URI, experiment name) every command uses: tracking.tracking_uri from conf/,
-    else $MLFLOW_TRACKING_URI, else the project's SQLite store."""
+    """(tracking URI, experiment name) every command uses.
+
+    The URI: tracking.tracking_uri from conf/, else $MLFLOW_TRACKING_URI, else the project's SQLite
+    store.
+    """
     from mbegu.config.compose import compose
     from mbegu.tracking.store import resolve_tracking_uri
 
@@ -24,6 +27,7 @@ def configured_tracking() -> tuple[str, str]:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    """`mbegu data`: write the digits example, or add the user's own file (`data add`)."""
     from mbegu.data.digits import write_digits
     from mbegu.project import project_root
 
@@ -48,6 +52,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_repro_check(args: argparse.Namespace) -> int:
+    """`mbegu repro-check`: the pipeline's outputs against the committed ones (exit 1 if off)."""
     from mbegu.config.compose import compose
     from mbegu.evaluation.committed import compare, describe_machine, report
     from mbegu.project import project_root
@@ -60,6 +65,7 @@ def cmd_repro_check(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    """`mbegu summary`: the pipeline's test metrics, its model and its run in MLflow."""
     from mbegu.project import project_root
     from mbegu.summary import pipeline_summary, show
 
@@ -69,6 +75,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """`mbegu compare`: the DVC experiments' metrics side by side, with what each changed."""
     from mbegu.cli.compare import compare
 
     print(compare(args.all))
@@ -76,6 +83,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """`mbegu sweep`: coordinate a sweep, or run as one of its spawned workers (`--worker`)."""
     from mbegu.sweeps.runner import run_sweep, run_worker
 
     if args.worker is not None:
@@ -93,6 +101,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """`mbegu predict`: a CSV's rows predicted by a model folder, run or registered model."""
     from mbegu.config.compose import compose
     from mbegu.inference.predict import check_output, from_folder, from_mlflow, predict_csv
     from mbegu.project import project_root
@@ -121,6 +130,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    """`mbegu ui`: the MLflow UI on the configured store."""
     from mbegu.cli.ui import serve
 
     uri, experiment = configured_tracking()
@@ -128,8 +138,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
-    """The team's tracking server: every laptop sets MLFLOW_TRACKING_URI (or
-    tracking.tracking_uri) to http://<host>:<port>."""
+    """The team's tracking server.
+
+    Every laptop sets MLFLOW_TRACKING_URI (or tracking.tracking_uri) to `http://HOST:PORT`.
+    """
     from mbegu.cli.ui import serve
     from mbegu.project import project_root
     from mbegu.security import inside

@@ -52,11 +52,25 @@ def serve(
     experiment_name: str | None = None,
     artifacts_destination: str | None = None,
 ) -> int:
-    """Run `mlflow server` in the foreground until Ctrl-C or SIGTERM, then stop it and its
-    workers (it runs in a process group of its own, which is stopped whole).
+    """Run `mlflow server` in the foreground until Ctrl-C or SIGTERM, then stop it and its workers.
 
-    One worker answers in about half the time of the default four; job execution off, so a
-    quick stop leaves no stray worker processes.
+    It runs in a process group of its own, which is stopped whole. One worker answers in about half
+    the time of the default four; job execution off, so a quick stop leaves no stray worker
+    processes.
+
+    Args:
+        uri: The backend store; for a tracking server's URL, only where to open it is printed.
+        host: The address to listen on.
+        port: The port to listen on.
+        workers: The server's worker processes.
+        experiment_name: The experiment whose page the printed link opens.
+        artifacts_destination: Where a server keeps artifacts it is sent (`mbegu server`).
+
+    Returns:
+        The exit code: 0 after Ctrl-C or SIGTERM (or for a server's URL), else the server's.
+
+    Raises:
+        MbeguError: The port is in use, or a server's URL is given an artifacts destination.
     """
     if uri.startswith(("http://", "https://")):
         if artifacts_destination:
@@ -153,8 +167,10 @@ def _forward(process: subprocess.Popen[str], dropped: tuple[str, ...]) -> None:
 
 
 def _stop_group(process: subprocess.Popen[str]) -> None:
-    """SIGTERM to the server's whole process group (gunicorn/uvicorn workers included),
-    SIGKILL to whatever is still there after 15 s."""
+    """SIGTERM to the server's whole process group (gunicorn/uvicorn workers included).
+
+    SIGKILL to whatever is still there after 15 s.
+    """
     for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
         try:
             os.killpg(process.pid, sig)

@@ -28,11 +28,26 @@ CONFIG_NAME = "config"
 
 
 def config_dir(root: Path | None = None) -> Path:
+    """The project's Hydra config folder, conf/, which every compose reads.
+
+    Args:
+        root: The project root; None: the one project_root() finds.
+
+    Returns:
+        The conf/ folder's path (it may not exist).
+    """
     return (root or project_root()) / "conf"
 
 
 def config_groups(root: Path | None = None) -> dict[str, list[str]]:
-    """Each config group and its options, read from conf/ (for --help and error messages)."""
+    """Each config group and its options, read from conf/ (for --help and error messages).
+
+    Args:
+        root: The project root; None: the one project_root() finds.
+
+    Returns:
+        Each group folder's name and the sorted names of its YAML options.
+    """
     groups: dict[str, list[str]] = {}
     for folder in sorted(p for p in config_dir(root).iterdir() if p.is_dir()):
         groups[folder.name] = sorted(f.stem for f in folder.glob("*.yaml"))
@@ -97,7 +112,18 @@ def _resolved(
 
 
 def compose(overrides: Sequence[str] = (), root: Path | None = None) -> DictConfig:
-    """Compose conf/ with Hydra overrides into a resolved, validated config."""
+    """Compose conf/ with Hydra overrides into a resolved, validated config.
+
+    Args:
+        overrides: Hydra overrides (`key=value`, `group=option`, `+key=value`).
+        root: The project root; None: the one project_root() finds.
+
+    Returns:
+        The resolved config, validated against the schema.
+
+    Raises:
+        MbeguError: An unknown option or key, a bad override, or a config that does not resolve.
+    """
     return _resolved(_compose_unresolved(overrides, root), overrides, root)
 
 
@@ -109,7 +135,12 @@ class Composer:
     composed once, unresolved, and each trial's `key=value` overrides are applied to a copy
     the way Hydra applies them (OmegaConf.update in struct mode), then resolved: the same
     config, interpolations included. An override that picks a config group option, adds or
-    deletes a key falls back to a full compose."""
+    deletes a key falls back to a full compose.
+
+    Args:
+        base: The overrides every config shares, composed once.
+        root: The project root; None: the one project_root() finds.
+    """
 
     def __init__(self, base: Sequence[str] = (), root: Path | None = None) -> None:
         self.base, self.root = list(base), root
@@ -117,6 +148,17 @@ class Composer:
         self._cfg = _compose_unresolved(self.base, root)
 
     def __call__(self, extra: Sequence[str] = ()) -> DictConfig:
+        """The config that compose(base + extra) makes, without composing again where it can.
+
+        Args:
+            extra: The trial's overrides, applied after the base's.
+
+        Returns:
+            The resolved, validated config.
+
+        Raises:
+            MbeguError: A bad override or a config that does not resolve, as compose() words it.
+        """
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
         overrides = [*self.base, *extra]
@@ -157,6 +199,16 @@ def load_params(path: Path, check_stale: bool = True) -> DictConfig:
 
     `dvc repro` never recomposes conf/: after an edit there, params.yaml would silently train
     the old config. Under `dvc exp run` it was just composed, with -S overrides, so it is trusted.
+
+    Args:
+        path: The params.yaml file.
+        check_stale: Compare it with conf/ composed (MBEGU_ALLOW_STALE_PARAMS=1 skips it too).
+
+    Returns:
+        The config params.yaml holds, validated against the schema.
+
+    Raises:
+        MbeguError: params.yaml is missing, not YAML, stale against conf/ or invalid.
     """
     if not path.is_file():
         raise MbeguError(f"{path} not found: run `mbegu params` to compose it from conf/")
@@ -182,10 +234,13 @@ OUTSIDE_CONF = ("oc.env", "searchpath", "pkg://", "file://")
 
 
 def _check_fresh(path: Path, raw: object, text: bytes) -> None:
-    """params.yaml must equal conf/ composed. Hydra's compose costs each DVC stage about half a
-    second, so a pass is remembered by a digest of all it read (conf/'s YAML files, the
-    params.yaml text checked, the composing code, Hydra's, OmegaConf's and PyYAML's versions),
-    unless conf/ reaches outside itself (environment variables, search paths)."""
+    """params.yaml must equal conf/ composed.
+
+    Hydra's compose costs each DVC stage about half a second, so a pass is remembered by a digest of
+    all it read (conf/'s YAML files, the params.yaml text checked, the composing code, Hydra's,
+    OmegaConf's and PyYAML's versions), unless conf/ reaches outside itself (environment variables,
+    search paths).
+    """
     root = path.parent.resolve()
     digest = _fresh_digest(text, root)
     marker = root / CHECKED
@@ -217,8 +272,10 @@ def _check_fresh(path: Path, raw: object, text: bytes) -> None:
 
 
 def _fresh_digest(text: bytes, root: Path) -> str | None:
-    """The digest of what composing reads, or None when it cannot be told (a file that cannot
-    be read, a conf/ that reaches outside itself)."""
+    """The digest of what composing reads, or None when it cannot be told.
+
+    It cannot be told from a file that cannot be read, or a conf/ that reaches outside itself.
+    """
     import hashlib
     from importlib.metadata import version
 
@@ -260,7 +317,15 @@ def _show(value: object) -> str:
 
 
 def write_params(path: Path, root: Path | None = None) -> None:
-    """Compose conf/ into params.yaml the way `dvc exp run` does (same keys, same order)."""
+    """Compose conf/ into params.yaml the way `dvc exp run` does (same keys, same order).
+
+    Args:
+        path: The params.yaml to write.
+        root: The project root; None: the one project_root() finds.
+
+    Raises:
+        MbeguError: conf/ does not compose (checked before DVC's own, longer error).
+    """
     from dvc.utils.hydra import compose_and_dump
 
     compose(root=root)  # fail with a one-line error before DVC's own, longer one

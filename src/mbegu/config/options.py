@@ -44,8 +44,10 @@ def _walk(node: object, path: str) -> None:
 def _names(
     target: Callable[..., object], parameters: Mapping[str, inspect.Parameter]
 ) -> list[str] | None:
-    """The keyword arguments a class takes, following **kwargs up to its bases (mbegu's data
-    modules pass theirs on); None when some class takes anything."""
+    """The keyword arguments a class takes, following **kwargs up to its bases.
+
+    mbegu's data modules pass theirs on; None when some class takes anything.
+    """
     names: list[str] = []
     classes: tuple[type[object], ...] | tuple[Callable[..., object]] = (
         inspect.getmro(target) if isinstance(target, type) else (target,)

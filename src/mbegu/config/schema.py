@@ -20,6 +20,8 @@ from mbegu.errors import MbeguError
 
 @dataclass
 class DataSchema:
+    """The types of the data options (`data.*`) that matter."""
+
     name: str
     dir: str
     path: str | None
@@ -38,6 +40,8 @@ class DataSchema:
 
 @dataclass
 class TrainerSchema:
+    """The types of the trainer options (`trainer.*`) that matter."""
+
     max_epochs: int
     log_every_n_steps: int
     num_sanity_val_steps: int
@@ -51,12 +55,16 @@ class TrainerSchema:
 
 @dataclass
 class OptimizerSchema:
+    """The types of the optimizer options (`model.optimizer.*`) that matter."""
+
     lr: float
     weight_decay: float
 
 
 @dataclass
 class TrackingSchema:
+    """The types of the tracking options (`tracking.*`) that matter."""
+
     experiment_name: str
     tracking_uri: str | None
     artifact_root: str | None

@@ -61,16 +61,20 @@ class Added:
 
 
 def model_for(text: bool, current: str | None) -> str:
-    """The model option for the data's kind: text needs `text`; a table keeps the current
-    model unless that one reads only text."""
+    """The model option for the data's kind: text needs `text`.
+
+    A table keeps the current model unless that one reads only text.
+    """
     if text:
         return "text"
     return "mlp" if current in (None, "text") else current
 
 
 def configured_data_dir(root: Path, text: bool) -> Path:
-    """The data folder a new data config gets: data.dir as conf/ composes it for the kind
-    the config builds on (`table` or `text`, whose `dir` is `${paths.data_dir}`).
+    """The data folder a new data config gets: data.dir as conf/ composes it.
+
+    It is composed for the kind the config builds on (`table` or `text`, whose `dir` is
+    `${paths.data_dir}`).
 
     Args:
         root: the project.
@@ -100,6 +104,23 @@ def configured_data_dir(root: Path, text: bool) -> Path:
 def add_data(
     path: Path, target: str, text: str | None, name: str | None, root: Path, use: bool = True
 ) -> Added:
+    """`mbegu data add`: describe the file in a new data config and version its folder with DVC.
+
+    Args:
+        path: The data file, inside the project's data folder.
+        target: The label column (`--target`).
+        text: The text column for short texts (`--text`); None: a table.
+        name: The new config's name (`--name`); None: from the file's name.
+        root: The project.
+        use: Make the data and a model that reads it conf/config.yaml's defaults.
+
+    Returns:
+        The config written, the data folder, the model and the command that trains on it.
+
+    Raises:
+        MbeguError: The file lies outside the data folder, the name is taken or unsafe, or the file
+            cannot be a classifier's data (no such column, one class, measurements).
+    """
     import os
 
     from mbegu.config.compose import write_params
@@ -182,8 +203,10 @@ def _choose(config: str, group: str, option: str) -> str:
 
 
 def _is_row_id(column: pd.Series) -> bool:
-    """Whole numbers or codes unique on every row (an id, a phone number): no pattern to
-    learn. Measurements (floats) are unique too, and kept."""
+    """Whole numbers or codes unique on every row (an id, a phone number): no pattern to learn.
+
+    Measurements (floats) are unique too, and kept.
+    """
     import pandas as pd
 
     if not (column.notna().all() and column.nunique() == len(column) > 20):

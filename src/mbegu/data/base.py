@@ -30,7 +30,35 @@ if TYPE_CHECKING:
 
 
 class FileData:
-    """What tables and texts share: sources, missing values, the split, the batches."""
+    """What tables and texts share: sources, missing values, the split, the batches.
+
+    Each argument is the data option of the same name (`data.target`, ...), as conf/data/ documents
+    them; data.sources.build_data anchors the paths in the project.
+
+    Args:
+        target: The label column; its values become the class names.
+        name: The data's name: it names the MLflow experiment and registered model.
+        dir: The data folder DVC tracks; every file lies in it (build_data checks).
+        path: One file, split by `seed` (stratified); else the three split files below.
+        train_path: The given train split's file.
+        val_path: The given val split's file.
+        test_path: The given test split's file.
+        sep: The column separator; None: from the file's extension.
+        quoting: "csv" or "none" (every character is text); None: from the extension.
+        drop: Columns the model does not read (ids among them).
+        classes: The classes in order; None: the label values found, sorted.
+        missing: A missing value: "error" (one line naming it), "drop" the row, or "impute".
+        label_normalize: Strip and lower-case every label, so look-alike labels are one class.
+        val_fraction: With `path`: the share of rows held out for validation.
+        test_fraction: With `path`: the share held out for the final test.
+        batch_size: Rows per batch.
+        processed_dir: The `prepare` stage's folder.
+        seed: The split's seed.
+
+    Raises:
+        MbeguError: An unknown `missing` or `quoting`, no target, or neither `path` nor all three
+            split files.
+    """
 
     kind = ""
 
@@ -94,13 +122,39 @@ class FileData:
 
     # -- what a subclass says -------------------------------------------------------------
     def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:
+        """The input columns the model reads, checked against the file's columns.
+
+        Args:
+            frame: The rows of one source file.
+            where: The file, as error lines name it.
+
+        Returns:
+            The input column names, in order.
+
+        Raises:
+            MbeguError: A named column is not in the file, or no input column is left.
+        """
         raise NotImplementedError
 
     def fit_encoder(self, train: pd.DataFrame, columns: list[str], classes: list[str]) -> Encoder:
+        """Fit this kind's encoder on the train split.
+
+        Args:
+            train: The train split's rows.
+            columns: The input columns (input_columns).
+            classes: The class names, in order.
+
+        Returns:
+            The fitted encoder.
+        """
         raise NotImplementedError
 
     def options(self) -> dict[str, Any]:
-        """The config that shapes the prepared data (the manifest compares it)."""
+        """The config that shapes the prepared data (the manifest compares it).
+
+        Returns:
+            Each option's name and value.
+        """
         return {
             "kind": self.kind,
             "target": self.target,
@@ -123,18 +177,31 @@ class FileData:
 
     @property
     def class_names(self) -> list[str]:
+        """The class names, in the order of the model's outputs."""
         return self.load().classes
 
     @property
     def sizes(self) -> dict[str, int]:
+        """Each split's number of rows."""
         return self.load().sizes
 
     def manifest(self) -> dict[str, Any]:
+        """What the prepared data was made from: the source files' md5 and the options.
+
+        `prepare` writes it beside the split; the split is reused only while it still matches.
+
+        Returns:
+            {"sources": {key: md5}, "options": options()}.
+        """
         sources = {key: file_md5(require_file(path)) for key, path in self.sources.items()}
         return {"sources": sources, "options": self.options()}
 
     def digest(self) -> str:
-        """One version of the data as a run saw it: the md5 of its source files."""
+        """One version of the data as a run saw it: the md5 of its source files.
+
+        Returns:
+            The md5 of the one source file, else an md5 of each split file's md5.
+        """
         import hashlib
 
         sources = self.manifest()["sources"]
@@ -143,11 +210,25 @@ class FileData:
         return hashlib.md5(" ".join(f"{k}={v}" for k, v in sources.items()).encode()).hexdigest()
 
     def source_paths(self) -> list[Path]:
+        """The files the data is read from: one, or the three given splits.
+
+        Returns:
+            The source files' paths.
+        """
         return list(self.sources.values())
 
     def load(self) -> Encoder:
-        """The encoder and the split's rows, from the `prepare` stage's folder when it is up to
-        date, else made here in memory."""
+        """The encoder and the split's rows, from the `prepare` stage's folder, else made in memory.
+
+        The `prepare` stage's folder is used when it is up to date. Either way it is loaded once per
+        process (data.cache).
+
+        Returns:
+            The fitted encoder; the rows are in `frames`.
+
+        Raises:
+            MbeguError: The data cannot be read, split or encoded (build).
+        """
         if self.encoder is None:
             manifest = self.manifest()
             key = cache.key(type(self).__name__, manifest)
@@ -167,8 +248,17 @@ class FileData:
         return self.encoder
 
     def prepare(self, out_dir: Path | None = None) -> dict[str, int]:
-        """The `prepare` stage: write the split and the encoder unless they are up to date
-        (to `out_dir`, the stage's staged twin of processed_dir, when given)."""
+        """The `prepare` stage: write the split and the encoder unless they are up to date.
+
+        Args:
+            out_dir: The stage's staged twin of processed_dir to write to; None: processed_dir.
+
+        Returns:
+            Each split's number of rows.
+
+        Raises:
+            MbeguError: The data cannot be read, split or encoded (build).
+        """
         manifest = self.manifest()
         if is_prepared(self.processed_dir, manifest):
             from mbegu.data.split import read_manifest
@@ -179,7 +269,15 @@ class FileData:
         return write_prepared(out, frames, encoder.to_dict(), manifest)
 
     def build(self) -> tuple[dict[str, pd.DataFrame], Encoder]:
-        """Read, check, split and fit: ({split: rows}, encoder)."""
+        """Read, check, split and fit: ({split: rows}, encoder).
+
+        Returns:
+            Each split's rows, and the encoder fitted on the train split.
+
+        Raises:
+            MbeguError: A file or its values cannot be used, a split is empty, or there is one
+                class.
+        """
         frames = {
             key: read_source(path, self.target, self.sep, self.quoting)
             for key, path in self.sources.items()
@@ -230,10 +328,26 @@ class FileData:
         return classes
 
     def check_values(self, frame: pd.DataFrame, columns: list[str], path: Path) -> None:
-        """Refuse values the encoder could not use, naming the file's own row."""
+        """Refuse values the encoder could not use, naming the file's own row.
+
+        Args:
+            frame: The rows of one source file, before the split.
+            columns: The input columns.
+            path: The file, as the error names it.
+
+        Raises:
+            MbeguError: A value the encoder could not use.
+        """
 
     def tensors(self, split: str) -> Batch:
-        """(inputs, labels) of one split, encoded: what the network reads."""
+        """(inputs, labels) of one split, encoded: what the network reads.
+
+        Args:
+            split: "train", "val" or "test".
+
+        Returns:
+            The split's encoded inputs and label indices (kept for the next call).
+        """
         import torch
 
         encoder = self.load()
@@ -244,8 +358,16 @@ class FileData:
         return self._tensors[split]
 
     def example_frame(self, rows: int = 5) -> pd.DataFrame:
-        """A few raw test rows (input columns only, typed as the model reads them): the MLflow
-        model's input example and signature."""
+        """A few raw test rows, typed as the model reads them: the MLflow model's input example.
+
+        They hold the input columns only; the MLflow model's signature is inferred from them too.
+
+        Args:
+            rows: At most this many rows (rows with a gap are left out).
+
+        Returns:
+            The rows, indexed from 0.
+        """
         encoder = self.load()
         frame = self.frames["test"][encoder.columns].dropna().head(rows).copy()
         for column in getattr(encoder, "numeric", []):

@@ -1,6 +1,8 @@
-"""The loaded-data cache: a sweep trains many trials in one process on the same data, so it is
-read, split and encoded once per process, keyed by what decides its content (the source files'
-md5 and the options the prepared split's manifest records). One entry: the latest data.
+"""The loaded-data cache: a sweep's trials in one process read the same data once.
+
+A sweep trains many trials in one process on the same data, so it is read, split and encoded
+once per process, keyed by what decides its content (the source files' md5 and the options the
+prepared split's manifest records). One entry: the latest data.
 """
 
 from __future__ import annotations

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 
 
 def refuse_duplicate_columns(path: Path, names: list[Any]) -> None:
-    """Two columns with one name: pandas renames the second (`age.1`) and the model would
-    learn from a column the file never names. The header (`names`, as the file spells them)
-    must name each column once."""
+    """Two columns with one name: pandas would rename the second (`age.1`).
+
+    The model would learn from a column the file never names. The header (`names`, as the file
+    spells them) must name each column once.
+    """
     counts = Counter(str(name) for name in names)
     twice = [name for name, count in counts.items() if count > 1]
     if not twice:
@@ -45,10 +47,12 @@ def _spelling(label: str) -> str:
 
 
 def look_alike_labels(frame: Any, target: str, where: str, normalize: bool) -> Any:
-    """Labels that differ only in case or surrounding spaces ("Positive", "positive ") are
-    most often one class typed two ways, yet each becomes a class of its own. Off
-    (`normalize` false), they stay as they are and a warning names them; on, every label is
-    stripped and lower-cased, and the labels that changed are printed."""
+    """Labels that differ only in case or surrounding spaces are most often one class.
+
+    "Positive" and "positive " are one class typed two ways, yet each becomes a class of its own.
+    Off (`normalize` false), they stay as they are and a warning names them; on, every label is
+    stripped and lower-cased, and the labels that changed are printed.
+    """
     from mbegu.features.labels import as_text
 
     texts = [as_text(v) for v in frame[target].tolist()]
@@ -86,9 +90,11 @@ DATE = r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}.*)?|\d{1,2}[/.-]\d{1,2}[/.-]\
 
 
 def warn_dates(frame: Any, columns: list[str], where: str) -> None:
-    """A column of dates read as categories makes each day a category of its own, one that
-    new data never has: the model learns nothing from it. Worth saying, not refusing (a
-    few dates can be real categories, such as a fixed list of survey rounds)."""
+    """A column of dates read as categories makes each day a category of its own.
+
+    A day is a category that new data never has: the model learns nothing from it. Worth saying,
+    not refusing (a few dates can be real categories, such as a fixed list of survey rounds).
+    """
     import warnings
 
     import pandas as pd
@@ -115,10 +121,13 @@ def warn_dates(frame: Any, columns: list[str], where: str) -> None:
 
 
 def refuse_continuous_target(labels: list[str], rows: int, target: str, where: str) -> None:
-    """mbegu trains classifiers: a target of measurements (incomes, prices, ages) would
-    become hundreds of classes of a row or two each. Refused when the labels are all numbers,
-    more than 20 different ones, and either some are fractions or they are a tenth of the
-    rows or more. Naming the classes in data.classes says they are classes after all."""
+    """Refuse a target of measurements: mbegu trains classifiers.
+
+    A target of measurements (incomes, prices, ages) would become hundreds of classes of a row or
+    two each. Refused when the labels are all numbers, more than 20 different ones, and either some
+    are fractions or they are a tenth of the rows or more. Naming the classes in data.classes says
+    they are classes after all.
+    """
     import math
 
     if len(labels) <= 20:
@@ -144,9 +153,11 @@ def refuse_continuous_target(labels: list[str], rows: int, target: str, where: s
 def apply_missing(
     frame: pd.DataFrame, checked: list[str], missing: str, path: Path
 ) -> pd.DataFrame:
-    """data.missing over the input columns and the label (last in `checked`): error names the
-    first gap; drop leaves out rows with gaps; impute keeps them (the encoder fills them). A
-    row without a label is never imputed."""
+    """data.missing over the input columns and the label (last in `checked`).
+
+    error names the first gap; drop leaves out rows with gaps; impute keeps them (the encoder fills
+    them). A row without a label is never imputed.
+    """
     absent = frame[checked].isna().to_numpy()
     if not absent.any():
         return frame

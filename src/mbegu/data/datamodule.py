@@ -25,6 +25,7 @@ class DataModule(pl.LightningDataModule):
         self.datasets: dict[str, TensorRows | TokenRows] = {}
 
     def setup(self, stage: str | None = None) -> None:
+        """Build the in-memory datasets of the splits `stage` reads (all three when None)."""
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
             stage or "", SPLITS
         )
@@ -44,14 +45,18 @@ class DataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        """The train split's batches, shuffled by (seed, epoch)."""
         return self._loader("train", shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
+        """The val split's batches, in order."""
         return self._loader("val", shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
+        """The test split's batches, in order."""
         return self._loader("test", shuffle=False)
 
 
 def build_datamodule(cfg: DictConfig, root: Path) -> DataModule:
+    """The DataModule over cfg.data, its paths anchored in the project (build_data)."""
     return DataModule(build_data(cfg, root))

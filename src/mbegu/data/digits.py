@@ -34,5 +34,6 @@ def digits_csv() -> str:
 
 
 def write_digits(path: Path) -> Path:
+    """Write the digits example data set as CSV to `path`, which it returns."""
     atomic_write_text(path, digits_csv())
     return path

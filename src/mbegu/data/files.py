@@ -22,6 +22,7 @@ FORMATS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t", ".parquet": No
 
 
 def file_md5(path: Path) -> str:
+    """The md5 of a file's bytes, read in blocks (a data file may be large)."""
     digest = hashlib.md5()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -39,14 +40,26 @@ QUOTING = ("csv", "none")
 def read_frame(
     path: Path, sep: str | None = None, quoting: str | None = None, blank_lines: bool = False
 ) -> pd.DataFrame:
-    """The file as a DataFrame. A CSV or TSV is read as text, cell for cell (numbers are parsed
-    later, by the encoder, from exactly what the file says); Parquet cells become text too.
+    """The file as a DataFrame, cell for cell as text where it is CSV or TSV.
 
-    `quoting`: "csv" honours double quotes around a field (what spreadsheets and pandas
-    write); "none" reads every character as data (raw tweet corpora, where a text may start
-    with a quote). None: "none" for tab-separated files, "csv" otherwise. `blank_lines`: a
-    blank line is a row of missing values (pandas skips it), as `mbegu predict` needs to
-    answer every line; blank lines at the end of the file are no rows."""
+    A CSV or TSV is read as text, cell for cell (numbers are parsed later, by the encoder, from
+    exactly what the file says); Parquet cells become text too.
+
+    Args:
+        path: A .csv, .tsv (.tab, .txt) or .parquet file.
+        sep: The separator, overriding the extension's.
+        quoting: "csv" honours double quotes around a field (what spreadsheets and pandas write);
+            "none" reads every character as data (raw tweet corpora, where a text may start with a
+            quote). None: "none" for tab-separated files, "csv" otherwise.
+        blank_lines: A blank line is a row of missing values (pandas skips it), as `mbegu predict`
+            needs to answer every line; blank lines at the end of the file are no rows.
+
+    Returns:
+        The file's rows, the header as column names.
+
+    Raises:
+        MbeguError: The file is missing, of an unknown format, or cannot be read.
+    """
     import csv
 
     import pandas as pd

@@ -37,8 +37,11 @@ class TensorRows(Dataset):
 
 
 def as_batch(batch: T) -> T:
-    """The batch `__getitems__` built, as it is: DataLoader's default collate would stack it
-    again (torch types collate_fn as taking a list of rows)."""
+    """The batch `__getitems__` built, as it is.
+
+    DataLoader's default collate would stack it again (torch types collate_fn as taking a list of
+    rows).
+    """
     return batch
 
 
@@ -48,7 +51,8 @@ class EpochSeededSampler(Sampler[int]):
     def __init__(self, size: int, seed: int) -> None:
         self.size, self.seed, self.epoch = size, seed, 0
 
-    def set_epoch(self, epoch: int) -> None:  # Lightning calls this before each epoch
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle for `epoch` next; Lightning calls this before each epoch."""
         self.epoch = epoch
 
     def __len__(self) -> int:
@@ -60,8 +64,10 @@ class EpochSeededSampler(Sampler[int]):
 
 
 class TokenRows(Dataset):
-    """Texts held as one flat tensor of token ids plus each text's start: a batch is the
-    (ids, offsets) pair torch's EmbeddingBag reads, and the labels."""
+    """Texts held as one flat tensor of token ids plus each text's start.
+
+    A batch is the (ids, offsets) pair torch's EmbeddingBag reads, and the labels.
+    """
 
     def __init__(self, ids: torch.Tensor, offsets: torch.Tensor, labels: torch.Tensor) -> None:
         self.ids, self.labels = ids, labels

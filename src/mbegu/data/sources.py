@@ -24,7 +24,18 @@ PATH_KEYS = ("path", "train_path", "val_path", "test_path")
 
 
 def build_data(cfg: DictConfig, root: Path) -> FileData:
-    """Instantiate cfg.data with every path anchored in the project's data folder."""
+    """Instantiate cfg.data with every path anchored in the project's data folder.
+
+    Args:
+        cfg: The composed config; its `data` node names the source class and its options.
+        root: The project root the data paths are relative to.
+
+    Returns:
+        The data source, its files not yet read.
+
+    Raises:
+        MbeguError: A path outside data.dir, or a `_target_` that is not an mbegu data source.
+    """
     from mbegu.security import inside, instantiate
 
     data = cfg.data

@@ -48,8 +48,10 @@ def split_rows(
     test_fraction: float,
     seed: int,
 ) -> dict[str, pd.DataFrame]:
-    """One file's rows as the train, val and test splits, stratified by class and seeded;
-    a class too small to reach every split is one line."""
+    """One file's rows as the train, val and test splits, stratified by class and seeded.
+
+    A class too small to reach every split is one line.
+    """
     counts = np.bincount(codes, minlength=len(classes))
     if counts.min() < 3:
         raise MbeguError(
@@ -62,6 +64,7 @@ def split_rows(
 
 
 def read_manifest(out_dir: Path) -> dict[str, Any] | None:
+    """The `prepare` stage's manifest in `out_dir`, or None when it has none readable."""
     try:
         return json.loads((out_dir / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -69,6 +72,7 @@ def read_manifest(out_dir: Path) -> dict[str, Any] | None:
 
 
 def is_prepared(out_dir: Path, manifest: dict[str, Any]) -> bool:
+    """Whether `out_dir` holds an encoder and a split made from exactly `manifest`."""
     found = read_manifest(out_dir)
     if found is None or not (out_dir / ENCODER).is_file():
         return False
@@ -95,4 +99,5 @@ def write_prepared(
 
 
 def read_encoder(out_dir: Path) -> dict[str, Any]:
+    """The fitted encoder's JSON form from the `prepare` stage's folder."""
     return json.loads((out_dir / ENCODER).read_text())

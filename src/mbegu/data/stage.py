@@ -10,6 +10,14 @@ from mbegu.project import project_root
 
 
 def prepare(cfg: DictConfig) -> dict[str, int]:
+    """The `prepare` stage: write the split and the encoder, all of the stage's outputs or none.
+
+    Args:
+        cfg: The config read from params.yaml.
+
+    Returns:
+        Each split's number of rows.
+    """
     from mbegu.data.sources import build_data
     from mbegu.staging import staged_outputs
 

@@ -1,5 +1,7 @@
-"""`data=table`: a table's numeric and categorical columns -> one standardised / one-hot vector
-(features.table)."""
+"""`data=table`: numeric and categorical columns -> one standardised / one-hot vector.
+
+The encoding itself is features.table.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +19,14 @@ if TYPE_CHECKING:
 
 
 class TableData(FileData):
-    """`data=table`: numeric and categorical columns -> one standardised / one-hot vector."""
+    """`data=table`: numeric and categorical columns -> one standardised / one-hot vector.
+
+    Args:
+        target: The label column.
+        features: The input columns; None: every column but the target and data.drop.
+        categorical: Columns to one-hot encode; None: the columns that are not all numbers.
+        **kwargs: The options every kind shares (FileData).
+    """
 
     kind = "table"
 
@@ -33,9 +42,27 @@ class TableData(FileData):
         self.categorical = [str(c) for c in categorical] if categorical is not None else None
 
     def options(self) -> dict[str, Any]:
+        """The shared options plus `features` and `categorical`.
+
+        Returns:
+            Each option's name and value.
+        """
         return {**super().options(), "features": self.features, "categorical": self.categorical}
 
     def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:
+        """data.features, else every column but the target and data.drop.
+
+        Args:
+            frame: The rows of one source file.
+            where: The file, as error lines name it.
+
+        Returns:
+            The input column names, in order.
+
+        Raises:
+            MbeguError: A column named in data.features, data.drop or data.categorical is not in the
+                file, or no input column other than the target is left.
+        """
         columns = [str(c) for c in frame.columns]
         named = [*(self.features or []), *self.drop, *(self.categorical or [])]
         unknown = [c for c in named if c not in columns]
@@ -53,8 +80,19 @@ class TableData(FileData):
         return chosen
 
     def check_values(self, frame: pd.DataFrame, columns: list[str], path: Path) -> None:
-        """An infinity in a column of numbers, found in the file (the row a spreadsheet
-        shows), not later in a split whose row numbers the user cannot see."""
+        """An infinity in a column of numbers, found in the file, not later in a split.
+
+        Found in the file, the error names the row a spreadsheet shows, not a row of a split, whose
+        numbers the user cannot see. Date-like columns read as categories get a warning.
+
+        Args:
+            frame: The rows of one source file, before the split.
+            columns: The input columns.
+            path: The file, as the error names it.
+
+        Raises:
+            MbeguError: An infinity in a column of numbers.
+        """
         for column in columns:
             if column not in (self.categorical or ()) and is_numeric(frame[column]):
                 numeric_values(frame, column, str(path))  # the encoder's own check
@@ -62,6 +100,19 @@ class TableData(FileData):
         warn_dates(frame, [c for c in unnamed if not is_numeric(frame[c])], str(path))
 
     def fit_encoder(self, train: pd.DataFrame, columns: list[str], classes: list[str]) -> Encoder:
+        """Fit the table encoder; data.categorical null: the columns that are not all numbers.
+
+        Args:
+            train: The train split's rows.
+            columns: The input columns.
+            classes: The class names, in order.
+
+        Returns:
+            The fitted TableEncoder.
+
+        Raises:
+            MbeguError: A column of numbers with a few stray words (refuse_stray_text).
+        """
         categorical = self.categorical
         if categorical is None:  # null: the columns that are not all numbers
             categorical = [c for c in columns if not is_numeric(train[c])]
@@ -78,6 +129,7 @@ class TableData(FileData):
 
 
 def is_numeric(column: pd.Series) -> bool:
+    """Whether every present value of a column reads as a number (booleans do not)."""
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(column):
@@ -87,8 +139,10 @@ def is_numeric(column: pd.Series) -> bool:
 
 
 def refuse_stray_text(column: pd.Series, name: str) -> None:
-    """A column of numbers with a few stray words is a typo, not a category: one-hot encoding
-    it would silently change what the column means."""
+    """A column of numbers with a few stray words is a typo, not a category.
+
+    One-hot encoding it would silently change what the column means.
+    """
     import pandas as pd
 
     present = column.dropna()

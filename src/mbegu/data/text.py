@@ -1,5 +1,7 @@
-"""`data=text`: one text column of short texts -> word and character n-gram ids
-(features.text)."""
+"""`data=text`: one text column of short texts -> word and character n-gram ids.
+
+The encoding itself is features.text.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +17,21 @@ if TYPE_CHECKING:
 
 
 class TextData(FileData):
-    """`data=text`: one text column -> word and character n-gram ids (features.text)."""
+    """`data=text`: one text column -> word and character n-gram ids (features.text).
+
+    Args:
+        target: The label column.
+        text_column: The column of texts.
+        lowercase: Lower-case the texts before splitting them into tokens.
+        word_ngrams: Words, and runs of up to this many words.
+        char_ngrams: [shortest, longest] character n-grams of each word ([0, 0]: none).
+        min_count: Keep the tokens seen at least this often in training ...
+        max_vocab: ... the most frequent this many.
+        **kwargs: The options every kind shares (FileData).
+
+    Raises:
+        MbeguError: `char_ngrams` is not a pair of counts.
+    """
 
     kind = "text"
 
@@ -41,6 +57,11 @@ class TextData(FileData):
         self.char_ngrams = (pair[0], pair[1])
 
     def options(self) -> dict[str, Any]:
+        """The shared options plus the text encoder's.
+
+        Returns:
+            Each option's name and value.
+        """
         return {
             **super().options(),
             "text_column": self.text_column,
@@ -52,6 +73,18 @@ class TextData(FileData):
         }
 
     def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:
+        """The one text column, data.text_column.
+
+        Args:
+            frame: The rows of one source file.
+            where: The file, as error lines name it.
+
+        Returns:
+            [data.text_column].
+
+        Raises:
+            MbeguError: The file has no such column.
+        """
         if self.text_column not in frame.columns:
             shown = ", ".join(map(str, list(frame.columns)[:8]))
             raise MbeguError(
@@ -61,6 +94,16 @@ class TextData(FileData):
         return [self.text_column]
 
     def fit_encoder(self, train: pd.DataFrame, columns: list[str], classes: list[str]) -> Encoder:
+        """Fit the text encoder's vocabulary on the train split's texts (a missing text is empty).
+
+        Args:
+            train: The train split's rows.
+            columns: The input columns (the text column).
+            classes: The class names, in order.
+
+        Returns:
+            The fitted TextEncoder.
+        """
         texts = [t if isinstance(t, str) else "" for t in train[self.text_column].tolist()]
         return TextEncoder.fit(
             texts,

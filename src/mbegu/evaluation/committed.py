@@ -34,14 +34,17 @@ class Comparison:
 
     @property
     def identical(self) -> bool:
+        """Whether every committed output came out byte for byte the same."""
         return not self.changed_files
 
     @property
     def largest_difference(self) -> float:
+        """The largest absolute difference of an overall test metric from the committed one."""
         return max((abs(a - b) for a, b in self.metrics.values()), default=0.0)
 
     @property
     def within_tolerance(self) -> bool:
+        """Whether every overall test metric is within TOLERANCE of the committed one."""
         return self.largest_difference <= TOLERANCE
 
 
@@ -56,8 +59,11 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def _stage_inputs(lock: dict[str, Any]) -> dict[str, Any]:
-    """Each stage's deps (path and md5) and params: what decides its outputs. Deps that are
-    another stage's outputs are left out: a model with other last bits is not a new input."""
+    """Each stage's deps (path and md5) and params: what decides its outputs.
+
+    Deps that are another stage's outputs are left out: a model with other last bits is not a new
+    input.
+    """
     stages = (lock.get("stages") or {}).items()
     produced = {o["path"] for _, stage in stages for o in stage.get("outs") or []}
     inputs = {}

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 
 
 def find_train_run(tracker: MlflowTracker, run_file: Path, digest: str) -> str:
-    """The MLflow run that trained the model whose md5 is `digest`: the one artifacts/run.json
-    names, else (the train stage was up to date and skipped, e.g. in a queued experiment that
-    only changed evaluate's params) the latest run tagged with that md5."""
+    """The MLflow run that trained the model whose md5 is `digest`.
+
+    The one artifacts/run.json names, else (the train stage was up to date and skipped, e.g. in a
+    queued experiment that only changed evaluate's params) the latest run tagged with that md5.
+    """
     from mbegu.training.export import TAG_MODEL_MD5
 
     try:
@@ -146,8 +148,10 @@ def flat_metrics(test: dict[str, Any]) -> dict[str, float]:
 
 
 def per_class_table(test: dict[str, Any], classes: list[str]) -> dict[str, list[Any]]:
-    """One row per class, in the model's class order: its name, its key (metric_keys) and its
-    precision, recall, F1 and support on the test split."""
+    """One row per class, in the model's class order: name, key, and its test scores.
+
+    Its key (metric_keys) and its precision, recall, F1 and support on the test split.
+    """
     keys = metric_keys(classes)
     per_class = test.get("per_class", {})
     scores = ("precision", "recall", "f1", "support")
@@ -158,10 +162,13 @@ def per_class_table(test: dict[str, Any], classes: list[str]) -> dict[str, list[
 
 
 def metric_keys(classes: list[str]) -> dict[str, str]:
-    """Each class name's key: letters, digits and `_-./ ` (the characters MLflow allows in a
-    metric name), the rest become `_`. Names that differ only there (`<50K`, `>50K`) would
-    share a key: a later one gets `_2`, `_3`... The run keeps this mapping as
-    class_names.json, and each key beside its class in the per-class table."""
+    """Each class name's key in MLflow metric names.
+
+    Letters, digits and `_-./ ` (the characters MLflow allows in a metric name) are kept, the rest
+    become `_`. Names that differ only there (`<50K`, `>50K`) would share a key: a later one gets
+    `_2`, `_3`... The run keeps this mapping as class_names.json, and each key beside its class in
+    the per-class table.
+    """
     import re
 
     keys: dict[str, str] = {}
@@ -178,11 +185,13 @@ def metric_keys(classes: list[str]) -> dict[str, str]:
 
 
 def _write_run_link(path: Path, out: Path, run_id: str, digest: str) -> None:
-    """reports/run.json, the link from a DVC experiment to its MLflow run (a column in
-    `dvc exp show`), committed by DVC into each experiment. Plain `dvc repro` writes a
-    placeholder with no run id, so a clean clone stays clean, but keeps an experiment's link
-    (after `dvc exp apply` and a commit) while the model is still that experiment's. Read
-    from `path`, written to `out` (its staged twin)."""
+    """reports/run.json, the link from a DVC experiment to its MLflow run.
+
+    A column in `dvc exp show`, committed by DVC into each experiment. Plain `dvc repro` writes a
+    placeholder with no run id, so a clean clone stays clean, but keeps an experiment's link (after
+    `dvc exp apply` and a commit) while the model is still that experiment's. Read from `path`,
+    written to `out` (its staged twin).
+    """
     from mbegu.io import atomic_write_json
 
     name = os.environ.get("DVC_EXP_NAME")

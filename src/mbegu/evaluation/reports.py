@@ -11,8 +11,11 @@ from mbegu.io import atomic_write_json, atomic_write_text
 
 
 def test_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> dict[str, Any]:
-    """scikit-learn's metrics: accuracy, macro and weighted F1, log loss, ROC AUC for two
-    classes, and precision / recall / F1 / support per class name."""
+    """scikit-learn's metrics of the test split's predictions.
+
+    Accuracy, macro and weighted F1, log loss, ROC AUC for two classes, and precision / recall /
+    F1 / support per class name.
+    """
     from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
     k = len(classes)
@@ -52,8 +55,10 @@ def write_reports(
     preds: np.ndarray,
     classes: list[str],
 ) -> dict[str, Path]:
-    """metrics.json (DVC metrics), confusion.csv (DVC confusion plot), confusion_matrix.png,
-    all labelled with class names."""
+    """The `evaluate` stage's reports, all labelled with class names.
+
+    metrics.json (DVC metrics), confusion.csv (DVC confusion plot), confusion_matrix.png.
+    """
     from sklearn.metrics import confusion_matrix
 
     matrix = confusion_matrix(labels, preds, labels=list(range(len(classes))))

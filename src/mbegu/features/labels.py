@@ -12,8 +12,11 @@ if TYPE_CHECKING:
 
 
 def as_text(value: object) -> str | None:
-    """A cell as the string that names it; None when missing. 1.0 read from a column with
-    gaps is the 1 the file holds, so the same class never gets two names."""
+    """A cell as the string that names it; None when missing.
+
+    1.0 read from a column with gaps is the 1 the file holds, so the same class never gets two
+    names.
+    """
     if value is None or value is getattr(__import__("pandas"), "NA", None):
         return None
     if isinstance(value, float | np.floating):
@@ -28,8 +31,10 @@ def as_text(value: object) -> str | None:
 
 
 def sort_classes(names: set[str]) -> list[str]:
-    """Numbers in numeric order (2 before 10), else text order: the same classes always come
-    out in the same order."""
+    """Numbers in numeric order (2 before 10), else text order.
+
+    The same classes always come out in the same order.
+    """
     try:
         return sorted(names, key=lambda name: (float(name), name))  # "1" and "1.0": both kept
     except ValueError:

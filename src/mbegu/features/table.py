@@ -29,6 +29,16 @@ def row_number(position: int) -> int:
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+    """Refuse rows that lack any of the model's input columns, naming the first few.
+
+    Args:
+        frame: The rows to check.
+        columns: The columns they need.
+        where: The rows' file or split, as the error names it.
+
+    Raises:
+        MbeguError: A column is missing.
+    """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
@@ -61,6 +71,7 @@ def numeric_values(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
 
 
 def text_values(frame: pd.DataFrame, column: str) -> list[str | None]:
+    """A column's cells as text (as_text): None for a missing one."""
     return [as_text(v) for v in frame[column].tolist()]
 
 
@@ -82,6 +93,7 @@ class TableEncoder:
 
     @property
     def input_size(self) -> int:
+        """The width of the encoded row: numeric columns plus one slot per category."""
         return len(self.numeric) + sum(len(self.categories[c]) for c in self.categorical)
 
     @property
@@ -99,6 +111,22 @@ class TableEncoder:
         classes: list[str],
         missing: str,
     ) -> TableEncoder:
+        """Fit on the train split: each numeric column's mean, scale and fill, each category list.
+
+        Args:
+            train: The train split's rows.
+            target: The label column.
+            columns: The input columns, in file order.
+            categorical: Those of them to one-hot encode; the rest are numbers.
+            classes: The class names, in order.
+            missing: data.missing; "impute" also keeps a fill per column (median, most frequent).
+
+        Returns:
+            The fitted encoder.
+
+        Raises:
+            MbeguError: A column has no value in the train split.
+        """
         numeric = [c for c in columns if c not in categorical]
         means: list[float] = []
         scales: list[float] = []
@@ -138,6 +166,7 @@ class TableEncoder:
         )
 
     def labels(self, frame: pd.DataFrame, where: str) -> np.ndarray:
+        """Each row's class index, refused for a label outside the classes."""
         return class_indices(frame, self.target, self.classes, where)
 
     def transform(self, frame: pd.DataFrame, where: str = "the input") -> torch.Tensor:
@@ -180,10 +209,12 @@ class TableEncoder:
         return values
 
     def to_dict(self) -> dict[str, Any]:
+        """The encoder as plain JSON data (saved with the model, never pickled)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TableEncoder:
+        """The encoder from its to_dict form; malformed fields raise ValueError."""
         encoder = cls(**data)
         lists = (encoder.classes, encoder.columns, encoder.numeric, encoder.categorical)
         if not all(isinstance(x, list) for x in lists) or encoder.missing not in MISSING_POLICIES:

@@ -31,6 +31,7 @@ TOKEN = re.compile(rf"[\w{_MARKS}]+|[^\w\s{_MARKS}]")
 
 
 def normalize(text: str, lowercase: bool = True) -> str:
+    """The text in Unicode NFC form, lower-cased if asked: one spelling for one word."""
     text = unicodedata.normalize("NFC", text)
     return text.lower() if lowercase else text
 
@@ -38,8 +39,11 @@ def normalize(text: str, lowercase: bool = True) -> str:
 def tokens(
     text: str, lowercase: bool = True, word_ngrams: int = 2, char_ngrams: Iterable[int] = (3, 5)
 ) -> list[str]:
-    """Words (w:), word n-grams up to `word_ngrams` (b:) and character n-grams of each word
-    within < > boundaries (c:): fastText's features, which carry short, noisy text."""
+    """The fastText features of a text, which carry short, noisy text.
+
+    Words (w:), word n-grams up to `word_ngrams` (b:) and character n-grams of each word within
+    `<` `>` boundaries (c:).
+    """
     words = TOKEN.findall(normalize(text, lowercase))
     out = [f"w:{w}" for w in words]
     for n in range(2, word_ngrams + 1):
@@ -73,13 +77,16 @@ class TextEncoder:
 
     @property
     def columns(self) -> list[str]:
+        """The one input column: the text column."""
         return [self.text_column]
 
     @property
     def sizes(self) -> dict[str, int]:
+        """What the network is built with: the vocabulary's size and the number of classes."""
         return {"vocab_size": len(self.vocabulary), "num_classes": len(self.classes)}
 
     def tokens(self, text: str) -> list[str]:
+        """The text's tokens, with this encoder's settings."""
         return tokens(text, self.lowercase, self.word_ngrams, self.char_ngrams)
 
     @classmethod
@@ -96,8 +103,11 @@ class TextEncoder:
         max_vocab: int = 50000,
         missing: str = "error",
     ) -> TextEncoder:
-        """Keep the tokens seen at least `min_count` times in training, the `max_vocab` most
-        frequent (ties in text order, so the vocabulary is the same on every machine)."""
+        """Fit the vocabulary on the train split's texts.
+
+        Keep the tokens seen at least `min_count` times in training, the `max_vocab` most frequent
+        (ties in text order, so the vocabulary is the same on every machine).
+        """
         counts: Counter[str] = Counter()
         for text in texts:
             counts.update(tokens(text, lowercase, word_ngrams, char_ngrams))
@@ -121,9 +131,11 @@ class TextEncoder:
         )
 
     def labels(self, frame: pd.DataFrame, where: str) -> np.ndarray:
+        """Each row's class index, refused for a label outside the classes."""
         return class_indices(frame, self.target, self.classes, where)
 
     def texts(self, frame: pd.DataFrame, where: str) -> list[str]:
+        """The text column's texts; a missing one is "" under data.missing=impute, else refused."""
         require_columns(frame, self.columns, where)
         values = frame[self.text_column].tolist()
         if self.missing == "impute":
@@ -137,8 +149,10 @@ class TextEncoder:
         return values
 
     def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(ids, offsets): the flat token ids of all texts and where each text starts, as
-        torch's EmbeddingBag reads them. Unknown tokens are left out."""
+        """(ids, offsets): the flat token ids of all texts and where each text starts.
+
+        As torch's EmbeddingBag reads them. Unknown tokens are left out.
+        """
         import torch
 
         ids: list[int] = []
@@ -152,15 +166,18 @@ class TextEncoder:
     def transform(
         self, frame: pd.DataFrame, where: str = "the input"
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows' texts encoded as (ids, offsets): what the network reads."""
         return self.encode(self.texts(frame, where))
 
     def to_dict(self) -> dict[str, Any]:
+        """The encoder as plain JSON data (saved with the model, never pickled)."""
         data = asdict(self)
         data["char_ngrams"] = list(self.char_ngrams)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TextEncoder:
+        """The encoder from its to_dict form; malformed fields raise ValueError."""
         encoder = cls(**data)
         if not all(isinstance(t, str) for t in encoder.vocabulary) or len(encoder.char_ngrams) != 2:
             raise ValueError("wrong field types")

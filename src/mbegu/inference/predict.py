@@ -3,7 +3,7 @@
 - an MLflow run id (the model that run logged),
 - a registered model name and alias (`mbegu-digits@candidate`),
 - a model folder: the DVC pipeline's artifacts/model (the default) or an ad hoc run's
-  checkpoints/<run id>/model.
+  `checkpoints/RUN_ID/model`.
 """
 
 from __future__ import annotations
@@ -30,16 +30,26 @@ Predictor: TypeAlias = "Callable[[pd.DataFrame, str], pd.DataFrame]"
 
 @dataclass
 class LoadedModel:
-    predict: Predictor  # raw rows -> `prediction` + a `prob_<class>` column per class
-    saved: SavedModel  # the model folder behind it: encoder, classes, training config
+    """A model to predict with, however it was named: its predictor, its folder, its source.
+
+    Attributes:
+        predict: Raw rows -> `prediction` and a `prob_CLASS` column per class.
+        saved: The model folder behind it: encoder, classes, training config.
+        source: The model as the user named it: a folder, `runs:/...` or `models:/...`.
+    """
+
+    predict: Predictor
+    saved: SavedModel
     source: str
 
     @property
     def features(self) -> list[str]:
+        """The input columns the model reads (a text model's: its text column)."""
         return self.saved.features
 
     @property
     def target(self) -> str:
+        """The label column the model was trained on, compared when the input has it."""
         return self.saved.encoder.target
 
     @property
@@ -63,6 +73,17 @@ class LoadedModel:
 
 
 def from_folder(model_dir: Path) -> LoadedModel:
+    """A model folder (artifacts/model, or an ad hoc run's), loaded by mbegu's own loader.
+
+    Args:
+        model_dir: The model folder (model.json, model.pt).
+
+    Returns:
+        The model, predicting as the MLflow model would.
+
+    Raises:
+        MbeguError: The folder holds no model, or one mbegu refuses to load (models.saved).
+    """
     from mbegu.models.answers import predictions
     from mbegu.models.saved import load_model
 
@@ -71,7 +92,18 @@ def from_folder(model_dir: Path) -> LoadedModel:
 
 
 def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
-    """A pyfunc model from the store: `runs:/<id>/model` or `models:/<name>@<alias>`."""
+    """A pyfunc model from the store: `runs:/ID/model` or `models:/NAME@ALIAS`.
+
+    Args:
+        uri: The model's MLflow URI.
+        tracking_uri: The store that holds it.
+
+    Returns:
+        The model, its numeric inputs typed as the MLflow signature wants them.
+
+    Raises:
+        MbeguError: The store has no model there, or it is not an mbegu model (refused unloaded).
+    """
     import mlflow
     import mlflow.pyfunc
     import pandas as pd
@@ -111,8 +143,10 @@ LOADER = "mbegu.models.mlflow_model"
 
 
 def _require_mbegu_model(uri: str) -> None:
-    """Read the model's MLmodel file (YAML) first: only mbegu's own loader is trusted to load
-    it; another flavor could unpickle whatever the store holds."""
+    """Read the model's MLmodel file (YAML) first: only mbegu's own loader is trusted to load it.
+
+    Another flavor could unpickle whatever the store holds.
+    """
     from mlflow.models import get_model_info
 
     flavor = get_model_info(uri).flavors.get("python_function", {})
@@ -125,9 +159,20 @@ def _require_mbegu_model(uri: str) -> None:
 
 
 def check_output(input_path: Path, output: Path, data_dir: Path, force: bool = False) -> None:
-    """Refuse an output that would replace the input, land among the raw data (predictions
-    written there would silently alter what DVC versions and what the next run trains on),
-    or replace an earlier output unasked: checked before any model is loaded."""
+    """Refuse an output that replaces the input, lands among the raw data or overwrites unasked.
+
+    Predictions written among the raw data would silently alter what DVC versions and what the next
+    run trains on. Checked before any model is loaded.
+
+    Args:
+        input_path: The CSV of rows to predict.
+        output: The CSV to write.
+        data_dir: The data folder (data.dir), which DVC versions.
+        force: Replace an existing output.
+
+    Raises:
+        MbeguError: The output is the input, lies in the data folder, or exists without `force`.
+    """
     target = output.resolve()
     if target == input_path.resolve():
         raise MbeguError(
@@ -149,10 +194,25 @@ def check_output(input_path: Path, output: Path, data_dir: Path, force: bool = F
 def predict_csv(
     model: LoadedModel, input_path: Path, output_csv: Path, ids: list[str] | None = None
 ) -> dict[str, float]:
-    """Write the id columns (`ids`, by default data.drop's; else `row`), the text column of a
+    """Write each input row's prediction and class probabilities to `output_csv`.
+
+    The columns: the id columns (`ids`, by default data.drop's; else `row`), the text column of a
     text model, the label (when the input has the model's target column), `prediction` and
-    `prob_<class>...`: one line per input line, blank ones included (inference.rows), so
-    the output joins back to the input. Returns the accuracy when it has a label, else {}."""
+    `prob_CLASS...`: one line per input line, blank ones included (inference.rows), so the output
+    joins back to the input.
+
+    Args:
+        model: The model to predict with.
+        input_path: The CSV of rows, with the model's input columns.
+        output_csv: The CSV to write (check_output vets it first).
+        ids: Input columns that name each row; None: data.drop's the input has, else `row`.
+
+    Returns:
+        {"accuracy": ...} when the input has labels, else {}.
+
+    Raises:
+        MbeguError: The input is missing, lacks an input or `ids` column, or holds unusable values.
+    """
     from mbegu.errors import warn
     from mbegu.features.labels import as_text
     from mbegu.features.table import require_columns

@@ -20,9 +20,11 @@ def read_rows(path: Path) -> Any:
 
 
 def row_ids(frame: Any, columns: list[str]) -> dict[str, list[Any]]:
-    """{column: values} that name each row in the output: the given id columns the input
-    holds, as the file spells them, else `row`, the file's row number (the header is row 1,
-    as in a spreadsheet and in mbegu's error lines)."""
+    """{column: values} that name each row in the output.
+
+    The given id columns the input holds, as the file spells them, else `row`, the file's row
+    number (the header is row 1, as in a spreadsheet and in mbegu's error lines).
+    """
     from mbegu.features.labels import as_text
     from mbegu.features.table import row_number
 

@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 
 
 def sized_model_config(model: dict[str, Any], sizes: dict[str, int], kind: str) -> dict[str, Any]:
-    """`model` (a resolved cfg.model) with the network's and the classifier's sizes filled in
-    from the data's encoder; a network that cannot read this kind of data is one line."""
+    """`model` (a resolved cfg.model) with the sizes filled in from the data's encoder.
+
+    The sizes go to the network and the classifier; a network that cannot read this kind of data is
+    one line.
+    """
     from mbegu.security import check_targets
 
     check_targets(model, "model")  # before anything is imported
@@ -37,8 +40,10 @@ def sized_model_config(model: dict[str, Any], sizes: dict[str, int], kind: str) 
 
 
 def with_data_sizes(cfg: DictConfig, data: FileData) -> DictConfig:
-    """cfg with the model's sizes (inputs or vocabulary, classes) read from the data: the
-    config that is logged, checkpointed and saved with the model says what was built."""
+    """`cfg` with the model's sizes (inputs or vocabulary, classes) read from the data.
+
+    The config that is logged, checkpointed and saved with the model says what was built.
+    """
     from omegaconf import OmegaConf, open_dict
 
     model = cast("dict[str, Any]", OmegaConf.to_container(cfg.model, resolve=True))

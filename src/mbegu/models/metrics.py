@@ -11,6 +11,8 @@ from torchmetrics import Metric
 
 
 class LossAccuracy(Metric):
+    """Mean loss and accuracy over an epoch, summed across DDP processes."""
+
     full_state_update = False
     higher_is_better = None
     # The states add_state registers: Metric's attribute lookup is typed Tensor | Module.
@@ -25,6 +27,7 @@ class LossAccuracy(Metric):
         self.add_state("count", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
 
     def update(self, loss: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> None:
+        """Add one batch's loss (weighted by its rows) and correct predictions."""
         # In-place adds: the same float64 sums as `+= loss.double() * n`, in one op each.
         n = len(target)
         self.loss_sum.add_(loss.detach(), alpha=n)
@@ -32,5 +35,6 @@ class LossAccuracy(Metric):
         self.count.add_(n)
 
     def compute(self) -> dict[str, torch.Tensor]:
+        """The epoch's mean loss and accuracy so far."""
         count = self.count.clamp(min=1)
         return {"loss": (self.loss_sum / count).float(), "acc": self.correct.float() / count}

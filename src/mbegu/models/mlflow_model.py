@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 
 
 class Predictor:
-    """The user's raw columns (or text column) in; the predicted class name and one
-    `prob_<class>` column per class out (mbegu.models.answers, as `mbegu predict` writes)."""
+    """The MLflow pyfunc model: the user's raw columns (or text column) in, answers out.
+
+    Out come the predicted class name and one `prob_CLASS` column per class (mbegu.models.answers,
+    as `mbegu predict` writes).
+    """
 
     def __init__(self, saved: SavedModel) -> None:
         self.saved = saved
@@ -34,6 +37,7 @@ class Predictor:
     def predict(
         self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
+        """Answer a request's rows; unseen categories get a warning in the server's log."""
         line = unseen_line(unseen_categories(self.saved.encoder, model_input), "the request")
         if line:  # the server's log: a served model answers anyway, as `mbegu predict` does
             logging.getLogger(__name__).warning(line)
@@ -56,7 +60,7 @@ REGISTRY_CHATTER = ("Successfully registered model", "Registered model '", "Crea
 
 @contextmanager
 def registry_chatter_dropped() -> Iterator[None]:
-    """stderr as it was, less MLflow's registry lines (all of it with `-v`)."""
+    """Stderr as it was, less MLflow's registry lines (all of it with `-v`)."""
     from mbegu.logs import verbose
 
     if verbose():
@@ -80,8 +84,9 @@ def log_model(
     register: bool = True,
     step: int = 0,
 ) -> tuple[str | None, str | None]:
-    """Log a model folder (`saved`, loaded from `model_dir`) as the run's MLflow model:
-    (registered version or None, model id).
+    """Log a model folder (`saved`, loaded from `model_dir`) as the run's MLflow model.
+
+    Returns (registered version or None, model id).
 
     The folder travels as data and this module is the loader, so the store holds no pickle
     and no code; serving needs mbegu installed (`mlflow models serve --env-manager local`).

@@ -38,12 +38,15 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of a batch of encoded rows."""
         return self.layers(x)
 
 
 class CNN(nn.Module):
-    """Conv3x3 -> BatchNorm -> ReLU blocks on a square image (the row's inputs reshaped), then
-    a linear classifier."""
+    """Conv3x3 -> BatchNorm -> ReLU blocks on a square image, then a linear classifier.
+
+    The image is the row's inputs reshaped.
+    """
 
     takes = "table"
 
@@ -76,13 +79,16 @@ class CNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of a batch of rows, each reshaped into a square image."""
         image = x.reshape(-1, 1, self.image_size, self.image_size)
         return self.head(self.features(image))
 
 
 class BagOfNgrams(nn.Module):
-    """fastText's classifier: the mean embedding of a text's word and character n-grams, then
-    a linear layer. Seconds per epoch on a CPU for tens of thousands of short texts."""
+    """The fastText classifier: the mean embedding of a text's word and character n-grams.
+
+    Then a linear layer. Seconds per epoch on a CPU for tens of thousands of short texts.
+    """
 
     takes = "text"
 
@@ -98,5 +104,6 @@ class BagOfNgrams(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(embedding_dim, num_classes))
 
     def forward(self, x: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """The logits of a batch of texts given as (ids, offsets)."""
         ids, offsets = x
         return self.head(self.bag(ids, offsets))

@@ -34,7 +34,13 @@ WEIGHTS, INFO = "model.pt", "model.json"
 
 @dataclass
 class SavedModel:
-    """A loaded model: the network in eval mode and the encoder that feeds it raw input."""
+    """A loaded model: the network in eval mode and the encoder that feeds it raw input.
+
+    Attributes:
+        net: The network, in eval mode.
+        encoder: The encoder fitted on the train split: raw columns or texts to tensors.
+        config: The composed training config, secrets masked.
+    """
 
     net: nn.Module
     encoder: Encoder
@@ -47,12 +53,25 @@ class SavedModel:
 
     @property
     def classes(self) -> list[str]:
+        """The class names, in the order of the network's outputs."""
         return self.encoder.classes
 
     def probabilities(
         self, frame: pd.DataFrame, where: str = "the input", batch: int = 4096
     ) -> np.ndarray:
-        """Raw rows (the user's columns) in, one probability per class out: [rows, classes]."""
+        """Raw rows (the user's columns) in, one probability per class out: [rows, classes].
+
+        Args:
+            frame: The raw rows, with the model's input columns.
+            where: What the rows are, as an error line names them.
+            batch: Rows per forward pass, which bounds the memory used.
+
+        Returns:
+            A float64 array of shape [rows, classes].
+
+        Raises:
+            MbeguError: The rows lack an input column or hold a value the encoder refuses.
+        """
         import numpy as np
         import torch
 
@@ -66,7 +85,14 @@ class SavedModel:
 
 
 def save_model(model_dir: Path, net: nn.Module, config: dict[str, Any], encoder: Encoder) -> None:
-    """Write model.pt and model.json, all or nothing."""
+    """Write model.pt and model.json, all or nothing.
+
+    Args:
+        model_dir: The model folder to write (replaced whole).
+        net: The trained network.
+        config: The composed config, secrets masked; its model.net builds the network.
+        encoder: The encoder fitted on the train split.
+    """
     import torch
 
     info = {
@@ -82,7 +108,14 @@ def save_model(model_dir: Path, net: nn.Module, config: dict[str, Any], encoder:
 
 
 def model_md5(model_dir: Path) -> str:
-    """One digest of a model folder's two files: which trained model this is."""
+    """One digest of a model folder's two files: which trained model this is.
+
+    Args:
+        model_dir: The model folder.
+
+    Returns:
+        The md5 of model.json and model.pt.
+    """
     import hashlib
 
     digest = hashlib.md5()
@@ -95,6 +128,16 @@ def load_model(model_dir: Path) -> SavedModel:
     """Read a model folder without unpickling anything or building a class off the allow-list.
 
     torch is imported only once model.json has passed: a refused folder fails in a second.
+
+    Args:
+        model_dir: The model folder (model.json, model.pt).
+
+    Returns:
+        The network in eval mode, its encoder and its training config.
+
+    Raises:
+        MbeguError: The folder holds no model, one of another format, a refused class or
+            interpolation, or weights that do not load.
     """
     info_path, weights = model_dir / INFO, model_dir / WEIGHTS
     if not info_path.is_file() or not weights.is_file():

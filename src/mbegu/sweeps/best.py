@@ -1,5 +1,7 @@
-"""The best trial as a Hydra config, conf/experiment/best_<study>.yaml, that retrains it:
-every group choice and the trial's values, rounded as the trial trained them."""
+"""The best trial as a Hydra config, `conf/experiment/best_STUDY.yaml`, that retrains it.
+
+Every group choice and the trial's values, rounded as the trial trained them.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +23,16 @@ if TYPE_CHECKING:
 
 
 def best_config_path(study_name: str, root: Path | None = None) -> Path:
+    """Where a study's best config goes: conf/experiment/, named after the study."""
     safe = re.sub(r"[^A-Za-z0-9_]+", "_", study_name).strip("_")
     return (root or project_root()) / "conf" / "experiment" / f"best_{safe}.yaml"
 
 
 def write_best_config(cfg: DictConfig, overrides: Sequence[str], best: FrozenTrial) -> Path:
-    """The best trial as conf/experiment/best_<study>.yaml: the sweep's base overrides
-    (group choices as defaults-list overrides) plus the trial's values."""
+    """The best trial as `conf/experiment/best_STUDY.yaml`.
+
+    The sweep's base overrides (group choices as defaults-list overrides) plus the trial's values.
+    """
     groups, late = config_groups(), _groups_after_experiment()
     # Every group choice, conf/config.yaml's defaults included: retraining the file trains the
     # same data and model even after the defaults change.

@@ -17,8 +17,11 @@ from mbegu.errors import warn
 
 
 def _torn_from(data: bytes) -> int:
-    """Where the torn tail starts: after the last whole line, or before a last line that is
-    not a JSON record (its newline written, its text not); len(data) when nothing is torn."""
+    """Where the torn tail starts; len(data) when nothing is torn.
+
+    After the last whole line, or before a last line that is not a JSON record (its newline written,
+    its text not).
+    """
     end = data.rfind(b"\n") + 1
     if end < len(data):
         return end
@@ -31,9 +34,11 @@ def _torn_from(data: bytes) -> int:
 
 
 def repair_torn_tail(path: Path) -> Path | None:
-    """Cut a torn last record off the journal at `path` into `<path>.torn`; returns that file
-    when there was one. Holds Optuna's own lock on the journal while it looks, so a record
-    another worker is appending right now is not mistaken for a torn one."""
+    """Cut a torn last record off the journal at `path` into `PATH.torn`.
+
+    Returns that file when there was one. Holds Optuna's own lock on the journal while it looks, so
+    a record another worker is appending right now is not mistaken for a torn one.
+    """
     from optuna.storages.journal import JournalFileSymlinkLock
 
     if not path.is_file() or path.stat().st_size == 0:

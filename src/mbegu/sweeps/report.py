@@ -1,5 +1,7 @@
-"""What a sweep reports: the summary it prints, and the counts, best value, best config
-and Optuna's plots on its parent MLflow run."""
+"""What a sweep reports: the summary it prints, and what its parent MLflow run records.
+
+The run gets the counts, best value, best config and Optuna's plots.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +26,17 @@ if TYPE_CHECKING:
 def summarize(
     study: optuna.Study, cfg: DictConfig, overrides: Sequence[str], seconds: float
 ) -> dict[str, Any]:
+    """The sweep's summary: trial counts and time, and the best trial with its config written.
+
+    Args:
+        study: The sweep's study.
+        cfg: The sweep's composed config.
+        overrides: The command's overrides, the best config's base.
+        seconds: The sweep's wall time.
+
+    Returns:
+        The summary, as format_summary prints it and log_summary logs it.
+    """
     c = trials.counts(study)
     summary: dict[str, Any] = {
         "study": cfg.sweep.study_name,
@@ -51,6 +64,15 @@ def log_summary(
     cfg: DictConfig,
     summary: dict[str, Any],
 ) -> None:
+    """Log the summary on the parent run: counts and best value as metrics, best config, plots.
+
+    Args:
+        tracker: The sweep's tracker.
+        run_id: The parent run.
+        study: The sweep's study.
+        cfg: The sweep's composed config.
+        summary: What summarize returned.
+    """
     client = tracker.client
     metrics = {f"trials_{k.replace(' ', '_')}": v for k, v in summary["counts"].items()}
     if "best_value" in summary:
@@ -65,10 +87,13 @@ def log_summary(
 
 @contextmanager
 def _absent_stays_absent(package: str) -> Iterator[None]:
-    """Works around optuna.importance importing scikit-learn (0.4 s here) for its fANOVA and
-    MDI evaluators as soon as it is imported, though PED-ANOVA, the evaluator drawn here,
-    needs none of it: while Optuna imports, a `package` not yet imported reads as not
-    installed (Optuna defers that error to those evaluators). Afterwards it imports as usual."""
+    """Keep `package` reading as not installed while Optuna imports.
+
+    Works around optuna.importance importing scikit-learn (0.4 s here) for its fANOVA and MDI
+    evaluators as soon as it is imported, though PED-ANOVA, the evaluator drawn here, needs none of
+    it: while Optuna imports, a `package` not yet imported reads as not installed (Optuna defers
+    that error to those evaluators). Afterwards it imports as usual.
+    """
     if package in sys.modules:
         yield
         return
@@ -125,6 +150,7 @@ def _plots(study: optuna.Study) -> dict[str, Path]:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as the lines a sweep ends on, between rules."""
     c = summary["counts"]
     lines = [
         f"study {summary['study']}: {c['complete']} complete, {c['pruned']} pruned, "

@@ -41,7 +41,17 @@ if TYPE_CHECKING:
 
 
 def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
-    """Coordinate a sweep; returns the summary it prints."""
+    """Coordinate a sweep: open the study and its parent run, run the workers, report.
+
+    Args:
+        overrides: Hydra overrides for conf/, the sweep's among them (`sweep=...`).
+
+    Returns:
+        The summary it prints: trial counts, the best trial's value and params, the best config.
+
+    Raises:
+        MbeguError: A bad sweep config, an unreachable store, or a study that cannot be opened.
+    """
     from mlflow.entities import RunTag
 
     from mbegu.processes import TERMINATED, sigterm_as_interrupt
@@ -122,8 +132,17 @@ def work(
     storage: BaseStorage,
     parent: str,
 ) -> None:
-    """One worker: Optuna's `study.optimize` until the study has n_trials that count, so
-    Optuna's heartbeat keeps each trial alive on RDB storages and stale ones are retried."""
+    """One worker: Optuna's `study.optimize` until the study has n_trials that count.
+
+    So Optuna's heartbeat keeps each trial alive on RDB storages and stale ones are retried.
+
+    Args:
+        cfg: The sweep's composed config (its `sweep` node included).
+        overrides: The command's overrides, each trial's base.
+        study: The opened study.
+        storage: The study's storage, where dead workers' trials are failed.
+        parent: The sweep's parent MLflow run, which the trials' runs nest under.
+    """
     import optuna
 
     space = SearchSpace(cfg.sweep.params)
@@ -140,8 +159,7 @@ def work(
     freeze_imports()
 
     def stop_if_terminated() -> None:
-        # A SIGTERM whose KeyboardInterrupt was swallowed mid-trial still stops the sweep at
-        # the next trial boundary.
+        # A SIGTERM whose KeyboardInterrupt a trial swallowed stops the sweep between trials.
         if TERMINATED.is_set():
             raise KeyboardInterrupt("signal 15")
 
@@ -226,7 +244,13 @@ def _optimize_until_done(
 
 
 def run_worker(overrides: Sequence[str], parent: str, index: int = 1) -> None:
-    """Child worker `index` of `sweep.workers > 1` (the coordinator is worker 0)."""
+    """Child worker `index` of `sweep.workers > 1` (the coordinator is worker 0).
+
+    Args:
+        overrides: The coordinator's overrides.
+        parent: The sweep's parent MLflow run.
+        index: The worker's number, which offsets its sampler's seed.
+    """
     from mbegu.processes import sigterm_as_interrupt
 
     cfg = sweep_config(overrides)

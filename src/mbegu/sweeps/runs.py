@@ -1,5 +1,7 @@
-"""A sweep's MLflow runs: the study's one parent run and a run per trial, tagged with its
-study, number and final state; runs whose worker died are closed KILLED."""
+"""A sweep's MLflow runs: the study's one parent run and a run per trial.
+
+Each is tagged with its study, number and final state; runs whose worker died are closed KILLED.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +31,11 @@ def _parents(tracker: MlflowTracker, uid: str) -> list[Run]:
 
 
 def finished_parent(tracker: MlflowTracker, uid: str) -> str | None:
-    """The study's parent run if it has ended: a rerun with nothing left to run leaves it
-    as it is (its status, tags and artifacts are that sweep's record)."""
+    """The study's parent run if it has ended.
+
+    A rerun with nothing left to run leaves it as it is (its status, tags and artifacts are that
+    sweep's record).
+    """
     found = _parents(tracker, uid)
     return found[0].info.run_id if found and found[0].info.status != "RUNNING" else None
 
@@ -85,9 +90,11 @@ def tag_trial(
     reason: str | None,
     run_id: str | None = None,
 ) -> None:
-    """Tag the trial's run (`run_id`, else found by its tags) with its final state; a trial
-    that failed before its run started still gets a (FAILED) run, so the parent's children
-    match the study."""
+    """Tag the trial's run (`run_id`, else found by its tags) with its final state.
+
+    A trial that failed before its run started still gets a (FAILED) run, so the parent's children
+    match the study.
+    """
     from mlflow.entities import RunTag
 
     client = tracker.client

@@ -36,16 +36,20 @@ def _parse(key: str, expression: str) -> Override:
 
 
 def _bounds(interval: IntervalSweep) -> tuple[float, float]:
-    """An interval's (start, end). Hydra's grammar sets both; its dataclass types them
-    Optional."""
+    """An interval's (start, end).
+
+    Hydra's grammar sets both; its dataclass types them Optional.
+    """
     assert interval.start is not None and interval.end is not None
     return interval.start, interval.end
 
 
 def _choices(values: Iterable[object]) -> list[CategoricalChoiceType]:
-    """Hydra's choices as Optuna's categorical ones, which must be None, bool, int, float or
-    str (it hashes them): a list or dict choice, e.g. a network's widths `[128,64]`, becomes
-    its Hydra text, which the trial's override parses back."""
+    """Hydra's choices as Optuna's categorical ones.
+
+    Optuna's must be None, bool, int, float or str (it hashes them): a list or dict choice, e.g. a
+    network's widths `[128,64]`, becomes its Hydra text, which the trial's override parses back.
+    """
     return cast("list[CategoricalChoiceType]", [_as_choice(v) for v in values])
 
 

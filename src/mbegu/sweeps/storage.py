@@ -48,7 +48,8 @@ def make_storage(
     On an RDB storage each running trial beats every `heartbeat_interval` seconds (Optuna's
     thread inside `study.optimize`); a trial silent for `grace_period` seconds is failed by
     the next worker that starts a trial, retried with the same params, and `on_stale(trial)`
-    is called (the sweep closes the dead worker's MLflow run)."""
+    is called (the sweep closes the dead worker's MLflow run).
+    """
     import optuna
     from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
@@ -98,12 +99,14 @@ class RetryStale:
         self.retry, self.on_stale = RetryHeartbeatStaleTrialCallback(max_retry=2), on_stale
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """Retry the stale trial, then call `on_stale` on it."""
         self.retry(study, trial)
         if self.on_stale is not None:
             self.on_stale(trial)
 
 
 def has_heartbeat(storage: BaseStorage) -> bool:
+    """Whether the storage keeps Optuna's trial heartbeat (an RDB storage does, a journal not)."""
     from optuna.storages import RDBStorage
 
     return isinstance(storage, RDBStorage)
@@ -119,7 +122,8 @@ def _created_claimed(storage: StorageT) -> StorageT:
     Optuna creates a trial RUNNING and only then calls the objective, which could claim it: a
     SIGTERM in between (Optuna's sampling runs there) left a RUNNING trial that no process
     owned, which the interrupted worker could not fail and a rerun waited for. Optuna has no
-    hook there, but its storages create a trial from a template, which carries the claim."""
+    hook there, but its storages create a trial from a template, which carries the claim.
+    """
     from optuna.trial import TrialState, create_trial
 
     create = storage.create_new_trial
@@ -134,8 +138,10 @@ def _created_claimed(storage: StorageT) -> StorageT:
 
 
 def claim(trial: optuna.Trial) -> None:
-    """Mark a trial as run by this process, so a rerun can tell when its worker died (new
-    trials are created claimed; a queued retry is claimed here, as it starts)."""
+    """Mark a trial as run by this process, so a rerun can tell when its worker died.
+
+    New trials are created claimed; a queued retry is claimed here, as it starts.
+    """
     for key, value in _owner_attrs().items():
         if trial.user_attrs.get(key) != value:
             trial.set_user_attr(key, value)
@@ -175,9 +181,11 @@ def fail_dead_trials(
 
 
 def fail_own_trials(study: optuna.Study) -> None:
-    """This process's trials still RUNNING as it stops on Ctrl-C or SIGTERM. Optuna fails a
-    trial whose objective is interrupted, but a signal landing in its own bookkeeping (after
-    the objective returned, before the state is written) escapes with the trial RUNNING."""
+    """Fail this process's trials still RUNNING as it stops on Ctrl-C or SIGTERM.
+
+    Optuna fails a trial whose objective is interrupted, but a signal landing in its own bookkeeping
+    (after the objective returned, before the state is written) escapes with the trial RUNNING.
+    """
     from optuna.trial import TrialState
 
     mine = _owner_attrs()
@@ -187,7 +195,10 @@ def fail_own_trials(study: optuna.Study) -> None:
 
 
 def counts(study: optuna.Study) -> dict[str, int]:
-    """complete / pruned / failed (raised) / running (live) / retried or surplus."""
+    """Trial counts: complete, pruned, failed (raised), running (live), not counted.
+
+    Not counted: retried or surplus.
+    """
     from optuna.trial import TrialState
 
     out = {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "not counted": 0}

@@ -1,5 +1,7 @@
-"""A sweep's config and its Optuna study: composed and checked, opened or reopened, one
-sampler seed per worker and machine."""
+"""A sweep's config and its Optuna study, one sampler seed per worker and machine.
+
+The config is composed and checked; the study opened or reopened.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ def base_overrides(overrides: Sequence[str]) -> list[str]:
 
 
 def sweep_config(overrides: Sequence[str]) -> DictConfig:
+    """conf/ composed with the overrides, refused without a sweep or with a bad search space."""
     cfg = compose(overrides)
     if cfg.get("sweep") is None:
         options = ", ".join(config_groups().get("sweep", [])) or "none in conf/sweep/"
@@ -42,9 +45,11 @@ def sweep_config(overrides: Sequence[str]) -> DictConfig:
 
 
 def sampler_config(sampler: DictConfig, worker: int, machines: bool = False) -> object:
-    """The sampler of worker `worker`: its seed offset by the worker index, and on a shared
-    (RDB) storage also by this machine and process. Workers with one seed and the same
-    history would propose the same params at the same time."""
+    """The sampler of worker `worker`: its seed offset by the worker index.
+
+    On a shared (RDB) storage it is also offset by this machine and process. Workers with one seed
+    and the same history would propose the same params at the same time.
+    """
     import socket
     import zlib
 

@@ -1,5 +1,7 @@
-"""One sweep trial: the pipeline's train(cfg) on the trial's params, its outcome recorded in
-Optuna (state, value, reason) and in MLflow (the trial's run and the parent's tags)."""
+"""One sweep trial: the pipeline's train(cfg) on the trial's params, its outcome recorded.
+
+Recorded in Optuna (state, value, reason) and in MLflow (the trial's run and the parent's tags).
+"""
 
 from __future__ import annotations
 
@@ -28,8 +30,10 @@ def run_trial(
     parent: str,
     tracker: MlflowTracker,
 ) -> tuple[TrialState, float | None]:
-    """Train one trial, tracked by the worker's `tracker`; returns (Optuna state, objective
-    value)."""
+    """Train one trial, tracked by the worker's `tracker`.
+
+    Returns (Optuna state, objective value).
+    """
     import optuna
     from optuna.trial import TrialState
     from optuna_integration import PyTorchLightningPruningCallback

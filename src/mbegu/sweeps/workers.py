@@ -27,9 +27,14 @@ Start = Literal["auto", "fork", "spawn"]
 class Worker(Protocol):
     """What the coordinator needs of a worker: `subprocess.Popen`'s own methods."""
 
-    def poll(self) -> int | None: ...
-    def terminate(self) -> None: ...
-    def wait(self) -> int: ...
+    def poll(self) -> int | None:
+        """The exit code once the worker has ended, else None."""
+
+    def terminate(self) -> None:
+        """Send the worker SIGTERM."""
+
+    def wait(self) -> int:
+        """Wait for the worker to end; its exit code."""
 
 
 class Forked:
@@ -47,21 +52,26 @@ class Forked:
         return self.returncode
 
     def poll(self) -> int | None:
+        """The exit code once the worker has ended, else None."""
         return self._reap(os.WNOHANG)
 
     def terminate(self) -> None:
+        """Send the worker SIGTERM, unless it has ended."""
         if self.poll() is None:
             os.kill(self.pid, signal.SIGTERM)
 
     def wait(self) -> int:
+        """Wait for the worker to end; its exit code."""
         code = self._reap(0)
         assert code is not None  # waitpid without WNOHANG returns once the child has ended
         return code
 
 
 class Workers:
-    """Workers 1..count, each waiting on a pipe for the parent run's id (`go`); closing the
-    pipes unsent (`abandon`, or the coordinator dying) lets them exit without a trial."""
+    """Workers 1..count, each waiting on a pipe for the parent run's id (`go`).
+
+    Closing the pipes unsent (`abandon`, or the coordinator dying) lets them exit without a trial.
+    """
 
     def __init__(self, overrides: Sequence[str], count: int, start: Start = "auto") -> None:
         self.processes: list[Worker] = []
@@ -114,6 +124,7 @@ class Workers:
         self._pipes = []
 
     def terminate(self) -> None:
+        """SIGTERM to every worker still running."""
         for process in self.processes:
             if process.poll() is None:
                 process.terminate()
@@ -135,8 +146,11 @@ class Workers:
 
 
 def import_trial_modules() -> None:
-    """What every trial runs (Lightning, torch, torchmetrics through the pruning callback;
-    mbegu's model, data and logging modules), imported before the first trial."""
+    """Import what every trial runs before the first trial.
+
+    Lightning, torch, torchmetrics through the pruning callback; mbegu's model, data and logging
+    modules.
+    """
     import importlib
 
     for name in (

@@ -62,8 +62,10 @@ def lineage_tags(root: Path, model_target: str | None = None) -> dict[str, str]:
 
 
 def run_name(model_target: str | None, data_name: str) -> str:
-    """The DVC experiment's name under `dvc exp run`, else model, data and start time:
-    runs you can tell apart in the MLflow UI (MLflow's own names derive from the seed)."""
+    """The DVC experiment's name under `dvc exp run`, else model, data and start time.
+
+    Runs you can tell apart in the MLflow UI (MLflow's own names derive from the seed).
+    """
     import time
 
     exp = os.environ.get("DVC_EXP_NAME")
@@ -78,8 +80,9 @@ LOCK_FILE = "uv.lock"
 
 @functools.cache
 def installed_versions() -> dict[str, str]:
-    """Name -> version of every installed distribution, names normalised as pip does: read
-    once per process, as installs do not change under it.
+    """Name -> version of every installed distribution, names normalised as pip does.
+
+    Read once per process, as installs do not change under it.
 
     importlib.metadata parses every METADATA file to give names and versions (a quarter of a
     second for this project's 180 distributions, paid by every tracked process); the wheel
@@ -146,8 +149,10 @@ def environment_tags(root: Path) -> dict[str, str]:
 
 
 def machine_tags() -> dict[str, str]:
-    """What the bytes of a result depend on beyond code, data and config: torch's CPU kernels
-    and its thread count (see mbegu.threads and mbegu.evaluation.committed)."""
+    """What the bytes of a result depend on beyond code, data and config.
+
+    torch's CPU kernels and its thread count (see mbegu.threads and mbegu.evaluation.committed).
+    """
     from mbegu import threads
 
     tags = {}

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 
 class MlflowEpochLogger(MLFlowLogger):
-    """Lightning's MLFlowLogger into the run train() opened, with epoch as the step. What it
-    overrides works around limits of the library:
+    """Lightning's MLFlowLogger into the run train() opened, with epoch as the step.
+
+    What it overrides works around limits of the library:
 
     - writes: MLflow's asynchronous queue (synchronous=False) drops a write that fails, such
       as one to a locked SQLite store, with a log line, and training ends "successfully"
@@ -52,6 +53,7 @@ class MlflowEpochLogger(MLFlowLogger):
 
     @property
     def experiment(self) -> MlflowClient:
+        """The tracker's retrying client, else the one Lightning's logger makes."""
         return self._client if self._client is not None else super().experiment
 
     @rank_zero_only
@@ -62,6 +64,7 @@ class MlflowEpochLogger(MLFlowLogger):
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Buffer an epoch's metrics, with the epoch as their step; flush every `flush_seconds`."""
         from mlflow.entities import Metric
 
         metrics = dict(metrics)
@@ -73,6 +76,7 @@ class MlflowEpochLogger(MLFlowLogger):
             self.flush()
 
     def flush(self) -> None:
+        """Write the buffered metrics to the run through the retrying client."""
         for start in range(0, len(self._buffer), 1000):
             run_id = cast(str, self.run_id)  # Optional to Lightning; build_loggers gives it
             self.experiment.log_batch(run_id, metrics=self._buffer[start : start + 1000])
@@ -95,8 +99,10 @@ class MlflowEpochLogger(MLFlowLogger):
 def build_loggers(
     logger_cfg: Mapping[str, Any] | None, tracker: MlflowTracker, run_id: str, root: Path
 ) -> list[Logger]:
-    """The configured loggers for `run_id`; null entries are off. MLflow ones get the run
-    and the tracker's store; a `dir` must stay inside the project."""
+    """The configured loggers for `run_id`; null entries are off.
+
+    MLflow ones get the run and the tracker's store; a `dir` must stay inside the project.
+    """
     from mbegu.security import inside, instantiate
 
     built = []

@@ -31,8 +31,10 @@ ARTIFACTS_NAME = "mlartifacts"
 
 
 def offline_defaults() -> None:
-    """Offline first: nothing phones home unless the user turned it back on (set when a
-    tracker is made or the CLI starts, not on import)."""
+    """Offline first: nothing phones home unless the user turned it back on.
+
+    Set when a tracker is made or the CLI starts, not on import.
+    """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
 
@@ -145,17 +147,20 @@ def with_retry(call: Callable[[], T], seconds: float, what: str) -> T:
 
 
 class RetryingClient:
-    """An MlflowClient whose every call goes through with_retry (MLflow itself does not
-    retry SQLite's "database is locked"). Once the store has stayed locked, every later call
-    fails at once until `reset()` (MlflowTracker calls it at each run's start and end): the
-    logger's last flush and the run's end would each wait out MLflow's 20 s busy_timeout
-    again before the command could exit, while a sweep's next trial deserves a fresh wait."""
+    """An MlflowClient whose every call goes through with_retry.
+
+    MLflow itself does not retry SQLite's "database is locked". Once the store has stayed locked,
+    every later call fails at once until `reset()` (MlflowTracker calls it at each run's start and
+    end): the logger's last flush and the run's end would each wait out MLflow's 20 s busy_timeout
+    again before the command could exit, while a sweep's next trial deserves a fresh wait.
+    """
 
     def __init__(self, client: MlflowClient, seconds: float) -> None:
         self._client, self._seconds = client, seconds
         self._gave_up: StoreLocked | None = None
 
     def reset(self) -> None:
+        """Wait for a locked store again: the next call retries instead of failing at once."""
         self._gave_up = None
 
     def __getattr__(self, name: str) -> Any:
@@ -176,14 +181,18 @@ class RetryingClient:
 
 
 class _QuietLocks:
-    """MLflow waits 20 s on a lock (busy_timeout), then logs the error with its traceback
-    before raising it; a lock that with_retry waits out is not worth 40 lines."""
+    """Drop MLflow's logged traceback of a lock that with_retry waits out.
+
+    MLflow waits 20 s on a lock (busy_timeout), then logs the error with its traceback before
+    raising it; a lock that with_retry waits out is not worth 40 lines.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and _locked(record.exc_info[1]))
 
 
 def retrying(client: MlflowClient, seconds: float) -> RetryingClient:
+    """`client` retried on a locked SQLite store for `seconds`, MLflow's lock tracebacks quieted."""
     import logging
 
     db_logger = logging.getLogger("mlflow.store.db.utils")

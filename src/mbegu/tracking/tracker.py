@@ -30,7 +30,15 @@ RunEnd = Literal["FINISHED", "FAILED", "KILLED"]  # the statuses a run ends with
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Dotted keys to strings, as MLflow params (`model.optimizer.lr` -> '0.002')."""
+    """Dotted keys to strings, as MLflow params (`model.optimizer.lr` -> '0.002').
+
+    Args:
+        config: A nested config, as plain dicts.
+        prefix: What each key starts with (the parent's dotted key and a dot).
+
+    Returns:
+        Each leaf's dotted key and its value as text, secrets masked, cut to MLflow's limit.
+    """
     out: dict[str, str] = {}
     for key, value in config.items():
         name = f"{prefix}{key}"
@@ -49,7 +57,20 @@ def _carry_run_id(err: BaseException, run_id: str) -> None:
 
 
 class MlflowTracker:
-    """One MLflow experiment in one store; opens and closes runs, logs configs."""
+    """One MLflow experiment in one store; opens and closes runs, logs configs.
+
+    Built from cfg.tracking; each argument is the option of the same name in conf/tracking/.
+
+    Args:
+        experiment_name: The MLflow experiment the runs go to (created when missing).
+        tracking_uri: The store; None: $MLFLOW_TRACKING_URI, else the project's SQLite store.
+        artifact_root: Where new experiments keep artifacts; None: mlartifacts/ or the server's.
+        run_name: The runs' name; None: the DVC experiment's, else model, data and start time.
+        registered_model_name: The registered model `evaluate` adds versions to; None: none.
+        model_alias: The alias `evaluate` points at a new version that passes `promote_if`.
+        promote_if: The test metric and bar a version must beat to get the alias; None: always.
+        store_retry_seconds: How long a locked SQLite store is retried before one line and exit 2.
+    """
 
     def __init__(
         self,
@@ -76,13 +97,20 @@ class MlflowTracker:
         self._created: set[str] = set()  # runs start_run made: already RUNNING and owned
 
     def check(self) -> None:
-        """Fail in seconds with a one-line error if the store cannot be reached or written."""
+        """Fail in seconds with a one-line error if the store cannot be reached or written.
+
+        Raises:
+            MbeguError: The tracking server does not answer, or the store or artifact folder cannot
+                be written.
+        """
         check_reachable(self.tracking_uri, self.artifact_root)
 
     @property
     def client(self) -> MlflowClient:
-        """The store's client: retries a locked SQLite store, and on first use closes the
-        runs left RUNNING by processes that died on this machine."""
+        """The store's client: retries a locked SQLite store, and on first use closes dead runs.
+
+        The runs it closes are those left RUNNING by processes that died on this machine.
+        """
         if self._client is None:
             check_reachable(self.tracking_uri, self.artifact_root)
             from mlflow import MlflowClient
@@ -94,6 +122,11 @@ class MlflowTracker:
         return cast("MlflowClient", self._client)
 
     def experiment_id(self) -> str:
+        """The experiment's id; the experiment is created on first use if the store lacks it.
+
+        Returns:
+            The id of the experiment named `experiment_name`.
+        """
         if self._experiment_id is None:
             self._experiment_id = self._find_or_create_experiment()
         return self._experiment_id
@@ -124,6 +157,16 @@ class MlflowTracker:
         parent_run_id: str | None = None,
         run_name: str | None = None,
     ) -> str:
+        """Create a RUNNING run owned by this process; run() then ends it.
+
+        Args:
+            tags: Tags to create the run with (the owner's tags are added).
+            parent_run_id: A sweep's parent run to nest the run under; None: a top-level run.
+            run_name: The run's name; None: the tracker's `run_name`, else MLflow's own.
+
+        Returns:
+            The new run's id.
+        """
         self._fresh_wait()
         all_tags = {**dict(tags or {}), **owner_tags()}
         if parent_run_id:
@@ -138,9 +181,17 @@ class MlflowTracker:
     def log_config(
         self, run_id: str, cfg: DictConfig, as_params: bool = True, as_file: bool = True
     ) -> None:
-        """The composed config, secrets masked, as params (searchable, comparable) and as
-        config.yaml. A sweep trial logs only the params (its parent run holds the study's
-        config.yaml); the parent only the file."""
+        """The composed config, secrets masked, as params (searchable, comparable) and config.yaml.
+
+        A sweep trial logs only the params (its parent run holds the study's config.yaml); the
+        parent only the file.
+
+        Args:
+            run_id: The run to log to.
+            cfg: The composed config.
+            as_params: Log it as params, one per dotted key.
+            as_file: Log it as the artifact config.yaml.
+        """
         from mlflow.entities import Param
 
         container = mask_tree(OmegaConf.to_container(cfg, resolve=True))
@@ -152,15 +203,28 @@ class MlflowTracker:
             self.client.log_text(run_id, OmegaConf.to_yaml(container), "config.yaml")
 
     def log_requirements(self, run_id: str) -> None:
-        """Resolved package versions as an artifact: what it takes to rebuild the environment
-        behind a result (the lock file's md5 and key versions are tags the run is created with:
-        lineage.environment_tags)."""
+        """Resolved package versions as an artifact: what rebuilding a result's environment takes.
+
+        The lock file's md5 and key versions are tags the run is created with (lineage's
+        environment_tags).
+
+        Args:
+            run_id: The run to log environment/requirements.txt to.
+        """
         from mbegu.tracking.lineage import requirements_text
 
         self.client.log_text(run_id, requirements_text(), "environment/requirements.txt")
 
     def log_dataset(self, run_id: str, name: str, digest: str, source: str, rows: int) -> None:
-        """The data as an MLflow dataset input: the UI's Dataset column shows its version."""
+        """The data as an MLflow dataset input: the UI's Dataset column shows its version.
+
+        Args:
+            run_id: The run that trained on the data.
+            name: The data's name (data.name).
+            digest: The md5 of the data's files (FileData.digest), its version.
+            source: The files' paths in the project, comma-separated.
+            rows: The number of rows in the files.
+        """
         import json
 
         from mlflow.entities import Dataset, DatasetInput, InputTag
@@ -182,6 +246,14 @@ class MlflowTracker:
         step: int = 0,
         model_id: str | None = None,
     ) -> None:
+        """Log metrics at one step, in one batch, optionally tied to a logged model.
+
+        Args:
+            run_id: The run to log to.
+            metrics: Each metric's name and value.
+            step: The step the values belong to.
+            model_id: The MLflow logged model the values describe; None: the run only.
+        """
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -195,6 +267,13 @@ class MlflowTracker:
         Exceptions in `finish_on` are a planned stop (a pruned trial): FINISHED, with the
         reason in the `mbegu.stopped` tag. Those and errors leave with the run's id as
         `mbegu_run_id`: a sweep tags the trial's run without searching the store for it.
+
+        Args:
+            run_id: The run: one start_run made, or an existing one this process takes over.
+            finish_on: Exception types that end the run FINISHED instead of FAILED.
+
+        Yields:
+            The run's id.
         """
         from mlflow.entities import RunTag
 
@@ -228,8 +307,11 @@ class MlflowTracker:
             self._client.reset()
 
     def _end(self, run_id: str, status: RunEnd, tags: dict[str, str] | None = None) -> None:
-        """The run's last word, which a signal must not cut off: set_terminated first waits
-        for MLflow's asynchronous queue, long enough for a SIGTERM to land there."""
+        """The run's last word, which a signal must not cut off.
+
+        set_terminated first waits for MLflow's asynchronous queue, long enough for a SIGTERM to
+        land there.
+        """
         from mlflow.entities import RunTag
 
         from mbegu.processes import signals_deferred
@@ -242,6 +324,14 @@ class MlflowTracker:
                 self.client.set_terminated(run_id, status)
 
     def require_run(self, run_id: str) -> None:
+        """Check that the store holds `run_id` before continuing it.
+
+        Args:
+            run_id: The MLflow run to look up.
+
+        Raises:
+            MbeguError: The store has no such run.
+        """
         from mlflow.exceptions import MlflowException
 
         try:

@@ -1,6 +1,8 @@
-"""The callbacks of every fit: the config's `callbacks` group, and those mbegu adds to every
-run: a stop on a diverged loss, per-epoch history and line-based progress, the run's state in
-its checkpoints."""
+"""The callbacks of every fit: the config's `callbacks` group, and those mbegu adds to every run.
+
+mbegu's own: a stop on a diverged loss, per-epoch history and line-based progress, the run's
+state in its checkpoints.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +29,11 @@ class NonFiniteError(MbeguError):
 
 
 class StopOnNonFinite(pl.Callback):
-    """Stops training at the first non-finite loss, so a diverged model never reaches
-    artifacts/ or the registry. (EarlyStopping's check_finite only stops, quietly, and only
-    on its own monitor at validation time.)"""
+    """Stops training at the first non-finite loss.
+
+    So a diverged model never reaches artifacts/ or the registry. (EarlyStopping's check_finite
+    only stops, quietly, and only on its own monitor at validation time.)
+    """
 
     def on_train_batch_end(
         self,
@@ -39,6 +43,7 @@ class StopOnNonFinite(pl.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
+        """Stop on a non-finite train loss, at the batch it appears in."""
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if not isinstance(loss, torch.Tensor):
             return
@@ -51,6 +56,7 @@ class StopOnNonFinite(pl.Callback):
             self._stop("train/loss", float(loss.detach().float().mean()), trainer)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Stop on a non-finite val loss (not in the sanity check)."""
         value = trainer.callback_metrics.get("val/loss")
         if trainer.sanity_checking or value is None:
             return
@@ -74,16 +80,20 @@ class EpochReport(pl.Callback):
         self.seconds: list[float] = []  # wall time of each epoch, validation included
         self._started = 0.0
 
-    def state_dict(self) -> dict[str, Any]:  # in checkpoints: a continued run keeps its history
+    def state_dict(self) -> dict[str, Any]:
+        """The history so far, kept in checkpoints: a continued run keeps its history."""
         return {"rows": self.rows, "seconds": self.seconds}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take up the history a checkpoint kept."""
         self.rows, self.seconds = list(state_dict["rows"]), list(state_dict["seconds"])
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Start the epoch's clock."""
         self._started = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Record the epoch's metrics and wall time; print them as a line when there is no bar."""
         metrics = {
             k: float(v)
             for k, v in trainer.callback_metrics.items()
@@ -97,8 +107,10 @@ class EpochReport(pl.Callback):
 
     @rank_zero_only
     def _print(self, trainer: pl.Trainer, row: dict[str, float], seconds: float) -> None:
-        """`epoch 3/30  train acc 0.9222 loss 0.2767  val acc 0.9517 ...  0.04s`: metrics
-        grouped by their prefix, so that a line fits 100 columns."""
+        """One line per epoch, its metrics grouped by their prefix, so that a line fits 100 columns.
+
+        For example `epoch 3/30  train acc 0.9222 loss 0.2767  val acc 0.9517 ...  0.04s`.
+        """
         groups: dict[str, list[str]] = {}
         for key, value in row.items():
             if key != "epoch":
@@ -109,11 +121,12 @@ class EpochReport(pl.Callback):
 
 
 class RunState(pl.Callback):
-    """Puts the composed config and the RNG states into every checkpoint, and writes
-    interrupted.ckpt when training stops on an exception (Ctrl-C, SIGTERM, a crash), which
-    `resume.mode=continue` picks up. (Lightning's OnExceptionCheckpoint would do the last
-    part, but with it in the callbacks every fresh `fit(ckpt_path=None)` resumes from the
-    newest checkpoint it finds, warning; and it cannot skip a diverged model.)
+    """Puts the composed config and the RNG states into every checkpoint; writes interrupted.ckpt.
+
+    interrupted.ckpt is written when training stops on an exception (Ctrl-C, SIGTERM, a crash), and
+    `resume.mode=continue` picks it up. (Lightning's OnExceptionCheckpoint would do the last part,
+    but with it in the callbacks every fresh `fit(ckpt_path=None)` resumes from the newest
+    checkpoint it finds, warning; and it cannot skip a diverged model.)
 
     With them a checkpoint reloads without the config that made it, and a continued run
     draws the same dropout masks as an uninterrupted one. Everything stored is plain lists,
@@ -126,6 +139,7 @@ class RunState(pl.Callback):
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
+        """Store the config and the torch, numpy and Python RNG states in the checkpoint."""
         import random
 
         import numpy as np
@@ -146,6 +160,7 @@ class RunState(pl.Callback):
     def on_load_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
+        """Restore the stored RNG states: a continued run draws as an uninterrupted one would."""
         import random
 
         import numpy as np
@@ -162,6 +177,7 @@ class RunState(pl.Callback):
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
+        """Write interrupted.ckpt, unless the model diverged."""
         if isinstance(exception, NonFiniteError):
             return  # diverged weights are not worth continuing from
         trainer.save_checkpoint(self.checkpoint_dir / "interrupted.ckpt")
@@ -171,8 +187,15 @@ def build_callbacks(
     callbacks_cfg: DictConfig | None, checkpoint_dir: Path, last_checkpoint: bool = True
 ) -> list[pl.Callback]:
     """Instantiate each callback in the group; null entries (e.g. from debug=fast) are off.
-    `last_checkpoint=False`: no last.ckpt each epoch; the best one stays, a sweep trial can be
-    fine-tuned from it."""
+
+    Args:
+        callbacks_cfg: cfg.callbacks: a name and a callback config for each.
+        checkpoint_dir: The run's checkpoint folder, for a ModelCheckpoint that names none.
+        last_checkpoint: False: no last.ckpt each epoch; the best one stays, to fine-tune from.
+
+    Returns:
+        The callbacks, in the group's order.
+    """
     from mbegu.security import instantiate
 
     built = []
@@ -189,7 +212,9 @@ def build_callbacks(
 
 
 def show_progress_bar(cfg: DictConfig) -> bool:
-    """cfg.trainer.enable_progress_bar, else a bar on a terminal only: in a log file or CI
-    its redraws are noise, and EpochReport prints one line per epoch instead."""
+    """cfg.trainer.enable_progress_bar, else a bar on a terminal only.
+
+    In a log file or CI its redraws are noise, and EpochReport prints one line per epoch instead.
+    """
     configured = cfg.trainer.get("enable_progress_bar")
     return sys.stderr.isatty() if configured is None else bool(configured)

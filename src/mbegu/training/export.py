@@ -1,5 +1,8 @@
-"""What a finished fit leaves behind: the best weights restored, and the model written where
-train()'s `outputs` says (the pipeline's artifacts and history, or an ad hoc run's folder)."""
+"""What a finished fit leaves behind: the best weights restored, the model written.
+
+The model goes where train()'s `outputs` says: the pipeline's artifacts and history, or an ad
+hoc run's folder.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +35,16 @@ def best_path(trainer: pl.Trainer) -> str | None:
 
 def restore_best(trainer: pl.Trainer, model: pl.LightningModule) -> str | None:
     """Load the best checkpoint's weights, so the exported model is the one val chose.
-    (Not load_from_checkpoint: the module's hparams hold no network, the config builds it.)"""
+
+    (Not load_from_checkpoint: the module's hparams hold no network, the config builds it.)
+
+    Args:
+        trainer: The trainer that ran the fit.
+        model: The model to load the weights into.
+
+    Returns:
+        The best checkpoint's file, or None when there is none (the weights stay the last).
+    """
     import torch
 
     best = best_path(trainer)

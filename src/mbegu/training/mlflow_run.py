@@ -1,5 +1,7 @@
-"""The MLflow run a fit logs to: the continued run, or a new one tagged with what made it,
-and the data it reads recorded as the run's dataset."""
+"""The MLflow run a fit logs to: the continued run, or a new one tagged with what made it.
+
+The data it reads is recorded as the run's dataset.
+"""
 
 from __future__ import annotations
 

@@ -30,6 +30,14 @@ CHECKPOINTS = {
 
 @dataclass(frozen=True)
 class ResumePlan:
+    """How a fit starts: fresh, continuing a run or fine-tuning from one (cfg.resume).
+
+    Attributes:
+        mode: "fresh", "continue" or "finetune".
+        run_id: The run continued or fine-tuned from; None for a fresh start.
+        checkpoint: The checkpoint it starts from; None for a fresh start.
+    """
+
     mode: Mode
     run_id: str | None = None
     checkpoint: Path | None = None

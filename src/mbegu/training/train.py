@@ -54,18 +54,26 @@ def train(
 ) -> TrainResult:
     """Fit cfg.model on cfg.data, tracked as one MLflow run.
 
-    `outputs` says where the model goes: "pipeline" (the DVC train stage) writes
-    artifacts/model, reports/history.csv and the run id for `evaluate`; "run" (an ad hoc
-    `mbegu train`) leaves the pipeline alone and puts the model under checkpoints/<run id>/model
-    and into the MLflow run; "none" (a sweep trial) keeps only the run (and best.ckpt, whose
-    weights it does not load back into the model). cfg.resume says whether to start fresh,
-    continue a run or fine-tune from one (training.resume). Exceptions in `finish_on` (a
-    pruned sweep trial) end the run FINISHED, not FAILED. `tracker`: the caller's, built from
-    the same cfg.tracking (a sweep worker: one store client and one dead-run check per worker,
-    not per trial). `parent_run_id`: a sweep's parent run, which holds the study's config.yaml
-    and environment/requirements.txt (each trial still logs its config as params and tags the
-    lock's md5 and key versions). `last_checkpoint=False` writes no last.ckpt each epoch (a
-    sweep trial that stops is rerun, never continued).
+    `outputs`: "pipeline" (the DVC train stage) writes artifacts/model, reports/history.csv and the
+    run id for `evaluate`; "run" (ad hoc `mbegu train`) puts the model in `checkpoints/RUN_ID/model`
+    and its run, not the pipeline's; "none" (a sweep trial) keeps the run and best.ckpt, unread.
+
+    Args:
+        cfg: The composed config; cfg.resume: start fresh, continue or fine-tune a run.
+        callbacks: Lightning callbacks to run besides the config's and mbegu's.
+        parent_run_id: A sweep's parent run, which holds the study's config.yaml and requirements.
+        run_name: The run's name; None: cfg.tracking's, else the model, data and start time.
+        tags: Tags the run is created with, besides its lineage and environment tags.
+        finish_on: Exceptions that end the run FINISHED, not FAILED (a pruned sweep trial).
+        outputs: Where the model goes: "pipeline", "run" or "none".
+        tracker: The caller's, from cfg.tracking: one client and dead-run check per sweep worker.
+        last_checkpoint: Write last.ckpt each epoch (a sweep trial is rerun, never continued).
+
+    Returns:
+        The run's id and link, the final and per-epoch metrics, the best checkpoint and timings.
+
+    Raises:
+        MbeguError: A misspelt option, unusable data or an unreachable server, before any run.
     """
     if outputs not in OUTPUTS:
         raise ValueError(f"outputs={outputs!r} is not one of {OUTPUTS}")
@@ -76,8 +84,7 @@ def train(
     model = _build_model(job)
     timings["setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
 
-    # SIGTERM is an interrupt from before the run opens: a worker stopped between opening
-    # its run and entering it would otherwise leave the run RUNNING.
+    # SIGTERM interrupts from before the run opens, else a run opened, not entered, stays RUNNING.
     with sigterm_as_interrupt(), ExitStack() as stack:
         _start_run(job, stack, datamodule.data, parent_run_id, run_name, tags, finish_on)
         timings["tracking_setup_s"], clock = time.perf_counter() - clock, time.perf_counter()
@@ -91,23 +98,19 @@ def train(
 
 @dataclass
 class _Job:
-    """What train()'s phases share. The config phase sets the first five fields; the data
-    phase swaps `cfg` for the sized config, the run phase sets `run_id` and the fit phase
-    `config`, the masked config that the checkpoints and the exported model carry."""
+    """What train()'s phases share: the config phase sets the first five fields."""
 
-    cfg: DictConfig
+    cfg: DictConfig  # the data phase swaps in the sized config
     root: Path
     plan: ResumePlan
     paths: dict[str, Path]
     tracker: MlflowTracker
-    run_id: str | None = None
-    config: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None  # set by the run phase
+    config: dict[str, Any] = field(default_factory=dict)  # fit: masked, for checkpoints and model
 
 
 def _configure(cfg: DictConfig, tracker: MlflowTracker | None) -> _Job:
-    """Config phase: the resume plan, the paths, the option checks and the tracker. The
-    server is checked before the heavy imports and every option before any data is read or
-    run opened: a wrong address or a misspelt option is one line, at once."""
+    """Config phase: the resume plan, the paths, the option checks and the tracker."""
     from mbegu.config.options import check_options
     from mbegu.logs import quiet_lightning
     from mbegu.security import instantiate
@@ -128,8 +131,7 @@ def _configure(cfg: DictConfig, tracker: MlflowTracker | None) -> _Job:
 
 
 def _load_data(job: _Job) -> DataModule:
-    """Data phase: seeded first, so the weights and the batches' order repeat; the config
-    gets the sizes read from the data, so what is logged says what was built."""
+    """Data phase: seeded first, so weights and batch order repeat; the config gets the sizes."""
     import lightning.pytorch as pl
 
     from mbegu.data.datamodule import build_datamodule
@@ -137,18 +139,17 @@ def _load_data(job: _Job) -> DataModule:
 
     pl.seed_everything(job.cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(job.cfg, job.root)
-    job.cfg = with_data_sizes(job.cfg, datamodule.data)
+    job.cfg = with_data_sizes(job.cfg, datamodule.data)  # what is logged says what was built
     return datamodule
 
 
 def _build_model(job: _Job) -> Classifier:
-    """Model phase: built from the sized config; a fine-tune starts from its source's weights
-    (a continued run gets its weights from the checkpoint that fit resumes)."""
+    """Model phase: built from the sized config; a fine-tune starts from its source's weights."""
     from mbegu.security import instantiate
     from mbegu.training.resume import load_weights
 
     model: Classifier = instantiate(job.cfg.model, where="model")
-    if job.plan.mode == "finetune":
+    if job.plan.mode == "finetune":  # continue: the weights of the checkpoint fit resumes
         load_weights(model, job.plan)
     return model
 
@@ -162,13 +163,10 @@ def _start_run(
     tags: dict[str, str] | None,
     finish_on: tuple[type[BaseException], ...],
 ) -> None:
-    """Run phase: open the MLflow run (rank zero only) and enter it on `stack`, so that the
-    run ends, FINISHED, FAILED or KILLED, as train() leaves the fit and the export; then log
-    what a new run starts from: its config, requirements and dataset."""
+    """Run phase: open the MLflow run (rank zero), enter it on `stack`, log a new run's inputs."""
     from lightning.pytorch.utilities import rank_zero_only
 
-    # Held signals: a run created but not yet entered would stay RUNNING for good.
-    with signals_deferred():
+    with signals_deferred():  # a run created, not yet entered, would stay RUNNING for good
         run_id = job.plan.run_id if job.plan.mode == "continue" else None
         if rank_zero_only.rank == 0:  # type: ignore[attr-defined]  # set at import, untyped
             extra = {TAG_DATA_MD5: data.digest()} | (tags or {})
@@ -178,10 +176,9 @@ def _start_run(
         if run_id:
             stack.enter_context(job.tracker.run(run_id, finish_on=finish_on))
     job.run_id = run_id
-    # Inside the run from here: a signal held above ends it KILLED.
+    # Inside the run from here, which ends as train() leaves; a signal held above ends it KILLED.
     if run_id and job.plan.mode != "continue":
-        # A sweep's parent run holds its trials' config.yaml and requirements; a trial
-        # keeps its params (the whole config, flattened).
+        # A sweep's parent run holds config.yaml and requirements; a trial, its flattened params.
         job.tracker.log_config(run_id, job.cfg, as_file=parent_run_id is None)
         if parent_run_id is None:
             job.tracker.log_requirements(run_id)
@@ -195,9 +192,7 @@ def _fit_model(
     callbacks: Sequence[pl.Callback],
     last_checkpoint: bool,
 ) -> tuple[pl.Trainer, EpochReport]:
-    """Fit phase: cfg.trainer with the config's callbacks, mbegu's and the caller's, logging
-    to the run; a continued run resumes from its checkpoint. An interrupt leaves as
-    KeyboardInterrupt (exit_as_interrupt), whatever Lightning made of it."""
+    """Fit phase: cfg.trainer logging to the run; the config's, mbegu's and caller's callbacks."""
     from omegaconf import OmegaConf
 
     from mbegu.security import instantiate, mask_tree
@@ -229,7 +224,7 @@ def _fit_model(
     if getattr(trainer.profiler, "filename", None):  # debug=profile: the report beside the run's
         trainer.profiler.dirpath = checkpoint_dir / "profile"  # checkpoints, not one for all
     ckpt_path = str(job.plan.checkpoint) if job.plan.mode == "continue" else None
-    with exit_as_interrupt():
+    with exit_as_interrupt():  # KeyboardInterrupt, whatever Lightning made of an interrupt
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     log_profile(trainer, job.tracker, run_id)
     return trainer, report
@@ -243,8 +238,7 @@ def _export(
     rows: list[dict[str, float]],
     outputs: Outputs,
 ) -> tuple[str | None, dict[str, float]]:
-    """Export phase, still inside the run: the best weights back in the model, the final
-    metrics, and the model written where `outputs` says. Returns (best checkpoint, metrics)."""
+    """Export phase, in the run: best weights restored, model written; (best ckpt, metrics)."""
     # A sweep trial exports no model: its best weights stay in best.ckpt, unread.
     best = restore_best(trainer, model) if outputs != "none" else best_path(trainer)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
