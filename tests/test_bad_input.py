@@ -112,7 +112,7 @@ def use_data(project: Path, name: str, options: dict[str, object]) -> None:
     import json
     import re
 
-    from mbegu.config.compose import write_params
+    from mbegu.config.params import write_params
 
     lines = ["defaults:", "  - table", "  - _self_", f"name: {name}"]
     lines += [f"{key}: {json.dumps(value)}" for key, value in options.items()]
@@ -162,7 +162,7 @@ def test_class_names_that_differ_only_in_symbols_keep_their_metrics(project: Pat
     use_data(project, "income", {"path": "data/income.csv", "target": "income"})
     config = project / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("- debug: null", "- debug: fast"))
-    from mbegu.config.compose import write_params
+    from mbegu.config.params import write_params
 
     write_params(project / "params.yaml", project)
     for stage in ("prepare", "train", "evaluate"):

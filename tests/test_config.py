@@ -12,7 +12,8 @@ import torch
 import yaml
 from omegaconf import OmegaConf
 
-from mbegu.config.compose import Composer, compose, config_groups, load_params
+from mbegu.config.compose import Composer, compose, config_groups
+from mbegu.config.params import load_params
 from mbegu.errors import MbeguError
 from mbegu.models.build import sized_model_config
 from mbegu.security import instantiate
@@ -240,7 +241,7 @@ def test_a_fresh_check_is_remembered_until_anything_it_read_changes(project) -> 
     load_params(params)
     assert marker.is_file()
     code = (
-        "import sys; from pathlib import Path; from mbegu.config.compose import load_params; "
+        "import sys; from pathlib import Path; from mbegu.config.params import load_params; "
         "load_params(Path('params.yaml')); print('hydra' in sys.modules)"
     )
 

@@ -56,7 +56,7 @@ def private_store(client: MlflowClient, project: Path) -> str:
 def pipeline_config(project: Path, experiment: str) -> None:
     """A wide MLP (a 4 MB model), three quick epochs, its own experiment: params.yaml for the
     stage commands, composed from conf/ as `dvc exp run` does."""
-    from mbegu.config.compose import write_params
+    from mbegu.config.params import write_params
 
     config = project / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("- debug: null", "- debug: fast"))

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mbegu.config.compose import compose, load_params
+from mbegu.config.compose import compose
+from mbegu.config.params import load_params
 from mbegu.errors import MbeguError
 
 from .helpers.project import REPO

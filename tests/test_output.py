@@ -43,7 +43,7 @@ def _said(result: subprocess.CompletedProcess[str]) -> list[str]:
 def test_stages_end_on_a_short_quiet_summary(project: Path, tmp_path: Path) -> None:
     """On a fresh store: no MLflow or Lightning lines, every line but the link within 100
     columns, and the link opens the run in the training view."""
-    from mbegu.config.compose import write_params
+    from mbegu.config.params import write_params
 
     config = project / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("- debug: null", "- debug: fast"))

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import lightning.pytorch as pl
 import mlflow.pyfunc
@@ -73,7 +74,7 @@ def test_debug_profile_saves_lightning_s_report_to_the_run(project, client, expe
     [logged] = client.list_artifacts(result.run_id, "profile")
     assert logged.path == "profile/fit-profile.txt"
     report = client.download_artifacts(result.run_id, logged.path, str(project))
-    text = open(report, encoding="utf-8").read()
+    text = Path(report).read_text(encoding="utf-8")
     assert "FIT Profiler Report" in text and "run_training_epoch" in text
     assert text.count("FIT Profiler Report") == 1  # this run's report only
     plain = train(compose([*FAST, f"tracking.experiment_name={experiment}"]), outputs="none")

@@ -143,7 +143,7 @@ def exit_as_interrupt() -> Iterator[None]:
 # CPython runs a full collection (every live object walked) whenever generation 1 has been
 # collected `threshold2` times (10) and the oldest generation has grown by a quarter. Importing
 # torch, Lightning and MLflow builds about 700,000 objects in spurts, so a command paid 9 full
-# passes that freed almost nothing: 2-3 s here. Then, at exit, Python walked them all once more.
+# passes that freed almost nothing. Then, at exit, Python walked them all once more.
 FULL_COLLECTION_EVERY = 1000  # generation-1 collections (about 7 million allocations)
 _in_command = False  # set by tune_gc_for_command: this process is the `mbegu` command
 
@@ -165,7 +165,7 @@ def freeze_imports() -> None:
 
     In the `mbegu` command, once a sweep worker has imported what its trials run: freeze those
     objects (the modules live as long as the process), so no later collection walks them; without
-    it the first collect_between_trials walks all 700,000 (0.5 s here). Elsewhere nothing.
+    it the first collect_between_trials walks all 700,000. Elsewhere nothing.
     """
     if _in_command:
         gc.freeze()
@@ -188,7 +188,7 @@ def skip_gc_at_exit() -> None:
     """Call as the command returns: Python's teardown then does not walk the live objects again.
 
     The objects alive now are freed by the operating system when the process ends; frozen
-    (gc.freeze), Python's teardown does not walk them again (1-3 s here). atexit handlers still
+    (gc.freeze), Python's teardown does not walk them again. atexit handlers still
     run; mbegu closes its files explicitly (`with`), so nothing waits on a finalizer that teardown
     would have run.
     """

@@ -12,7 +12,7 @@ against each other. The budget, in the order that wins:
    at once: ``sweep.workers`` times the DDP ranks on this machine, at least 1.
 
 Independent commands side by side (two trainings, ``dvc exp run -j 2``, a training beside a
-sweep) cannot see each other's budgets; what keeps them from slowing each other tenfold is
+sweep) cannot see each other's budgets; what keeps them from slowing each other many times over is
 that idle OpenMP threads sleep instead of spinning (``idle_threads_sleep``).
 """
 

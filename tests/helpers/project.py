@@ -59,7 +59,7 @@ def example() -> Path:
     for group, option in EXAMPLE_CHOICES.items():
         text = re.sub(rf"(?m)^(\s*- {group}: )\S+", rf"\g<1>{option}", text, count=1)
     if text != original:
-        from mbegu.config.compose import write_params
+        from mbegu.config.params import write_params
 
         config.write_text(text)
         write_params(folder / "params.yaml", folder)

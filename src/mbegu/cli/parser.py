@@ -54,7 +54,7 @@ GROUPS = "<config groups>"  # an epilog that stands for _groups_help(), read whe
 class _Parser(argparse.ArgumentParser):
     """Lists conf/'s groups in a help only when the help is shown.
 
-    Reading them cost every command 0.16 s (argparse wants an epilog's text when the parser is
+    Reading them would slow every command (argparse wants an epilog's text when the parser is
     built).
     """
 
@@ -78,7 +78,7 @@ def _groups_help() -> str:
 class _PrintVersion(argparse.Action):
     """argparse's version action, with the version read only when asked.
 
-    The package metadata lookup costs 50 ms, which every other command would pay.
+    The package metadata lookup is slow enough that every other command should not pay it.
     """
 
     def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:

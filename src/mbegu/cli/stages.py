@@ -39,7 +39,8 @@ def config_args(parser: argparse.ArgumentParser) -> None:
 
 def load_config(args: argparse.Namespace) -> DictConfig:
     """params.yaml for DVC stages (--params), else conf/ composed with the overrides."""
-    from mbegu.config.compose import compose, load_params
+    from mbegu.config.compose import compose
+    from mbegu.config.params import load_params
 
     if args.params is not None:
         if args.overrides:
@@ -130,7 +131,7 @@ def config_command(run: Stage, stage_only: bool = False) -> Callable[[argparse.N
 
 def cmd_params(args: argparse.Namespace) -> int:
     """`mbegu params`: compose conf/ into params.yaml, what the DVC stages read."""
-    from mbegu.config.compose import write_params
+    from mbegu.config.params import write_params
     from mbegu.project import project_root
 
     out = args.out or project_root() / "params.yaml"

@@ -123,7 +123,7 @@ def add_data(
     """
     import os
 
-    from mbegu.config.compose import write_params
+    from mbegu.config.params import write_params
     from mbegu.data.files import read_frame
 
     data_dir = configured_data_dir(root, text is not None)

@@ -12,16 +12,16 @@ data.table and data.text; data.sources names them for configs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from mbegu.data import cache
-from mbegu.data.checks import apply_missing, look_alike_labels, refuse_continuous_target
-from mbegu.data.files import file_md5, read_frame, read_source, require_file
-from mbegu.data.split import SPLITS, is_prepared, read_encoder, split_rows, write_prepared
+from mbegu.data.files import read_frame
+from mbegu.data.identity import DataIdentity
+from mbegu.data.split import SPLITS, is_prepared, read_encoder, write_prepared
 from mbegu.errors import MbeguError
 from mbegu.features import Encoder, encoder_from_dict
-from mbegu.features.labels import as_text, label_values, sort_classes
-from mbegu.features.table import MISSING_POLICIES, class_indices, require_columns
+from mbegu.features.labels import as_text
+from mbegu.features.table import MISSING_POLICIES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,31 +29,12 @@ if TYPE_CHECKING:
     from mbegu.data.loading import Batch
 
 
-class FileData:
+class FileData(DataIdentity):
     """What tables and texts share: sources, missing values, the split, the batches.
 
-    Each argument is the data option of the same name (`data.target`, ...), as conf/data/ documents
-    them; data.sources.build_data anchors the paths in the project.
-
-    Args:
-        target: The label column; its values become the class names.
-        name: The data's name: it names the MLflow experiment and registered model.
-        dir: The data folder DVC tracks; every file lies in it (build_data checks).
-        path: One file, split by `seed` (stratified); else the three split files below.
-        train_path: The given train split's file.
-        val_path: The given val split's file.
-        test_path: The given test split's file.
-        sep: The column separator; None: from the file's extension.
-        quoting: "csv" or "none" (every character is text); None: from the extension.
-        drop: Columns the model does not read (ids among them).
-        classes: The classes in order; None: the label values found, sorted.
-        missing: A missing value: "error" (one line naming it), "drop" the row, or "impute".
-        label_normalize: Strip and lower-case every label, so look-alike labels are one class.
-        val_fraction: With `path`: the share of rows held out for validation.
-        test_fraction: With `path`: the share held out for the final test.
-        batch_size: Rows per batch.
-        processed_dir: The `prepare` stage's folder.
-        seed: The split's seed.
+    Each argument is the data option of the same name (`data.target`, ...), documented key by
+    key in conf/data/table.yaml and conf/data/text.yaml; data.sources.build_data anchors the
+    paths in the project.
 
     Raises:
         MbeguError: An unknown `missing` or `quoting`, no target, or neither `path` nor all three
@@ -149,26 +130,6 @@ class FileData:
         """
         raise NotImplementedError
 
-    def options(self) -> dict[str, Any]:
-        """The config that shapes the prepared data (the manifest compares it).
-
-        Returns:
-            Each option's name and value.
-        """
-        return {
-            "kind": self.kind,
-            "target": self.target,
-            "drop": self.drop,
-            "classes": self.classes,
-            "missing": self.missing,
-            "label_normalize": self.label_normalize,
-            "sep": self.sep,
-            "quoting": self.quoting,
-            "val_fraction": self.val_fraction,
-            "test_fraction": self.test_fraction,
-            "seed": self.seed,
-        }
-
     # -- what training and inference read -------------------------------------------------
     @property
     def feature_names(self) -> list[str]:
@@ -184,38 +145,6 @@ class FileData:
     def sizes(self) -> dict[str, int]:
         """Each split's number of rows."""
         return self.load().sizes
-
-    def manifest(self) -> dict[str, Any]:
-        """What the prepared data was made from: the source files' md5 and the options.
-
-        `prepare` writes it beside the split; the split is reused only while it still matches.
-
-        Returns:
-            {"sources": {key: md5}, "options": options()}.
-        """
-        sources = {key: file_md5(require_file(path)) for key, path in self.sources.items()}
-        return {"sources": sources, "options": self.options()}
-
-    def digest(self) -> str:
-        """One version of the data as a run saw it: the md5 of its source files.
-
-        Returns:
-            The md5 of the one source file, else an md5 of each split file's md5.
-        """
-        import hashlib
-
-        sources = self.manifest()["sources"]
-        if len(sources) == 1:
-            return next(iter(sources.values()))
-        return hashlib.md5(" ".join(f"{k}={v}" for k, v in sources.items()).encode()).hexdigest()
-
-    def source_paths(self) -> list[Path]:
-        """The files the data is read from: one, or the three given splits.
-
-        Returns:
-            The source files' paths.
-        """
-        return list(self.sources.values())
 
     def load(self) -> Encoder:
         """The encoder and the split's rows, from the `prepare` stage's folder, else made in memory.
@@ -269,63 +198,10 @@ class FileData:
         return write_prepared(out, frames, encoder.to_dict(), manifest)
 
     def build(self) -> tuple[dict[str, pd.DataFrame], Encoder]:
-        """Read, check, split and fit: ({split: rows}, encoder).
+        """Read, check, split and fit (data.build): ({split: rows}, encoder)."""
+        from mbegu.data.build import build_splits
 
-        Returns:
-            Each split's rows, and the encoder fitted on the train split.
-
-        Raises:
-            MbeguError: A file or its values cannot be used, a split is empty, or there is one
-                class.
-        """
-        frames = {
-            key: read_source(path, self.target, self.sep, self.quoting)
-            for key, path in self.sources.items()
-        }
-        first_key = next(iter(frames))
-        columns = self.input_columns(frames[first_key], str(self.sources[first_key]))
-        for key, frame in frames.items():
-            require_columns(frame, [*columns, self.target], str(self.sources[key]))
-            where = str(self.sources[key])
-            frame = look_alike_labels(frame, self.target, where, self.label_normalize)
-            self.check_values(frame, columns, self.sources[key])
-            frames[key] = apply_missing(
-                frame, [*columns, self.target], self.missing, self.sources[key]
-            )
-        if "all" in frames:
-            frame = frames.pop("all")
-            classes = self.classes or self._found_classes(frame, self.sources["all"])
-            codes = class_indices(frame, self.target, classes, str(self.sources["all"]))
-            frames = split_rows(
-                frame,
-                codes,
-                classes,
-                self.sources["all"],
-                self.val_fraction,
-                self.test_fraction,
-                self.seed,
-            )
-        else:
-            classes = self.classes or self._found_classes(frames["train"], self.sources["train"])
-            for split in SPLITS:
-                class_indices(frames[split], self.target, classes, str(self.sources[split]))
-        for split in SPLITS:
-            if frames[split].empty:
-                raise MbeguError(
-                    f"the {split} split has no rows (after data.missing={self.missing}): add rows"
-                    f", or raise data.val_fraction / data.test_fraction"
-                )
-        if len(classes) < 2:
-            raise MbeguError(
-                f"{self.target} has only the class {classes}: a classifier needs two or more"
-            )
-        return frames, self.fit_encoder(frames["train"], columns, classes)
-
-    def _found_classes(self, frame: pd.DataFrame, path: Path) -> list[str]:
-        """The label values, sorted; a target of measurements is refused (mbegu classifies)."""
-        classes = sort_classes(label_values(frame, self.target))
-        refuse_continuous_target(classes, len(frame), self.target, str(path))
-        return classes
+        return build_splits(self)
 
     def check_values(self, frame: pd.DataFrame, columns: list[str], path: Path) -> None:
         """Refuse values the encoder could not use, naming the file's own row.

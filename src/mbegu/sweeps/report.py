@@ -89,7 +89,7 @@ def log_summary(
 def _absent_stays_absent(package: str) -> Iterator[None]:
     """Keep `package` reading as not installed while Optuna imports.
 
-    Works around optuna.importance importing scikit-learn (0.4 s here) for its fANOVA and MDI
+    Works around optuna.importance importing scikit-learn (slow to import) for its fANOVA and MDI
     evaluators as soon as it is imported, though PED-ANOVA, the evaluator drawn here, needs none of
     it: while Optuna imports, a `package` not yet imported reads as not installed (Optuna defers
     that error to those evaluators). Afterwards it imports as usual.

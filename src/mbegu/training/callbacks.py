@@ -48,7 +48,7 @@ class StopOnNonFinite(pl.Callback):
         if not isinstance(loss, torch.Tensor):
             return
         # A scalar's .item() is one call; torch.isfinite(...).all() is two ops and a tensor,
-        # about 30x slower, on every batch.
+        # many times slower, on every batch.
         if loss.numel() == 1:
             if not math.isfinite(loss.item()):
                 self._stop("train/loss", loss.item(), trainer)

@@ -5,7 +5,7 @@ The data it reads is recorded as the run's dataset.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from mbegu.tracking.lineage import environment_tags, lineage_tags
 from mbegu.tracking.lineage import run_name as default_run_name
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import lightning.pytorch as pl
+    from lightning.pytorch.profilers import Profiler
     from omegaconf import DictConfig
 
     from mbegu.data.sources import FileData
@@ -55,16 +56,32 @@ def log_dataset(tracker: MlflowTracker, run_id: str, data: FileData, root: Path)
     tracker.log_dataset(run_id, data.name, data.digest(), ", ".join(paths), rows)
 
 
+def _profiler(trainer: pl.Trainer) -> Profiler | None:
+    # Lightning sets Trainer.profiler in a connector without declaring it on the class.
+    return cast("Profiler | None", vars(trainer).get("profiler"))
+
+
+def profile_into(trainer: pl.Trainer, folder: Path) -> None:
+    """Point a configured profiler (`debug=profile`) at the run's own folder.
+
+    Lightning's profilers append to `<dirpath>/fit-<filename>.txt`: one shared folder would
+    mix the reports of every run.
+    """
+    profiler = _profiler(trainer)
+    if profiler is not None and profiler.filename:
+        profiler.dirpath = folder
+
+
 def log_profile(trainer: pl.Trainer, tracker: MlflowTracker, run_id: str | None) -> None:
     """Log the profiler's report (`debug=profile`) to the run, under profile/.
 
     Lightning writes the report when fit tears down, after every callback hook, so this runs
     once `trainer.fit` has returned.
     """
-    profiler = trainer.profiler
-    name, folder = getattr(profiler, "filename", None), getattr(profiler, "dirpath", None)
-    if not run_id or not name or not folder:
+    profiler = _profiler(trainer)
+    if not run_id or profiler is None or not profiler.filename or not profiler.dirpath:
         return
+    name, folder = profiler.filename, profiler.dirpath
     import os
     from pathlib import Path
 

@@ -15,7 +15,7 @@ from mbegu.processes import exit_as_interrupt, signals_deferred, sigterm_as_inte
 from mbegu.project import project_root, resolve_paths
 from mbegu.tracking.lineage import TAG_DATA_MD5
 from mbegu.training.export import OUTPUTS, Outputs, best_path, restore_best, write_outputs
-from mbegu.training.mlflow_run import log_dataset, log_profile, open_run
+from mbegu.training.mlflow_run import log_dataset, log_profile, open_run, profile_into
 
 if TYPE_CHECKING:
     import lightning.pytorch as pl
@@ -221,8 +221,7 @@ def _fit_model(
         enable_progress_bar=bar,
         default_root_dir=str(checkpoint_dir),
     )
-    if getattr(trainer.profiler, "filename", None):  # debug=profile: the report beside the run's
-        trainer.profiler.dirpath = checkpoint_dir / "profile"  # checkpoints, not one for all
+    profile_into(trainer, checkpoint_dir / "profile")
     ckpt_path = str(job.plan.checkpoint) if job.plan.mode == "continue" else None
     with exit_as_interrupt():  # KeyboardInterrupt, whatever Lightning made of an interrupt
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
