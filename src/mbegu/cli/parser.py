@@ -25,6 +25,7 @@ from mbegu.cli.stages import (
 from mbegu.cli.tools import (
     cmd_compare,
     cmd_data,
+    cmd_doctor,
     cmd_predict,
     cmd_repro_check,
     cmd_server,
@@ -43,6 +44,7 @@ EPILOG = """examples:
   mbegu predict examples/digits_rows.csv          predict with the pipeline's model
   mbegu compare                                   the DVC experiments side by side
   mbegu ui                                        browse runs in the MLflow UI
+  mbegu doctor                                    template release; conf/, params, dvc.lock agree?
   mbegu server --backend-store-uri postgresql://mlflow@db/mlflow --host 0.0.0.0
                                                   a team's tracking server
 """
@@ -202,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
         "CPU kind or thread count give the same test metrics within a tolerance.",
     )
     p.set_defaults(func=cmd_repro_check)
+
+    doctor = "the template release this project is on; do conf/, params.yaml, dvc.lock agree"
+    sub.add_parser("doctor", help=doctor, description=doctor).set_defaults(func=cmd_doctor)
 
     p = sub.add_parser(
         "summary",

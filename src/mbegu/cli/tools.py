@@ -1,5 +1,5 @@
 """The commands around the pipeline: `mbegu data`, `predict`, `sweep`, `compare`, `summary`,
-`repro-check`, `ui` and `server`.
+`repro-check`, `doctor`, `ui` and `server`.
 
 They read conf/ as it is (no overrides) and import what they use inside each function, so
 that building the parser (and `mbegu --help`) stays cheap.
@@ -45,6 +45,12 @@ def cmd_data(args: argparse.Namespace) -> int:
     write_digits(out)
     print(f"wrote {out} (scikit-learn digits); `dvc status data.dvc` compares it with data.dvc")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from mbegu.cli.doctor import cmd_doctor as doctor
+
+    return doctor(args)
 
 
 def cmd_repro_check(args: argparse.Namespace) -> int:
