@@ -78,8 +78,15 @@ endif
 
 install: $(STAMP) ## create .venv and install mbegu with the tested versions
 
-data: install ## restore the raw data from the DVC remote (no network for the bundled remote)
-	$(BIN)/dvc pull -q data.dvc
+# A project copied from mbegu with starter data (copier) has data/ but no data.dvc yet: the
+# first run versions it with DVC and pushes it to the bundled remote, for its clones to pull.
+data: install params.yaml ## restore the raw data from the DVC remote (no network for the bundled remote)
+	@if [ -f data.dvc ]; then set -x; $(BIN)/dvc pull -q data.dvc; else set -x; \
+	  $(BIN)/dvc add -q data && $(BIN)/dvc push -q data.dvc; fi
+
+# conf/ composed; a copied project makes its first one here (mbegu's own is committed).
+params.yaml: | $(STAMP)
+	$(BIN)/mbegu params
 
 run: data ## set up, restore the data and run the pipeline (prepare -> train -> evaluate)
 	$(BIN)/dvc repro
@@ -89,7 +96,7 @@ run: data ## set up, restore the data and run the pipeline (prepare -> train -> 
 	@echo
 	@$(BIN)/mbegu repro-check
 
-repro: install ## run the pipeline again (only the stages whose inputs changed)
+repro: install params.yaml ## run the pipeline again (only the stages whose inputs changed)
 	$(BIN)/dvc repro
 
 # Tests run in parallel, one worker per core (pytest-xdist; TEST_WORKERS=0 runs them in one

@@ -286,7 +286,8 @@ def test_data_add_writes_a_config_that_trains(project: Path) -> None:
     ):
         assert line in written, written
     cfg = compose(FAST, root=project)
-    assert cfg.data.name == "survey" and cfg.tracking.experiment_name == "mbegu-survey"
+    assert cfg.data.name == "survey"
+    assert cfg.tracking.experiment_name == f"{cfg.project.name}-survey"
     assert (project / "data.dvc").is_file()
     assert yaml_load(project / "params.yaml")["data"]["path"] == "data/survey.csv"
     bad = run_cli("data", "add", "data/survey.csv", "--target", "nope", cwd=project)

@@ -24,6 +24,7 @@ from mbegu.sweeps.runs import STATE_TAG, TRIAL_TAG
 from mbegu.training.train import train
 
 from .helpers.cli import runs_of, start_cli
+from .helpers.project import example
 
 pytestmark = pytest.mark.usefixtures("no_running_runs")
 
@@ -400,4 +401,5 @@ def test_a_choice_of_lists_is_searched() -> None:
         seen.add(override)
         study.tell(trial, 0.0)
     assert seen == {"model.net.hidden_sizes=[64]", "model.net.hidden_sizes=[128,64]"}
-    assert list(compose(["model.net.hidden_sizes=[128,64]"]).model.net.hidden_sizes) == [128, 64]
+    cfg = compose(["model.net.hidden_sizes=[128,64]"], root=example())
+    assert list(cfg.model.net.hidden_sizes) == [128, 64]

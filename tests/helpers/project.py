@@ -42,10 +42,11 @@ def pristine() -> Path:
     if archive.returncode == 0:
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(folder, filter="data")
-    else:
+    else:  # a project copied from mbegu may not have committed data.dvc or params.yaml yet
         shutil.copytree(REPO / "conf", folder / "conf")
         for name in PROJECT_FILES[1:]:
-            shutil.copy(REPO / name, folder / name)
+            if (REPO / name).is_file():
+                shutil.copy(REPO / name, folder / name)
     return folder
 
 
@@ -58,7 +59,7 @@ def example() -> Path:
     text = original = config.read_text()
     for group, option in EXAMPLE_CHOICES.items():
         text = re.sub(rf"(?m)^(\s*- {group}: )\S+", rf"\g<1>{option}", text, count=1)
-    if text != original:
+    if text != original or not (folder / "params.yaml").is_file():
         from mbegu.config.params import write_params
 
         config.write_text(text)

@@ -8,11 +8,9 @@ or pandas.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import mbegu
+from mbegu.cli.help import EPILOG, GROUPS, HelpParser, PrintVersion
 from mbegu.cli.stages import (
     Stage,
     cmd_params,
@@ -25,6 +23,7 @@ from mbegu.cli.stages import (
 from mbegu.cli.tools import (
     cmd_compare,
     cmd_data,
+    cmd_doctor,
     cmd_predict,
     cmd_repro_check,
     cmd_server,
@@ -32,61 +31,6 @@ from mbegu.cli.tools import (
     cmd_sweep,
     cmd_ui,
 )
-from mbegu.errors import MbeguError
-
-EPILOG = """examples:
-  mbegu train model=cnn trainer.max_epochs=20     train ad hoc (Hydra overrides)
-  mbegu train --cfg job model=cnn                 show the composed config
-  dvc repro                                       run the pipeline (prepare -> train -> evaluate)
-  dvc exp run -S model=cnn                        the pipeline with an override, as a DVC experiment
-  mbegu sweep sweep=default sweep.n_trials=20     an Optuna sweep; rerun to continue it
-  mbegu predict examples/digits_rows.csv          predict with the pipeline's model
-  mbegu compare                                   the DVC experiments side by side
-  mbegu ui                                        browse runs in the MLflow UI
-  mbegu server --backend-store-uri postgresql://mlflow@db/mlflow --host 0.0.0.0
-                                                  a team's tracking server
-"""
-
-
-GROUPS = "<config groups>"  # an epilog that stands for _groups_help(), read when shown
-
-
-class _Parser(argparse.ArgumentParser):
-    """Lists conf/'s groups in a help only when the help is shown.
-
-    Reading them would slow every command (argparse wants an epilog's text when the parser is
-    built).
-    """
-
-    def format_help(self) -> str:
-        if self.epilog == GROUPS:
-            self.epilog = _groups_help()
-        return super().format_help()
-
-
-def _groups_help() -> str:
-    from mbegu.config.compose import config_groups
-
-    try:
-        groups = config_groups()
-    except MbeguError:
-        return ""
-    lines = [f"  {group:<10} {', '.join(options)}" for group, options in groups.items()]
-    return "config groups (pick one with group=option):\n" + "\n".join(lines) + "\n"
-
-
-class _PrintVersion(argparse.Action):
-    """argparse's version action, with the version read only when asked.
-
-    The package metadata lookup is slow enough that every other command should not pay it.
-    """
-
-    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, **kwargs)
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
-        print(f"mbegu {mbegu.__version__}")
-        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,13 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser: cheap to build (the config groups are read only when a help is shown).
     """
-    parser = _Parser(
+    parser = HelpParser(
         prog="mbegu",
         description="Train, track and sweep models from one Hydra config tree.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action=_PrintVersion, help="show the version and exit")
+    parser.add_argument("--version", action=PrintVersion, help="show the version and exit")
     parser.add_argument(
         "-v",
         "--verbose",
@@ -207,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
         "CPU kind or thread count give the same test metrics within a tolerance.",
     )
     p.set_defaults(func=cmd_repro_check)
+
+    doctor = "the template release this project is on; do conf/, params.yaml, dvc.lock agree"
+    sub.add_parser("doctor", help=doctor, description=doctor).set_defaults(func=cmd_doctor)
 
     p = sub.add_parser(
         "summary",

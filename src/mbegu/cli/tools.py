@@ -1,8 +1,8 @@
 """The commands around the pipeline: `mbegu data`, `predict`, `sweep`, `compare` and the rest.
 
-The rest: `summary`, `repro-check`, `ui` and `server`. They read conf/ as it is (no overrides)
-and import what they use inside each function, so that building the parser (and `mbegu --help`)
-stays cheap.
+The rest: `summary`, `repro-check`, `doctor`, `ui` and `server`. They read conf/ as it is (no
+overrides) and import what they use inside each function, so that building the parser (and
+`mbegu --help`) stays cheap.
 """
 
 from __future__ import annotations
@@ -49,6 +49,13 @@ def cmd_data(args: argparse.Namespace) -> int:
     write_digits(out)
     print(f"wrote {out} (scikit-learn digits); `dvc status data.dvc` compares it with data.dvc")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """`mbegu doctor`: the template release and whether params.yaml, dvc.lock and conf/ agree."""
+    from mbegu.cli.doctor import cmd_doctor as doctor
+
+    return doctor(args)
 
 
 def cmd_repro_check(args: argparse.Namespace) -> int:
