@@ -146,6 +146,7 @@ def validate(cfg: DictConfig) -> None:
 PROMOTE_METRICS = ("acc", "f1_macro", "f1_weighted")
 # The simple models `evaluate` scores beside the network (mbegu.evaluation.baselines).
 BASELINES = ("majority", "logreg", "hgb")
+PROMOTE_BARS = ("chance", "candidate", "baseline")
 MONITORED = {"val/acc": "max", "val/loss": "min", "val/acc_best": "max"}
 
 
@@ -167,11 +168,12 @@ def _check_promotion(rule: Mapping[str, object] | None) -> None:
         raise MbeguError(
             f"tracking.promote_if.metric={metric!r}: use one of {', '.join(PROMOTE_METRICS)}"
         )
-    if above not in ("chance", "candidate") and (
+    if above not in PROMOTE_BARS and (
         isinstance(above, bool) or not isinstance(above, int | float) or not math.isfinite(above)
     ):
         raise MbeguError(
-            f"tracking.promote_if.above={above!r}: use chance, candidate or a number like 0.9"
+            f"tracking.promote_if.above={above!r}: use chance, candidate, baseline or a number "
+            f"like 0.9"
         )
 
 

@@ -132,7 +132,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             register=register,
             step=step,
         )
-        promotion = promote(tracker, run_id, version, test, labels) if version else ""
+        promotion = promote(tracker, run_id, version, test, labels, baseline) if version else ""
     from mbegu.summary import (
         KEY_TEST_METRICS,
         baseline_line,
