@@ -179,10 +179,10 @@ def _model(name: str) -> Any:
         return LogisticRegression(max_iter=300, random_state=SEED)
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    # A fixed number of small trees: no early stopping, whose validation split would take
-    # rows from training and whose stopping point would vary with them.
+    # A fixed number of small trees at a brisk learning rate (on digits as accurate as more,
+    # slower rounds); no early stopping, whose validation split would take rows from training.
     return HistGradientBoostingClassifier(
-        max_iter=30, max_leaf_nodes=15, early_stopping=False, random_state=SEED
+        max_iter=15, learning_rate=0.2, max_leaf_nodes=15, early_stopping=False, random_state=SEED
     )
 
 
