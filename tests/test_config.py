@@ -175,7 +175,7 @@ def test_conf_has_no_hydra_interpolation() -> None:
         (["trainer.max_epochs=0"], "trainer.max_epochs must be at least 1"),
         (["model.optimizer.lr=-1"], "model.optimizer.lr must be a positive number"),
         (["tracking.promote_if.metric=loss"], "tracking.promote_if.metric='loss'"),
-        (["tracking.promote_if.above=always"], "use chance, candidate or a number"),
+        (["tracking.promote_if.above=always"], "use chance, candidate, baseline or a number"),
         (["monitor.metric=val/f2"], "monitor.metric='val/f2' monitor.mode='max': use"),
         (["data.name=../x"], "data.name='../x' is not a plain name"),
         (["model=mlp=x"], "bad override"),

@@ -67,6 +67,7 @@ def test_stages_end_on_a_short_quiet_summary(project: Path, tmp_path: Path) -> N
         assert LINK.match(link) and link.endswith(f"/runs/{run_id}?workflowType=machine_learning")
     assert said["train"][-4].startswith("trained: val/acc ")
     assert said["evaluate"][0].startswith("test: acc ")
+    assert said["evaluate"][1].startswith("baselines: majority ")
     assert "promoted: " in "\n".join(said["evaluate"])
 
 

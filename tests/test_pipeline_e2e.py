@@ -257,7 +257,7 @@ def test_edited_conf_is_not_silently_ignored(clone: Path) -> None:
 
 
 def exp_show(root: Path) -> dict[str, dict]:
-    """`dvc exp show --json` as {experiment name: {"metrics": ..., "run": ...}}."""
+    """`dvc exp show --json` as {experiment name: {"metrics": ..., "baseline": ..., "run": ...}}."""
     rows = json.loads(sh("dvc", "exp", "show", "--json", cwd=root).stdout)
     out = {}
     for commit in rows:
@@ -266,6 +266,7 @@ def exp_show(root: Path) -> dict[str, dict]:
                 metrics = rev["data"]["metrics"]
                 out[rev["name"]] = {
                     "metrics": metrics["reports/metrics.json"]["data"]["test"],
+                    "baseline": metrics["reports/metrics.json"]["data"].get("baseline"),
                     "run": metrics["reports/run.json"]["data"],
                 }
     return out
@@ -287,6 +288,11 @@ def test_experiments_compare(clone: Path) -> None:
         assert run.info.run_name == name  # the MLflow run is named after the experiment
         assert run.data.metrics["test_acc"] == pytest.approx(row["metrics"]["acc"])
         assert len(run.inputs.dataset_inputs) == 1
+        if "logreg" in (params_of(clone).get("evaluate") or {}).get("baselines", []):
+            logreg = row["baseline"]["logreg"]["acc"]
+            assert run.data.metrics["baseline_logreg_acc"] == pytest.approx(logreg)
+    # The baselines see the same split whatever the network's epochs: the same bar for both.
+    assert len({json.dumps(row["baseline"]) for row in shown.values()}) == 1
     names = [r.info.run_name for r in all_runs(clone)]
     assert len(set(names)) == len(names) == 3
     compared = sh("mbegu", "compare", cwd=clone).stdout.splitlines()

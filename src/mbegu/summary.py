@@ -59,6 +59,28 @@ def metrics_line(label: str, metrics: Mapping[str, Any], keys: Iterable[str]) ->
     return f"{label}: {shown}"
 
 
+def baseline_line(baseline: Mapping[str, Any], metric: str = "acc") -> str:
+    """`baselines: majority 0.1004  logreg 0.9703  hgb 0.9740 (acc)`: one score of each.
+
+    Args:
+        baseline: {baseline: {metric: value}}, as reports/metrics.json holds it.
+        metric: The score shown.
+
+    Returns:
+        One line; a baseline without that score is left out.
+    """
+    from mbegu.config.schema import BASELINES
+
+    order = {name: i for i, name in enumerate(BASELINES)}
+    names = sorted(baseline, key=lambda name: (order.get(name, len(order)), name))
+    shown = "  ".join(
+        f"{name} {float(baseline[name][metric]):.4f}"
+        for name in names
+        if isinstance(baseline[name], Mapping) and metric in baseline[name]
+    )
+    return f"baselines: {shown} ({metric})"
+
+
 def link_lines(link: str) -> list[str]:
     """The run's link on a line of its own (a terminal opens it on a click).
 
@@ -88,9 +110,9 @@ def pipeline_summary(root: Path, tracking_uri: str, experiment_name: str) -> lis
         return ["no test metrics yet (reports/metrics.json): run `dvc repro`"]
     test = metrics.get("test") or {}
     lines = [metrics_line("test", test, KEY_TEST_METRICS)]
-    for name, scores in (metrics.get("baselines") or {}).items():
-        if isinstance(scores, Mapping):
-            lines.append(metrics_line(f"baseline {name}", scores, KEY_TEST_METRICS))
+    baseline = metrics.get("baseline")
+    if isinstance(baseline, Mapping) and baseline:
+        lines.append(baseline_line(baseline))
     lines.append("model: artifacts/model/  (mbegu predict ROWS.csv)")
     lines.append("all metrics: reports/metrics.json  plots: dvc plots show")
     link = _pipeline_run_link(root, tracking_uri, experiment_name)

@@ -7,7 +7,7 @@ argument can be added in YAML without touching Python.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
@@ -146,11 +146,15 @@ def validate(cfg: DictConfig) -> None:
 
     safe_name(data.get("name"), "data.name")
     _check_promotion(cfg.tracking.get("promote_if"))
+    _check_baselines(cfg.get("evaluate"))
     if cfg.get("sweep") is not None:
         _check_sweep(cfg.sweep)
 
 
 PROMOTE_METRICS = ("acc", "f1_macro", "f1_weighted")
+# The simple models `evaluate` scores beside the network (mbegu.evaluation.baselines).
+BASELINES = ("majority", "logreg", "hgb")
+PROMOTE_BARS = ("chance", "candidate", "baseline")
 MONITORED = {"val/acc": "max", "val/loss": "min", "val/acc_best": "max"}
 
 
@@ -172,12 +176,47 @@ def _check_promotion(rule: Mapping[str, object] | None) -> None:
         raise MbeguError(
             f"tracking.promote_if.metric={metric!r}: use one of {', '.join(PROMOTE_METRICS)}"
         )
-    if above not in ("chance", "candidate") and (
+    if above not in PROMOTE_BARS and (
         isinstance(above, bool) or not isinstance(above, int | float) or not math.isfinite(above)
     ):
         raise MbeguError(
-            f"tracking.promote_if.above={above!r}: use chance, candidate or a number like 0.9"
+            f"tracking.promote_if.above={above!r}: use chance, candidate, baseline or a number "
+            f"like 0.9"
         )
+
+
+def baseline_names(section: Mapping[str, Any] | None) -> list[str]:
+    """The baselines evaluate.baselines asks for, each once, in its order.
+
+    Args:
+        section: The config's `evaluate` section; None (a config from before it existed)
+            asks for none.
+
+    Returns:
+        Names from BASELINES; empty when the list is empty or null.
+
+    Raises:
+        MbeguError: The list is not a list, or names a baseline mbegu does not have.
+    """
+    names = (section or {}).get("baselines")
+    if names is None:
+        return []
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise MbeguError(
+            f"evaluate.baselines={names!r} is not a list: e.g. evaluate.baselines=[logreg] "
+            f"or evaluate.baselines=[] for none"
+        )
+    unknown = [str(n) for n in names if n not in BASELINES]
+    if unknown:
+        raise MbeguError(
+            f"evaluate.baselines has {', '.join(unknown)}: the baselines are "
+            f"{', '.join(BASELINES)} (or [] for none)"
+        )
+    return list(dict.fromkeys(str(n) for n in names))
+
+
+def _check_baselines(section: Mapping[str, Any] | None) -> None:
+    baseline_names(section)
 
 
 def _check_sweep(sweep: DictConfig) -> None:

@@ -1,8 +1,8 @@
 """evaluate(cfg): test the trained model, complete its MLflow run, register and maybe promote.
 
 It reopens the run that `train` created (its id is in artifacts/run.json), so one pipeline run
-stays one MLflow run. The `candidate` alias moves only when the test metric clears
-tracking.promote_if.
+stays one MLflow run. Simple baselines (evaluate.baselines) are scored on the same split beside
+the model. The `candidate` alias moves only when the test metric clears tracking.promote_if.
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if not (paths["model_dir"] / "model.json").is_file():  # fail before heavy imports
         raise MbeguError(f"no model in {paths['model_dir']}: run `dvc repro train`")
 
+    from mbegu.config.schema import baseline_names
     from mbegu.data.sources import build_data
+    from mbegu.evaluation.baselines import flat_baseline_metrics, score_baselines
     from mbegu.evaluation.reports import test_metrics, write_predictions, write_reports
     from mbegu.models.mlflow_model import log_model
     from mbegu.models.saved import load_model, model_md5
@@ -90,7 +92,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                 f": the model is broken; retrain it with a lower model.optimizer.lr"
             )
         preds = probs.argmax(axis=1)
-        metrics = {"test": test}
+        metrics: dict[str, Any] = {"test": test}
+        # The same encoded train and test rows as the model's, through its own encoder.
+        names = baseline_names(cfg.get("evaluate"))
+        baseline = score_baselines(names, saved.encoder, data.frames["train"], frame)
+        if baseline:
+            metrics["baseline"] = baseline
         reports = stage.files_of(paths["reports_dir"])
         files = write_reports(reports, metrics, labels, preds, saved.classes)
         # Git-ignored and cached by DVC: a fresh clone lacks it, so `dvc repro` evaluates the
@@ -99,7 +106,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         write_predictions(predictions / "test_predictions.csv", labels, probs, saved.classes)
         _write_run_link(paths["reports_dir"] / "run.json", reports / "run.json", run_id, digest)
 
-        flat = flat_metrics(test)
+        flat = {**flat_metrics(test), **flat_baseline_metrics(baseline)}
         client = tracker.client
         # Test metrics at the last epoch's step: MLflow links that step's metrics to the
         # logged model, whose page then shows the final and test values, not epoch 0's.
@@ -127,10 +134,19 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             register=register,
             step=step,
         )
-        promotion = promote(tracker, run_id, version, test, labels) if version else ""
-    from mbegu.summary import KEY_TEST_METRICS, link_lines, metrics_line, run_link, show
+        promotion = promote(tracker, run_id, version, test, labels, baseline) if version else ""
+    from mbegu.summary import (
+        KEY_TEST_METRICS,
+        baseline_line,
+        link_lines,
+        metrics_line,
+        run_link,
+        show,
+    )
 
     lines = [metrics_line("test", test, KEY_TEST_METRICS) + f"  ({len(labels)} rows)"]
+    if baseline:
+        lines.append(baseline_line(baseline))
     if version:
         lines.append(promotion)
     lines += link_lines(run_link(tracker.tracking_uri, tracker.experiment_id(), run_id))
