@@ -16,7 +16,7 @@ import pytest
 from mbegu.summary import WIDTH, run_link
 
 from .helpers.cli import run_cli
-from .helpers.project import REPO
+from .helpers.project import REPO, example
 
 DVC = str(Path(sys.executable).with_name("dvc"))
 LINK = re.compile(r"^http://127\.0\.0\.1:5000/#/experiments/\d+/runs/[0-9a-f]{32}\?(.*)$")
@@ -103,7 +103,13 @@ def test_compare_shows_what_each_experiment_changed(tmp_path: Path) -> None:
     """Two experiments saved with the real `dvc exp save`: each row fits 120 columns and names
     the params it changed (a class by its short name), its test accuracy and its run."""
     root = tmp_path / "repo"
-    _scratch_repo(root, "params.yaml", "reports/metrics.json", "reports/run.json")
+    _scratch_repo(root)
+    # The example's params (the digits and the MLP), whatever data and model the project uses.
+    shutil.copy(example() / "params.yaml", root / "params.yaml")
+    (root / "reports").mkdir()
+    scores = {"acc": 0.4, "f1_macro": 0.4, "loss": 1.0}
+    (root / "reports" / "metrics.json").write_text(json.dumps({"test": scores}))
+    (root / "reports" / "run.json").write_text("{}")
     (root / "dvc.yaml").write_text(
         "params:\n  - params.yaml\nmetrics:\n  - reports/metrics.json\n  - reports/run.json\n"
     )
