@@ -134,7 +134,7 @@ bench: data ## mbegu vs bare Lightning and plain PyTorch: train stage, sweep, pi
 bench-parallel: data ## mbegu beside itself: two trains at once, sweep workers, dvc exp run -j 2 (ratios, targets)
 	$(BIN)/python benchmarks/parallel.py
 
-bench-data: install ## mbegu vs logistic regression on tables (ARGS="--text F.tsv ..." for text)
+bench-data: install ## mbegu vs TF-IDF + logistic regression on AfriSenti yo ig sw pcm, and 2 tables
 	$(BIN)/python benchmarks/data_quality.py $(ARGS)
 
 docs: install ## build the docs site into site/ (offline, --strict: a broken link fails)

@@ -145,7 +145,7 @@ def test_unknown_baseline_is_one_line_naming_the_valid_ones(project: Path) -> No
 
 def test_text_gets_majority_and_logreg_on_the_encoders_ngrams(project: Path, experiment) -> None:
     """Tweets: no trees (a table's baseline), and the logistic regression reads TF-IDF of the
-    n-gram ids the model's encoder gives each text, counted as scikit-learn counts them."""
+    n-grams the model's encoder gives each text, counted as scikit-learn counts them."""
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score
@@ -177,11 +177,8 @@ def test_text_gets_majority_and_logreg_on_the_encoders_ngrams(project: Path, exp
     data = build_data(cfg, project)
     data.load()
 
-    def ids(text: str) -> list[str]:
-        return [str(i) for i in encoder.encode([text])[0].tolist()]
-
-    vocabulary = {str(i): i for i in range(encoder.sizes["vocab_size"])}
-    counts = CountVectorizer(analyzer=ids, vocabulary=vocabulary)
+    vocabulary = {token: i for i, token in enumerate(encoder.vocabulary)}
+    counts = CountVectorizer(analyzer=encoder.tokens, vocabulary=vocabulary)
     tfidf = TfidfTransformer(sublinear_tf=True)
     frames = {split: data.frames[split] for split in ("train", "test")}
     x_train = tfidf.fit_transform(counts.transform(frames["train"]["tweet"].tolist()))

@@ -62,6 +62,9 @@ def test_help_examples_name_options_that_exist() -> None:
         assert option in groups[group], f"the help suggests {group}={option}: no such option"
 
 
+TEXT_MODELS = ("text", "linear")  # the networks that read a text's bag
+
+
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_every_option_composes_and_instantiates(
     group: str, option: str, tmp_path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
@@ -74,8 +77,9 @@ def test_every_option_composes_and_instantiates(
         overrides += ["trainer.accelerator=cpu", "trainer.precision=32-true"]
     if group == "data" and option in ("table", "text"):
         overrides += ["data.target=label", "data.path=data/x.csv"]
-    if (group == "data" and option == "text") or (group == "model" and option == "text"):
-        overrides += ["data=text", "model=text", "data.target=label", "data.path=data/x.csv"]
+    if (group == "data" and option == "text") or (group == "model" and option in TEXT_MODELS):
+        model = option if group == "model" else "text"
+        overrides += ["data=text", f"model={model}", "data.target=label", "data.path=data/x.csv"]
     cfg = compose(overrides, root=example())
     if group == "data" and "text_column" in cfg.data:  # a project's own text data (copier)
         cfg = compose([*overrides, "model=text"], root=example())
@@ -87,7 +91,7 @@ def test_every_option_composes_and_instantiates(
     sized = sized_model_config(OmegaConf.to_container(cfg.model, resolve=True), sizes, data.kind)
     model = instantiate(sized)
     if data.kind == "text":
-        x = (torch.tensor([1, 2, 3, 4, 5]), torch.tensor([0, 2, 2, 4]))
+        x = (torch.tensor([1, 2, 3, 4, 5]), torch.tensor([0, 2, 2, 4]), torch.full((5,), 0.5))
     else:
         x = torch.zeros(4, 16)
     assert model(x).shape == (4, 3)

@@ -152,7 +152,7 @@ def test_vocabulary_comes_from_train_only(tmp_path: Path) -> None:
     data = TextData("sentiment", **given_splits(paths, tmp_path))
     encoder = data.load()
     assert "w:zzzunseen" not in encoder.vocabulary
-    ids, offsets = encoder.encode(["zzzunseen", "na gode"])
+    ids, offsets, _ = encoder.encode(["zzzunseen", "na gode"])
     assert offsets.tolist() == [0, 0]  # the unseen text has no known token
     assert len(ids) > 0
 
@@ -397,7 +397,7 @@ def test_missing_text_is_empty_text_under_impute(tmp_path: Path) -> None:
     with pytest.raises(MbeguError, match=r"train.tsv row 6 column tweet is missing"):
         TextData("sentiment", **options).prepare()
     encoder = TextData("sentiment", missing="impute", **options).load()
-    ids, offsets = encoder.transform(pd.DataFrame({"tweet": [None, "na gode"]}))
+    ids, offsets, _ = encoder.transform(pd.DataFrame({"tweet": [None, "na gode"]}))
     assert offsets.tolist() == [0, 0] and len(ids) > 0
 
 

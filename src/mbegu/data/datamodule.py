@@ -32,7 +32,7 @@ class DataModule(pl.LightningDataModule):
         for split in wanted:
             if split not in self.datasets:
                 inputs, labels = self.data.tensors(split)
-                if isinstance(inputs, tuple):  # a text's (ids, offsets)
+                if isinstance(inputs, tuple):  # a text's (ids, offsets, weights)
                     self.datasets[split] = TokenRows(*inputs, labels)
                 else:
                     self.datasets[split] = TensorRows(inputs, labels)

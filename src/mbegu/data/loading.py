@@ -13,8 +13,9 @@ from torch.utils.data import Dataset, Sampler
 
 T = TypeVar("T")
 
-# What a network reads: a table's float rows, or a text's (token ids, offsets).
-Inputs = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+# What a network reads: a table's float rows, or a text's (token ids, offsets, weights).
+TextInputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+Inputs = torch.Tensor | TextInputs
 # (inputs, labels): a batch, or a whole split encoded.
 Batch = tuple[Inputs, torch.Tensor]
 
@@ -64,30 +65,30 @@ class EpochSeededSampler(Sampler[int]):
 
 
 class TokenRows(Dataset):
-    """Texts held as one flat tensor of token ids plus each text's start.
+    """Texts held as one flat tensor of token ids, each id's weight and each text's start.
 
-    A batch is the (ids, offsets) pair torch's EmbeddingBag reads, and the labels.
+    A batch is the (ids, offsets, weights) torch's EmbeddingBag reads, and the labels.
     """
 
-    def __init__(self, ids: torch.Tensor, offsets: torch.Tensor, labels: torch.Tensor) -> None:
-        self.ids, self.labels = ids, labels
+    def __init__(
+        self, ids: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor, labels: torch.Tensor
+    ) -> None:
+        self.ids, self.weights, self.labels = ids, weights, labels
         self.starts = offsets
         self.ends = torch.cat([offsets[1:], torch.tensor([len(ids)])])
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[TextInputs, torch.Tensor]:
         return self.__getitems__([index])
 
-    def __getitems__(
-        self, indices: list[int]
-    ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def __getitems__(self, indices: list[int]) -> tuple[TextInputs, torch.Tensor]:
         rows = torch.as_tensor(indices)
         starts, ends = self.starts[rows], self.ends[rows]
         lengths = ends - starts
         offsets = torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)[:-1]])
         # Every id of the batch in one gather: start of its text + its place within the text.
         within = torch.arange(int(lengths.sum())) - torch.repeat_interleave(offsets, lengths)
-        ids = self.ids[torch.repeat_interleave(starts, lengths) + within]
-        return (ids, offsets), self.labels[rows]
+        where = torch.repeat_interleave(starts, lengths) + within
+        return (self.ids[where], offsets, self.weights[where]), self.labels[rows]

@@ -1,4 +1,4 @@
-"""`data=text`: one text column of short texts -> word and character n-gram ids.
+"""`data=text`: one text column of short texts -> weighted word and character n-gram ids.
 
 The encoding itself is features.text.
 """
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mbegu.data.base import FileData
 from mbegu.errors import MbeguError
 from mbegu.features import Encoder
-from mbegu.features.text import TextEncoder
+from mbegu.features.text import WEIGHTINGS, TextEncoder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,10 +43,18 @@ class TextData(FileData):
         word_ngrams: int = 2,
         char_ngrams: list[int] | None = None,
         min_count: int = 2,
-        max_vocab: int = 50000,
+        max_vocab: int = 200000,
+        twitter: bool = True,
+        weighting: str = "tfidf",
+        buckets: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(target, **kwargs)
+        if weighting not in WEIGHTINGS:
+            raise MbeguError(f"data.weighting={weighting!r}: use one of {', '.join(WEIGHTINGS)}")
+        if not isinstance(buckets, int) or isinstance(buckets, bool) or buckets < 0:
+            raise MbeguError(f"data.buckets={buckets!r}: use 0 (none) or a count, e.g. 100000")
+        self.twitter, self.weighting, self.buckets = bool(twitter), weighting, buckets
         self.text_column, self.lowercase = str(text_column), bool(lowercase)
         self.word_ngrams, self.min_count, self.max_vocab = word_ngrams, min_count, max_vocab
         pair = list(char_ngrams) if char_ngrams is not None else [3, 5]
@@ -70,6 +78,9 @@ class TextData(FileData):
             "char_ngrams": list(self.char_ngrams),
             "min_count": self.min_count,
             "max_vocab": self.max_vocab,
+            "twitter": self.twitter,
+            "weighting": self.weighting,
+            "buckets": self.buckets,
         }
 
     def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:
@@ -110,10 +121,13 @@ class TextData(FileData):
             self.text_column,
             self.target,
             classes,
-            self.lowercase,
-            self.word_ngrams,
-            self.char_ngrams,
-            self.min_count,
-            self.max_vocab,
-            self.missing,
+            lowercase=self.lowercase,
+            word_ngrams=self.word_ngrams,
+            char_ngrams=self.char_ngrams,
+            min_count=self.min_count,
+            max_vocab=self.max_vocab,
+            missing=self.missing,
+            twitter=self.twitter,
+            weighting=self.weighting,
+            buckets=self.buckets,
         )

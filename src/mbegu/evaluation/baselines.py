@@ -149,16 +149,20 @@ def _features(encoder: Encoder, train: pd.DataFrame, test: pd.DataFrame) -> tupl
 
 
 def _counts(encoder: TextEncoder, frame: pd.DataFrame, where: str) -> Any:
-    """A sparse [texts, vocabulary] count matrix of the encoder's n-gram ids for each text.
+    """A sparse [texts, vocabulary] count matrix of the encoder's n-grams in each text.
 
-    The tokens the network reads, counted: no tokenising of its own.
+    The tokens the network reads (the encoder's own tokenising and vocabulary), counted
+    before any weighting of the encoder's: scikit-learn's TF-IDF weighs them.
     """
     from scipy.sparse import csr_matrix
 
-    ids, offsets = encoder.transform(frame, where)
-    flat = ids.numpy()
-    indptr = np.append(offsets.numpy(), len(flat))
-    shape = (len(frame), encoder.sizes["vocab_size"])
+    index = {token: i for i, token in enumerate(encoder.vocabulary)}
+    flat: list[int] = []
+    indptr = [0]
+    for text in encoder.texts(frame, where):
+        flat += [index[t] for t in encoder.tokens(text) if t in index]
+        indptr.append(len(flat))
+    shape = (len(frame), len(encoder.vocabulary))
     counts = csr_matrix((np.ones(len(flat)), flat, indptr), shape=shape)
     counts.sum_duplicates()  # a token twice in one text: one entry, count 2
     return counts

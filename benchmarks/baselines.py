@@ -1,0 +1,89 @@
+"""scikit-learn's baselines on the split mbegu's `prepare` wrote: what mbegu is held against.
+
+Text: TF-IDF of word 1-2-grams, and of character 2-5-grams within word boundaries, each with
+LogisticRegression; C (1 or 10) chosen on the val split, as mbegu chooses its epoch on it.
+Tables: LogisticRegression on standardised numeric and one-hot categorical columns. Every
+baseline fits on train only and is scored on test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+C_GRID = (1.0, 10.0)  # LogisticRegression's inverse L2 strength, picked on val
+
+
+def read_split(project: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The encoder's JSON and the train / val / test rows mbegu prepared."""
+    import pandas as pd
+
+    processed = project / "artifacts" / "processed"
+    encoder = json.loads((processed / "encoder.json").read_text())
+    read = {"dtype": str, "keep_default_na": False, "na_values": [""]}
+    frames = {s: pd.read_csv(processed / f"{s}.csv", **read) for s in ("train", "val", "test")}
+    return encoder, frames
+
+
+def scores(truth: Any, predicted: Any) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    return {
+        "acc": float(accuracy_score(truth, predicted)),
+        "f1_weighted": float(f1_score(truth, predicted, average="weighted")),
+    }
+
+
+def text_baselines(project: Path) -> dict[str, dict[str, float]]:
+    """{name: test scores} for TF-IDF word and character n-grams + logistic regression."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    encoder, frames = read_split(project)
+    column, target = encoder["text_column"], encoder["target"]
+    x = {split: frame[column].fillna("") for split, frame in frames.items()}
+    y = {split: frame[target] for split, frame in frames.items()}
+    vectorizers = {
+        "tfidf_word": {"ngram_range": (1, 2)},
+        "tfidf_char": {"analyzer": "char_wb", "ngram_range": (2, 5)},
+    }
+    out = {}
+    for name, options in vectorizers.items():
+        best: tuple[float, Any] = (-1.0, None)
+        for c in C_GRID:
+            model = make_pipeline(
+                TfidfVectorizer(sublinear_tf=True, **options),
+                LogisticRegression(C=c, max_iter=2000),
+            ).fit(x["train"], y["train"])
+            val = scores(y["val"], model.predict(x["val"]))["f1_weighted"]
+            best = max(best, (val, model), key=lambda pair: pair[0])
+        out[name] = scores(y["test"], best[1].predict(x["test"]))
+    return out
+
+
+def table_baseline(project: Path) -> dict[str, dict[str, float]]:
+    """{"logreg": test scores} on mbegu's column roles (numeric scaled, categories one-hot)."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    encoder, frames = read_split(project)
+    numeric, categorical = encoder["numeric"], encoder["categorical"]
+    for frame in frames.values():
+        frame[numeric] = frame[numeric].apply(pd.to_numeric).fillna(0)
+    model = make_pipeline(
+        ColumnTransformer(
+            [
+                ("num", StandardScaler(), numeric),
+                ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+            ]
+        ),
+        LogisticRegression(max_iter=5000),
+    )
+    train, test = frames["train"], frames["test"]
+    model.fit(train[numeric + categorical], train[encoder["target"]])
+    return {"logreg": scores(test[encoder["target"]], model.predict(test[numeric + categorical]))}
