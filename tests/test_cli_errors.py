@@ -43,7 +43,7 @@ def test_corrupt_csv(project: Path) -> None:
     [
         (
             "model=transformer",
-            "unknown option 'transformer' for config group 'model': choose one of cnn, mlp",
+            "unknown option 'transformer' for config group 'model': choose one of cnn, linear, mlp",
         ),
         ("optimiser=adam", "optimiser"),
         ("trainer.max_epochs=ten", "trainer.max_epochs='ten' has the wrong type"),
