@@ -65,6 +65,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from mbegu.config.schema import baseline_names
     from mbegu.data.sources import build_data
     from mbegu.evaluation.baselines import flat_baseline_metrics, score_baselines
+    from mbegu.evaluation.card import write_card
     from mbegu.evaluation.reports import test_metrics, write_predictions, write_reports
     from mbegu.models.mlflow_model import log_model
     from mbegu.models.saved import load_model, model_md5
@@ -100,6 +101,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             metrics["baseline"] = baseline
         reports = stage.files_of(paths["reports_dir"])
         files = write_reports(reports, metrics, labels, preds, saved.classes)
+        history = paths["reports_dir"] / "history.csv"
+        card = write_card(reports / CARD, cfg, data, saved, metrics, history)
         # Git-ignored and cached by DVC: a fresh clone lacks it, so `dvc repro` evaluates the
         # model that train just made even though the committed reports already match.
         predictions = stage.path(paths["model_dir"].parent / "evaluation")
@@ -121,7 +124,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         client.log_dict(run_id, metric_keys(saved.classes), "class_names.json")
         client.log_artifact(run_id, str(files["confusion_png"]), "plots")
         client.log_artifact(run_id, str(files["metrics"]), "reports")
-        history = paths["reports_dir"] / "history.csv"
+        client.log_artifact(run_id, str(reports / CARD))
         if history.is_file():
             client.log_artifact(run_id, str(history), "reports")
         register = bool(tracker.registered_model_name)
@@ -134,6 +137,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             register=register,
             step=step,
         )
+        name = tracker.registered_model_name
+        if version and name:  # the registry's page shows the card as the version's description
+            client.update_model_version(name, version, description=card)
         promotion = promote(tracker, run_id, version, test, labels, baseline) if version else ""
     from mbegu.summary import (
         KEY_TEST_METRICS,
@@ -154,6 +160,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return {**metrics, "mlflow_run_id": run_id, "promoted": promotion.startswith("promoted")}
 
 
+CARD = "model_card.md"  # in reports/ and at the top of the run's artifacts
 # The run's per-class scores (MLflow's table artifact: the UI shows it as a table).
 PER_CLASS_TABLE = "tables/per_class.json"
 
