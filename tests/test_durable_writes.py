@@ -26,6 +26,7 @@ EVALUATE_OUTPUTS = (
     "reports/metrics.json",
     "reports/confusion.csv",
     "reports/confusion_matrix.png",
+    "reports/model_card.md",
     "reports/run.json",
     "artifacts/evaluation/test_predictions.csv",
 )

@@ -108,7 +108,13 @@ def test_pipeline_outputs(clone: Path) -> None:
         "model.json",
         "model.pt",
     ]
-    for name in ("metrics.json", "history.csv", "confusion.csv", "confusion_matrix.png"):
+    for name in (
+        "metrics.json",
+        "history.csv",
+        "confusion.csv",
+        "confusion_matrix.png",
+        "model_card.md",
+    ):
         assert (clone / "reports" / name).is_file(), name
     data = params_of(clone)["data"]
     for key in ("path", "train_path", "val_path", "test_path"):
