@@ -50,19 +50,12 @@ def render_card(
     config: Mapping[str, Any],
     epochs: int | None,
 ) -> str:
-    """The model card as Markdown.
+    """The model card as Markdown, ending in a newline.
 
-    Args:
-        card: The config's `card` section (None: every field "not given").
-        data: The data's `name` and `md5` (its source files' digest).
-        counts: Each split's rows per class (class_counts).
-        classes: The class names, in the model's order.
-        metrics: reports/metrics.json's content: `test` and, when scored, `baseline`.
-        config: The model's training config (its `model`, `trainer`, `data`, `seed`).
-        epochs: The epochs the model trained for (None: not recorded).
-
-    Returns:
-        The card's text, ending in a newline.
+    `card` is the config's `card` section (None: every field "not given"); `data` the data's
+    `name` and `md5`; `counts` each split's rows per class (class_counts); `metrics`
+    reports/metrics.json's content (`test`, `baseline` when scored); `config` the model's
+    training config; `epochs` the epochs it trained for (None: not recorded).
     """
     card = card or {}
     test, baseline = metrics["test"], metrics.get("baseline") or {}
@@ -70,13 +63,8 @@ def render_card(
     title = f"# Model card: {_short(model.get('_target_'))} on {data['name']}"
     lines = [title, ""]
     lines += ["## Intended use", ""]
-    lines += _field("Intended use", card.get("intended_use"))
-    lines += _field("Users", card.get("users"))
-    lines += _field("Out of scope", card.get("out_of_scope"))
-    lines += _field("Languages", card.get("languages"))
-    lines += _field("Regions", card.get("regions"))
-    lines += _field("Licence", card.get("licence"))
-    lines += _field("Contact", card.get("contact"))
+    for key in FIELDS[:7]:
+        lines += _field(key.replace("_", " ").capitalize(), card.get(key))
     lines += ["", "## Data", ""]
     lines += [f"- Name: {data['name']}", f"- md5: `{data['md5']}`"]
     lines += _field("Labels", card.get("label_source"))
@@ -211,20 +199,12 @@ def write_card(
     metrics: Mapping[str, Any],
     history: Path,
 ) -> str:
-    """Render the card of a loaded model and its data, write it to `path` and return its text.
+    """Write the card of a loaded model and its data to `path` and return its text.
 
-    Missing card fields give one warning line on stderr, never an error.
-
-    Args:
-        path: Where to write the card (the stage's staged reports/model_card.md).
-        cfg: The config evaluate runs with: its `card` section and `data.name`.
-        data: The loaded data (mbegu.data.base.Data): its splits' rows and digest.
-        saved: The loaded model (SavedModel): its encoder and training config.
-        metrics: The test metrics and baselines, as in reports/metrics.json.
-        history: The train stage's reports/history.csv (the epochs run).
-
-    Returns:
-        The card's text.
+    `cfg` gives the `card` section and `data.name`; `data` (loaded) its splits and digest;
+    `saved` (SavedModel) its encoder and training config; `metrics` is reports/metrics.json's
+    content and `history` the train stage's reports/history.csv. Missing card fields give one
+    warning line on stderr, never an error.
     """
     from mbegu.data.split import SPLITS
     from mbegu.errors import warn
