@@ -15,7 +15,7 @@ from mbegu.errors import MbeguError
 from mbegu.template.releases import Origin, is_newer, local_source, read_origin, release_of
 from mbegu.template.render import main as render
 
-from .helpers.project import REPO, pristine
+from .helpers.project import IS_TEMPLATE, REPO, pristine
 
 
 def test_doctor_outside_a_project_is_one_line(tmp_path: Path) -> None:
@@ -47,6 +47,9 @@ def test_answers_are_read_or_refused_in_one_line(tmp_path: Path) -> None:
         read_origin(tmp_path)
 
 
+@pytest.mark.skipif(
+    not IS_TEMPLATE, reason="tests mbegu as a template; this is a project made from it"
+)
 def test_the_rewrite_names_the_project_and_a_second_run_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,3 +65,8 @@ def example() -> Path:
         config.write_text(text)
         write_params(folder / "params.yaml", folder)
     return folder
+
+
+# mbegu's own repository is the copier template; a project made from it is not, and its
+# README, conf/ and name are its own.
+IS_TEMPLATE = not (REPO / ".copier-answers.yml").is_file()
