@@ -72,6 +72,8 @@ class TrackingSchema:
     registered_model_name: str | None
     model_alias: str | None
     store_retry_seconds: float
+    system_metrics: bool
+    system_metrics_interval: float
 
 
 SCHEMAS: dict[str, type] = {

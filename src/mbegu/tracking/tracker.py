@@ -47,6 +47,8 @@ class MlflowTracker(RunLogging):
         model_alias: The alias `evaluate` points at a new version that passes `promote_if`.
         promote_if: The test metric and bar a version must beat to get the alias; None: always.
         store_retry_seconds: How long a locked SQLite store is retried before one line and exit 2.
+        system_metrics: Log CPU, memory, disk and network usage to the run while it trains.
+        system_metrics_interval: The seconds between two samples of those system metrics.
     """
 
     def __init__(
@@ -59,6 +61,8 @@ class MlflowTracker(RunLogging):
         model_alias: str | None = "candidate",
         promote_if: Mapping[str, Any] | None = None,
         store_retry_seconds: float = 60.0,
+        system_metrics: bool = False,
+        system_metrics_interval: float = 10.0,
     ) -> None:
         offline_defaults()
         self.experiment_name = experiment_name
@@ -69,6 +73,8 @@ class MlflowTracker(RunLogging):
         self.model_alias = model_alias
         self.promote_if = dict(promote_if or {})
         self.store_retry_seconds = store_retry_seconds
+        self.system_metrics = system_metrics
+        self.system_metrics_interval = system_metrics_interval
         self._client: RetryingClient | None = None  # an MlflowClient to its callers
         self._experiment_id: str | None = None
         self._created: set[str] = set()  # runs start_run made: already RUNNING and owned

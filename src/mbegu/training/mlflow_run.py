@@ -5,6 +5,8 @@ The data it reads is recorded as the run's dataset.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, cast
 
 from mbegu.tracking.lineage import environment_tags, lineage_tags
@@ -54,6 +56,44 @@ def log_dataset(tracker: MlflowTracker, run_id: str, data: FileData, root: Path)
     paths = [p.relative_to(root).as_posix() for p in data.source_paths()]
     rows = sum(len(frame) for frame in data.frames.values())
     tracker.log_dataset(run_id, data.name, data.digest(), ", ".join(paths), rows)
+
+
+@contextmanager
+def system_metrics(tracker: MlflowTracker, run_id: str | None) -> Iterator[None]:
+    """MLflow's system metrics monitor for the run while the block runs (`tracking.system_metrics`).
+
+    A thread samples CPU, memory, disk and network usage every `tracking.system_metrics_interval`
+    seconds and logs them as `system/...` metrics; it is stopped however the block ends. Rank zero
+    only: one machine's figures once, not once per process. A continued run's system metrics go
+    on from their last step.
+
+    Args:
+        tracker: The run's tracker; its `system_metrics` option says whether to monitor.
+        run_id: The run; None (a rank other than zero's new run): no monitor.
+
+    Yields:
+        Nothing: the monitor runs until the block ends.
+    """
+    from lightning.pytorch.utilities import rank_zero_only
+
+    rank = rank_zero_only.rank  # type: ignore[attr-defined]  # set at import, untyped
+    if not tracker.system_metrics or not run_id or rank != 0:
+        yield
+        return
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    monitor = SystemMetricsMonitor(
+        run_id,
+        sampling_interval=tracker.system_metrics_interval,
+        samples_before_logging=1,
+        resume_logging=True,  # step 0 for a new run
+        tracking_uri=tracker.tracking_uri,
+    )
+    monitor.start()
+    try:
+        yield
+    finally:
+        monitor.finish()  # joins the thread and flushes what it sampled
 
 
 def _profiler(trainer: pl.Trainer) -> Profiler | None:

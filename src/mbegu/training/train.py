@@ -204,6 +204,7 @@ def _fit_model(
         build_callbacks,
         show_progress_bar,
     )
+    from mbegu.training.mlflow_run import system_metrics
 
     cfg, run_id = job.cfg, job.run_id
     bar = show_progress_bar(cfg)
@@ -223,7 +224,7 @@ def _fit_model(
     )
     profile_into(trainer, checkpoint_dir / "profile")
     ckpt_path = str(job.plan.checkpoint) if job.plan.mode == "continue" else None
-    with exit_as_interrupt():  # KeyboardInterrupt, whatever Lightning made of an interrupt
+    with exit_as_interrupt(), system_metrics(job.tracker, run_id):  # an interrupt stays one
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     log_profile(trainer, job.tracker, run_id)
     return trainer, report
