@@ -44,13 +44,25 @@ def file_size_limit(limit: int) -> Callable[[], None]:
 
 
 def private_store(client: MlflowClient, project: Path) -> str:
-    """A copy of the session's store (SQLite's backup, already migrated): the size limit is
-    set from its size, and a failure under the limit cannot touch other tests' runs."""
+    """A copy of the session's store (SQLite's backup, already migrated), emptied of runs.
+
+    The size limit is set from its size, so it must not grow with the runs the suite made
+    before (a large store would let the model through); a failure under the limit cannot
+    touch other tests' runs.
+    """
     client.search_experiments()  # the session store exists and is migrated
     source = client.tracking_uri.removeprefix("sqlite:///")
     target = project / "mlflow.db"
     with sqlite3.connect(source) as old, sqlite3.connect(target) as new:
         old.backup(new)
+    keep = {"alembic_version", "experiments", "experiment_tags"}
+    with sqlite3.connect(target) as store:
+        tables = store.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        for (table,) in tables:
+            if table not in keep and not table.startswith("sqlite_"):
+                store.execute(f'DELETE FROM "{table}"')
+    with sqlite3.connect(target) as store:
+        store.execute("VACUUM")
     return f"sqlite:///{target}"
 
 
