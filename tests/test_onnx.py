@@ -5,9 +5,11 @@ never imports torch or Lightning; the same bytes on every export; bad input name
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,7 @@ import pytest
 from .helpers.cli import call_main
 from .helpers.models import untrained_model
 from .helpers.own_data import survey_csv, tweets
+from .helpers.project import FAST, REPO
 from .test_own_data import text_overrides
 from .test_predictions import SURVEY
 
@@ -91,6 +94,19 @@ def test_a_table_model_answers_alike_on_both_engines(project: Path, table_model:
     _agree(*_both_engines(project, table_model, "data/survey.csv"))
 
 
+def test_a_cnn_answers_alike_on_both_engines(project: Path) -> None:
+    from mbegu.data.files import read_frame
+    from mbegu.models.onnx_model import load_onnx
+    from mbegu.models.saved import load_model
+
+    model_dir = _shaken(untrained_model(project, ["data=digits", "model=cnn"], "models/cnn"))
+    rows = read_frame(project / "data" / "digits.csv").head(200)
+    expected = load_model(model_dir).probabilities(rows)  # batch norm's running statistics
+    got = load_onnx(model_dir).probabilities(rows)
+    assert got.shape == (200, 10)
+    assert np.abs(got - expected).max() < TOLERANCE
+
+
 def test_a_text_model_answers_alike_on_both_engines(project: Path, text_model: Path) -> None:
     from mbegu.models.onnx_model import load_onnx
     from mbegu.models.saved import load_model
@@ -124,6 +140,29 @@ def test_the_text_graph_is_a_weighted_sum_and_exports_the_same_bytes(
     saved = load_model(text_model)
     save_model(text_model, saved.net, saved.config, saved.encoder)
     assert hashlib.md5((text_model / "model.onnx").read_bytes()).hexdigest() == first
+
+
+@pytest.mark.slow
+def test_a_logged_model_carries_model_onnx_and_predicts_by_run_id(
+    project: Path, client: Any, experiment: str, no_running_runs: None
+) -> None:
+    from mbegu.config.compose import compose
+    from mbegu.training.train import train
+
+    result = train(compose([*FAST, f"tracking.experiment_name={experiment}"]), outputs="run")
+    model_dir = project / "checkpoints" / result.run_id / "model"
+    assert (model_dir / "model.onnx").is_file()
+    [logged] = client.search_logged_models([client.get_run(result.run_id).info.experiment_id])
+    files = {a.path for a in client.list_logged_model_artifacts(logged.model_id, "data/model")}
+    assert "data/model/model.onnx" in files  # travels with the MLflow model
+    shutil.copy(REPO / "examples" / "digits_rows.csv", project / "rows.csv")
+    frames = []
+    for engine in ("torch", "onnx"):
+        args = ("predict", "rows.csv", "--run-id", result.run_id, "-o", f"{engine}.csv")
+        answered = call_main(*args, "--engine", engine, cwd=project)
+        assert answered.returncode == 0, answered.stderr
+        frames.append(pd.read_csv(project / f"{engine}.csv"))
+    _agree(*frames)
 
 
 # Run in a fresh interpreter: the CLI's ONNX path, then the MLflow model loaded with

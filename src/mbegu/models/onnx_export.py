@@ -63,10 +63,11 @@ def export_onnx(net: nn.Module, path: Path, inputs: int) -> None:
     """Write the network's ONNX graph to `path`: the same bytes for the same weights.
 
     Args:
-        net: The network (put in eval mode here: dropout off, batch norm's running stats).
+        net: The network (exported in eval mode: dropout off, batch norm's running stats).
         path: The file to write.
         inputs: A table network's encoded inputs per row (unused for text).
     """
+    training = net.training
     net.eval()
     if getattr(net, "takes", "table") == "text":
         wrapper: nn.Module = TextProbabilities(net)
@@ -96,4 +97,5 @@ def export_onnx(net: nn.Module, path: Path, inputs: int) -> None:
             dynamic_axes={**axes, PROBABILITIES: {0: "rows"}},
             opset_version=OPSET,
         )
+    net.train(training)  # as it was: the caller may go on training it
     path.write_bytes(buffer.getvalue())

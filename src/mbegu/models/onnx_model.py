@@ -96,13 +96,14 @@ def padded(
     """
     import numpy as np
 
-    ends = [*offsets[1:], len(ids)]
-    length = max([1, *(end - start for start, end in zip(offsets, ends, strict=True))])
-    out_ids = np.zeros((len(offsets), length), dtype=np.int64)
-    out_weights = np.zeros((len(offsets), length), dtype=np.float32)
-    for row, (start, end) in enumerate(zip(offsets, ends, strict=True)):
-        out_ids[row, : end - start] = ids[start:end]
-        out_weights[row, : end - start] = weights[start:end]
+    starts = np.asarray(offsets, dtype=np.int64)
+    lengths = np.diff(np.append(starts, len(ids)))
+    out_ids = np.zeros((len(starts), max(1, int(lengths.max(initial=0)))), dtype=np.int64)
+    out_weights = np.zeros(out_ids.shape, dtype=np.float32)
+    rows = np.repeat(np.arange(len(starts)), lengths)  # each flat id's text, and its place in it
+    places = np.arange(len(ids)) - np.repeat(starts, lengths)
+    out_ids[rows, places] = ids
+    out_weights[rows, places] = weights
     return out_ids, out_weights
 
 
