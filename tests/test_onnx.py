@@ -165,6 +165,26 @@ def test_a_logged_model_carries_model_onnx_and_predicts_by_run_id(
     _agree(*frames)
 
 
+def test_a_text_network_without_padded_is_saved_without_onnx_and_says_so(
+    text_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from torch import nn
+
+    from mbegu.models.saved import load_model, save_model
+
+    class Unpadded(nn.Module):  # a user's text network, written without `padded`
+        takes = "text"
+
+    saved = load_model(text_model)
+    capsys.readouterr()
+    save_model(text_model, Unpadded(), saved.config, saved.encoder)
+    assert not (text_model / "model.onnx").exists()
+    assert capsys.readouterr().err == (
+        "mbegu: warning: no model.onnx for this model (Unpadded reads text but has no `padded` "
+        "method): serve it with --engine torch\n"
+    )
+
+
 # Run in a fresh interpreter: the CLI's ONNX path, then the MLflow model loaded with
 # engine=onnx; neither may import torch or Lightning on the way.
 TORCH_FREE = """
