@@ -89,15 +89,9 @@ def from_folder(model_dir: Path, engine: str = "torch") -> LoadedModel:
         MbeguError: The folder holds no model, or one mbegu refuses to load (models.saved).
     """
     from mbegu.models.answers import predictions
+    from mbegu.models.mlflow_model import load_engine
 
-    if engine == "onnx":
-        from mbegu.models.onnx_model import load_onnx
-
-        saved: SavedModel | OnnxModel = load_onnx(model_dir)
-    else:
-        from mbegu.models.saved import load_model
-
-        saved = load_model(model_dir)
+    saved = load_engine(model_dir, engine)
     return LoadedModel(lambda frame, where: predictions(saved, frame, where), saved, str(model_dir))
 
 

@@ -57,16 +57,20 @@ class Predictor:
 ENGINES = ("torch", "onnx")
 
 
-def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Predictor:
-    """MLflow's entry point for loader_module models; `engine` in model_config: the runtime."""
-    engine = (model_config or {}).get("engine", "torch")
+def load_engine(model_dir: Path, engine: str = "torch") -> SavedModel | OnnxModel:
+    """A model folder loaded for `engine`: torch (model.pt) or onnx (model.onnx, no torch)."""
     if engine == "onnx":
         from mbegu.models.onnx_model import load_onnx
 
-        return Predictor(load_onnx(Path(path)))
+        return load_onnx(model_dir)
     if engine != "torch":
         raise MbeguError(f"engine {engine!r} is not one of {', '.join(ENGINES)}: pick one")
-    return Predictor(load_model(Path(path)))
+    return load_model(model_dir)
+
+
+def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Predictor:
+    """MLflow's entry point for loader_module models; `engine` in model_config: the runtime."""
+    return Predictor(load_engine(Path(path), (model_config or {}).get("engine", "torch")))
 
 
 # What MLflow's registry prints (print to stderr, not a logger, so no level hides it) and the
