@@ -106,6 +106,7 @@ def test_pipeline_outputs(clone: Path) -> None:
         assert (clone / "artifacts" / "processed" / name).is_file()
     assert sorted(p.name for p in (clone / "artifacts" / "model").iterdir()) == [
         "model.json",
+        "model.onnx",
         "model.pt",
     ]
     for name in (

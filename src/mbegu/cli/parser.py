@@ -142,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--model-dir", type=Path, help="a model folder (default: the pipeline's artifacts/model)"
     )
+    p.add_argument(
+        "--engine",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="what runs the network: torch (model.pt) or onnx (model.onnx with ONNX Runtime, "
+        "no torch needed; pip install onnxruntime)",
+    )
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(

@@ -127,9 +127,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         else:
             name, _, alias = args.model.partition("@")
             target = f"models:/{name}@{alias or 'candidate'}"
-        model = from_mlflow(target, uri)
+        model = from_mlflow(target, uri, args.engine)
     else:
-        model = from_folder(args.model_dir or root / "artifacts" / "model")
+        model = from_folder(args.model_dir or root / "artifacts" / "model", args.engine)
     result = predict_csv(model, args.input, args.output, args.ids)
     shown = f", accuracy {result['accuracy']:.4f} on its label column" if result else ""
     print(f"wrote {args.output} with {model.source}{shown}")

@@ -173,6 +173,10 @@ class TableEncoder:
         """A float32 tensor [rows, input_size]: what the network reads."""
         import torch
 
+        return torch.from_numpy(self.matrix(frame, where))
+
+    def matrix(self, frame: pd.DataFrame, where: str = "the input") -> np.ndarray:
+        """The numbers transform gives, as a float32 array: for a runtime without torch (ONNX)."""
         require_columns(frame, self.columns, where)
         out = np.zeros((len(frame), self.input_size), dtype=np.float32)
         for j, column in enumerate(self.numeric):
@@ -193,7 +197,7 @@ class TableEncoder:
             hit = codes >= 0
             out[np.flatnonzero(hit), offset + codes[hit]] = 1.0
             offset += len(known)
-        return torch.from_numpy(out)
+        return out
 
     def _fill(self, values: np.ndarray, absent: np.ndarray, column: str, where: str) -> np.ndarray:
         if not absent.any():

@@ -179,11 +179,22 @@ class TextEncoder:
         return list(tf), [w / norm for w in weights]
 
     def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The (ids, offsets, weights) of `bags` as tensors, as torch's EmbeddingBag reads them."""
+        import torch
+
+        ids, offsets, weights = self.bags(texts)
+        return (
+            torch.tensor(ids, dtype=torch.int64),
+            torch.tensor(offsets, dtype=torch.int64),
+            torch.tensor(weights, dtype=torch.float32),
+        )
+
+    def bags(self, texts: list[str]) -> tuple[list[int], list[int], list[float]]:
         """(ids, offsets, weights): the flat token ids of all texts, where each text starts.
 
-        And each id's weight, as torch's EmbeddingBag(mode="sum") reads them. Tokens outside
-        the vocabulary and its buckets are left out; a text with none is an empty bag (its
-        prediction is the classifier's bias).
+        And each id's weight, as EmbeddingBag(mode="sum") reads them. Tokens outside the
+        vocabulary and its buckets are left out; a text with none is an empty bag (its
+        prediction is the classifier's bias). Plain lists: torch and ONNX alike read them.
 
         Args:
             texts: The texts, raw.
@@ -191,8 +202,6 @@ class TextEncoder:
         Returns:
             The ids, the offsets and the weights.
         """
-        import torch
-
         ids: list[int] = []
         offsets: list[int] = []
         weights: list[float] = []
@@ -208,11 +217,7 @@ class TextEncoder:
                     kept, scale = self._weights(known)
                     ids += kept
                     weights += scale
-        return (
-            torch.tensor(ids, dtype=torch.int64),
-            torch.tensor(offsets, dtype=torch.int64),
-            torch.tensor(weights, dtype=torch.float32),
-        )
+        return ids, offsets, weights
 
     def transform(
         self, frame: pd.DataFrame, where: str = "the input"

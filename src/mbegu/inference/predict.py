@@ -4,6 +4,8 @@
 - a registered model name and alias (`mbegu-digits@candidate`),
 - a model folder: the DVC pipeline's artifacts/model (the default) or an ad hoc run's
   `checkpoints/RUN_ID/model`.
+
+Each runs on either engine: torch (model.pt) or ONNX Runtime (model.onnx, torch never imported).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from mbegu.security import mask_secrets
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mbegu.models.onnx_model import OnnxModel
     from mbegu.models.saved import SavedModel
 
 # (DataFrame of feature columns, where they come from) -> DataFrame of
@@ -39,7 +42,7 @@ class LoadedModel:
     """
 
     predict: Predictor
-    saved: SavedModel
+    saved: SavedModel | OnnxModel
     source: str
 
     @property
@@ -72,11 +75,12 @@ class LoadedModel:
         return self.saved.config.get("data") or {}
 
 
-def from_folder(model_dir: Path) -> LoadedModel:
+def from_folder(model_dir: Path, engine: str = "torch") -> LoadedModel:
     """A model folder (artifacts/model, or an ad hoc run's), loaded by mbegu's own loader.
 
     Args:
-        model_dir: The model folder (model.json, model.pt).
+        model_dir: The model folder (model.json, model.pt, model.onnx).
+        engine: `torch` (model.pt) or `onnx` (model.onnx, without torch).
 
     Returns:
         The model, predicting as the MLflow model would.
@@ -85,18 +89,19 @@ def from_folder(model_dir: Path) -> LoadedModel:
         MbeguError: The folder holds no model, or one mbegu refuses to load (models.saved).
     """
     from mbegu.models.answers import predictions
-    from mbegu.models.saved import load_model
+    from mbegu.models.mlflow_model import load_engine
 
-    saved = load_model(model_dir)
+    saved = load_engine(model_dir, engine)
     return LoadedModel(lambda frame, where: predictions(saved, frame, where), saved, str(model_dir))
 
 
-def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
+def from_mlflow(uri: str, tracking_uri: str, engine: str = "torch") -> LoadedModel:
     """A pyfunc model from the store: `runs:/ID/model` or `models:/NAME@ALIAS`.
 
     Args:
         uri: The model's MLflow URI.
         tracking_uri: The store that holds it.
+        engine: `torch` or `onnx` (the MLflow model's model_config, models.mlflow_model).
 
     Returns:
         The model, its numeric inputs typed as the MLflow signature wants them.
@@ -112,7 +117,7 @@ def from_mlflow(uri: str, tracking_uri: str) -> LoadedModel:
     mlflow.set_tracking_uri(tracking_uri)
     try:
         _require_mbegu_model(uri)
-        model = mlflow.pyfunc.load_model(uri)
+        model = mlflow.pyfunc.load_model(uri, model_config={"engine": engine})
     except (MlflowException, OSError, ModuleNotFoundError) as err:
         first = mask_secrets(first_line(err, 200))
         raise MbeguError(

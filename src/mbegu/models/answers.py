@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mbegu.features import Encoder
+    from mbegu.models.onnx_model import OnnxModel
     from mbegu.models.saved import SavedModel
 
 PREDICTION = "prediction"
@@ -29,8 +30,13 @@ def probability_column(class_name: str) -> str:
     return f"{PROB_PREFIX}{class_name}"
 
 
-def predictions(saved: SavedModel, frame: pd.DataFrame, where: str = "the input") -> pd.DataFrame:
-    """`prediction` (a class name), then `prob_<class>` per class, a row per input row."""
+def predictions(
+    saved: SavedModel | OnnxModel, frame: pd.DataFrame, where: str = "the input"
+) -> pd.DataFrame:
+    """`prediction` (a class name), then `prob_<class>` per class, a row per input row.
+
+    The same for either engine: torch's SavedModel or ONNX Runtime's OnnxModel.
+    """
     import pandas as pd
 
     probs = saved.probabilities(frame, where)

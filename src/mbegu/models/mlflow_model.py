@@ -3,6 +3,10 @@
 Logged with `loader_module="mbegu.models.mlflow_model"` and the model folder as data: MLflow then
 imports this installed module and calls `_load_pyfunc(folder)`. Nothing is pickled and no code
 travels with the model, so loading it from a store runs only the mbegu you installed.
+
+The model config's `engine` picks what runs the network: `torch` (logged as the default:
+model.pt) or `onnx` (model.onnx with ONNX Runtime, no torch imported), e.g.
+`mlflow.pyfunc.load_model(uri, model_config={"engine": "onnx"})`.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mbegu.errors import MbeguError
 from mbegu.models.answers import predictions, unseen_categories, unseen_line
 from mbegu.models.saved import SavedModel, load_model
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mbegu.models.onnx_model import OnnxModel
     from mbegu.tracking.tracker import MlflowTracker
 
 
@@ -31,7 +37,7 @@ class Predictor:
     as `mbegu predict` writes).
     """
 
-    def __init__(self, saved: SavedModel) -> None:
+    def __init__(self, saved: SavedModel | OnnxModel) -> None:
         self.saved = saved
 
     def predict(
@@ -43,14 +49,28 @@ class Predictor:
             logging.getLogger(__name__).warning(line)
         return predictions(self.saved, model_input)
 
-    def get_raw_model(self) -> SavedModel:
+    def get_raw_model(self) -> SavedModel | OnnxModel:
         """What MLflow's PyFuncModel.get_raw_model() returns: the model and its encoder."""
         return self.saved
 
 
-def _load_pyfunc(path: str) -> Predictor:
-    """MLflow's entry point for `loader_module` models."""
-    return Predictor(load_model(Path(path)))
+ENGINES = ("torch", "onnx")
+
+
+def load_engine(model_dir: Path, engine: str = "torch") -> SavedModel | OnnxModel:
+    """A model folder loaded for `engine`: torch (model.pt) or onnx (model.onnx, no torch)."""
+    if engine == "onnx":
+        from mbegu.models.onnx_model import load_onnx
+
+        return load_onnx(model_dir)
+    if engine != "torch":
+        raise MbeguError(f"engine {engine!r} is not one of {', '.join(ENGINES)}: pick one")
+    return load_model(model_dir)
+
+
+def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Predictor:
+    """MLflow's entry point for loader_module models; `engine` in model_config: the runtime."""
+    return Predictor(load_engine(Path(path), (model_config or {}).get("engine", "torch")))
 
 
 # What MLflow's registry prints (print to stderr, not a logger, so no level hides it) and the
@@ -113,6 +133,7 @@ def log_model(
             signature=signature,
             input_example=example,
             pip_requirements=pins,
+            model_config={"engine": "torch"},  # {"engine": "onnx"} at load: no torch needed
             registered_model_name=name,
             metadata={
                 "mbegu_target": saved.encoder.target,

@@ -112,6 +112,11 @@ class BagOfNgrams(nn.Module):
         logits = self.head(self.bag(ids, offsets, per_sample_weights=weights))
         return logits if self.linear is None else logits + self.linear(x)
 
+    def padded(self, ids: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The logits forward gives, from [texts, length] ids and weights (padding weighs 0)."""
+        logits = self.head(padded_bag(self.bag, ids, weights))
+        return logits if self.linear is None else logits + self.linear.padded(ids, weights)
+
 
 class LinearBag(nn.Module):
     """Multinomial logistic regression on the encoder's bag: one weight per (n-gram, class).
@@ -133,3 +138,17 @@ class LinearBag(nn.Module):
         ids, offsets, weights = x
         logits = self.weight(ids, offsets, per_sample_weights=weights)
         return logits if self.bias is None else logits + self.bias
+
+    def padded(self, ids: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The logits forward gives, from [texts, length] ids and weights (padding weighs 0)."""
+        logits = padded_bag(self.weight, ids, weights)
+        return logits if self.bias is None else logits + self.bias
+
+
+def padded_bag(bag: nn.EmbeddingBag, ids: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """EmbeddingBag(mode="sum")'s weighted sums, from a padded batch instead of offsets.
+
+    Gather, multiply, sum: the three operators every ONNX runtime has, where the bag's own
+    operator exports as a loop over the offsets.
+    """
+    return (bag.weight[ids] * weights.unsqueeze(-1)).sum(dim=1)

@@ -1,12 +1,14 @@
 """The trained model on disk, read by evaluation, `mbegu predict` and the MLflow model alike.
 
-A model folder holds two files, neither of them pickle:
+A model folder holds three files, none of them pickle:
 - model.json: the format version, the network's config (`_target_` + arguments, sizes
   included), the fitted encoder (features: the input columns, scaling, categories or the
   vocabulary), the class names and the composed training config;
-- model.pt: the network's state dict, read with torch.load(weights_only=True).
+- model.pt: the network's state dict, read with torch.load(weights_only=True);
+- model.onnx: the same network as an ONNX graph (models.onnx_export), which serving reads
+  without torch (models.onnx_model).
 Loading checks every `_target_` against mbegu.security's allow-list before building anything,
-so a hostile folder is refused, never run. Both files are byte-identical for the same commit,
+so a hostile folder is refused, never run. All three are byte-identical for the same commit,
 data and config: no run id, time or absolute path goes in (those live in reports/run.json).
 """
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mbegu.errors import MbeguError, first_line
+from mbegu.errors import MbeguError, first_line, warn
 from mbegu.io import atomic_dir
 from mbegu.security import instantiate, refuse_interpolation
 
@@ -95,6 +97,8 @@ def save_model(model_dir: Path, net: nn.Module, config: dict[str, Any], encoder:
     """
     import torch
 
+    from mbegu.models.onnx_export import ONNX, export_onnx, exportable
+
     info = {
         "format": FORMAT,
         "net": config["model"]["net"],
@@ -105,6 +109,14 @@ def save_model(model_dir: Path, net: nn.Module, config: dict[str, Any], encoder:
     with atomic_dir(model_dir) as tmp:
         torch.save(net.state_dict(), tmp / WEIGHTS)
         (tmp / INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        why = exportable(net)
+        if why is None:
+            try:
+                export_onnx(net, tmp / ONNX, getattr(encoder, "input_size", 0))
+            except Exception as err:  # a user's network may not trace: torch still serves it
+                why = first_line(err)
+        if why is not None:
+            warn(f"no model.onnx for this model ({why}): serve it with --engine torch")
 
 
 def model_md5(model_dir: Path) -> str:
@@ -142,8 +154,41 @@ def load_model(model_dir: Path) -> SavedModel:
     info_path, weights = model_dir / INFO, model_dir / WEIGHTS
     if not info_path.is_file() or not weights.is_file():
         raise MbeguError(f"no model in {model_dir} (model.json, model.pt): run `dvc repro train`")
+    info, encoder = read_info(model_dir)
+    from importlib.util import find_spec
+
+    if find_spec("torch") is None:  # a serving install (requirements/serve.txt)
+        raise MbeguError("torch is not installed here: serve model.onnx with --engine onnx")
+    net = instantiate(info["net"], where=str(info_path))
+    import torch
+
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    except Exception as err:  # weights_only refuses pickled objects; shapes may not fit
+        raise MbeguError(f"{weights} cannot be loaded as weights ({first_line(err)})") from None
+    return SavedModel(net.eval(), encoder, info["config"])
+
+
+def read_info(model_dir: Path) -> tuple[dict[str, Any], Encoder]:
+    """model.json checked (format, no interpolation) and its encoder rebuilt; nothing imported.
+
+    Args:
+        model_dir: The model folder.
+
+    Returns:
+        model.json's content and the fitted encoder.
+
+    Raises:
+        MbeguError: model.json is missing, not JSON, of another format or refused.
+    """
+    info_path = model_dir / INFO
     try:
         info = json.loads(info_path.read_text())
+    except OSError as err:
+        raise MbeguError(
+            f"no model in {model_dir} ({first_line(err)}): run `dvc repro train`"
+        ) from None
     except ValueError as err:
         raise MbeguError(f"{info_path} is not valid JSON ({first_line(err)})") from None
     if not isinstance(info, dict) or info.get("format") != FORMAT:
@@ -154,13 +199,4 @@ def load_model(model_dir: Path) -> SavedModel:
     refuse_interpolation({"net": info.get("net"), "config": info.get("config")}, str(info_path))
     from mbegu.features import encoder_from_dict
 
-    encoder = encoder_from_dict(info.get("encoder"), str(info_path))
-    net = instantiate(info["net"], where=str(info_path))
-    import torch
-
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
-    except Exception as err:  # weights_only refuses pickled objects; shapes may not fit
-        raise MbeguError(f"{weights} cannot be loaded as weights ({first_line(err)})") from None
-    return SavedModel(net.eval(), encoder, info["config"])
+    return info, encoder_from_dict(info.get("encoder"), str(info_path))
