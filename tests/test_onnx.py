@@ -201,6 +201,18 @@ answers.to_csv("pyfunc.csv", index=False)
 print(sorted(m for m in ("torch", "lightning", "pytorch_lightning") if m in sys.modules))
 """
 
+# A serving-only install: torch and Lightning cannot be imported at all.
+NO_TORCH = """
+import sys
+sys.modules["torch"] = sys.modules["lightning"] = None  # import fails, find_spec says None
+import mlflow.pyfunc
+import pandas as pd
+
+mlflow_dir, rows = sys.argv[1:3]
+model = mlflow.pyfunc.load_model(mlflow_dir)  # the logged default, engine=torch
+model.predict(pd.read_csv(rows, sep=None, engine="python")).to_csv("fallback.csv", index=False)
+"""
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["table", "text"])
@@ -233,6 +245,15 @@ def test_serving_with_onnx_imports_no_torch(
     assert np.abs(served[probs].to_numpy() - expected[probs].to_numpy()).max() < TOLERANCE
     cli = pd.read_csv(project / "free.csv")
     assert np.abs(cli[probs].to_numpy() - expected[probs].to_numpy()).max() < 1e-5
+
+    # Where torch is not installed, the logged default (torch) serves model.onnx instead, as
+    # `mlflow models serve` in a serving-only install loads it.
+    script = [sys.executable, "-c", NO_TORCH, str(mlflow_dir), rows]
+    result = subprocess.run(script, cwd=project, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "torch is not installed: serving model.onnx" in result.stderr
+    fallback = pd.read_csv(project / "fallback.csv")
+    assert np.abs(fallback[probs].to_numpy() - expected[probs].to_numpy()).max() < TOLERANCE
 
 
 def test_a_folder_without_model_onnx_is_one_line_with_the_fix(project: Path) -> None:

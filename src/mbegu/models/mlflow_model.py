@@ -6,7 +6,8 @@ travels with the model, so loading it from a store runs only the mbegu you insta
 
 The model config's `engine` picks what runs the network: `torch` (logged as the default:
 model.pt) or `onnx` (model.onnx with ONNX Runtime, no torch imported), e.g.
-`mlflow.pyfunc.load_model(uri, model_config={"engine": "onnx"})`.
+`mlflow.pyfunc.load_model(uri, model_config={"engine": "onnx"})`. Where torch is not
+installed, the default falls back to onnx.
 """
 
 from __future__ import annotations
@@ -69,8 +70,18 @@ def load_engine(model_dir: Path, engine: str = "torch") -> SavedModel | OnnxMode
 
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Predictor:
-    """MLflow's entry point for loader_module models; `engine` in model_config: the runtime."""
-    return Predictor(load_engine(Path(path), (model_config or {}).get("engine", "torch")))
+    """MLflow's entry point for loader_module models; `engine` in model_config: the runtime.
+
+    The logged default, torch, falls back to model.onnx where torch is not installed (a
+    serving-only install): `mlflow models serve` cannot pass a model config.
+    """
+    from importlib.util import find_spec
+
+    engine = (model_config or {}).get("engine", "torch")
+    if engine == "torch" and find_spec("torch") is None and (Path(path) / "model.onnx").is_file():
+        logging.getLogger(__name__).warning("torch is not installed: serving model.onnx (ONNX)")
+        engine = "onnx"
+    return Predictor(load_engine(Path(path), engine))
 
 
 # What MLflow's registry prints (print to stderr, not a logger, so no level hides it) and the
