@@ -77,6 +77,25 @@ def test_stale_params_yaml(project: Path) -> None:
     assert "dvc exp run" in result.stderr
 
 
+def test_params_yaml_away_from_its_conf(project: Path, tmp_path: Path) -> None:
+    away = tmp_path / "params.yaml"
+    away.write_text((project / "params.yaml").read_text())
+    result = run_cli("prepare", "--params", str(away), cwd=project)
+    assert_clean_failure(result, "has no conf/ beside it", project)
+
+
+def test_params_yaml_with_a_key_the_class_does_not_take(project: Path) -> None:
+    import yaml
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"]["val_fractoin"] = 0.2
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {"MBEGU_ALLOW_STALE_PARAMS": "1"}  # past the freshness check, to the class itself
+    result = run_cli("prepare", "--params", "params.yaml", cwd=project, env=env)
+    assert_clean_failure(result, "does not take these settings", project)
+    assert "'val_fractoin'" in result.stderr
+
+
 def test_stage_commands_write_nothing_ad_hoc(project: Path) -> None:
     for stage in ("prepare", "evaluate"):
         result = run_cli(stage, cwd=project)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, first_line
 
 # Where a `_target_`'s class may be defined: mbegu's own modules, torch's layers and
 # optimizers, Lightning's Trainer, callbacks and profilers, Optuna's samplers and pruners.
@@ -141,8 +141,15 @@ def instantiate(node: Any, *, where: str = "config", **kwargs: Any) -> Any:
     try:
         return hydra_instantiate(plain, **kwargs)
     except InstantiationException as err:  # Hydra wraps a class's own one-line refusal
-        if isinstance(err.__cause__, MbeguError):
-            raise err.__cause__ from None
+        cause = err.__cause__
+        if isinstance(cause, MbeguError):
+            raise cause from None
+        if isinstance(cause, TypeError):  # a key the class does not take, or lacks one it needs
+            target = plain.get("_target_") if isinstance(plain, dict) else None
+            raise MbeguError(
+                f"{where}: {target or 'the class'} does not take these settings "
+                f"({first_line(cause)}): fix or remove the key in conf/ or the override"
+            ) from None
         raise
 
 

@@ -72,6 +72,11 @@ def _check_fresh(path: Path, raw: object, text: bytes) -> None:
     search paths).
     """
     root = path.parent.resolve()
+    if not config_dir(root).is_dir():
+        raise MbeguError(
+            f"{path} has no conf/ beside it to be checked against: use the params.yaml at the "
+            f"project's root (`mbegu params` writes it), or MBEGU_ALLOW_STALE_PARAMS=1"
+        )
     digest = _fresh_digest(text, root)
     marker = root / CHECKED
     try:
