@@ -81,3 +81,18 @@ def test_text_and_served_model_share_the_column_names(project: Path) -> None:
     # What `mlflow models serve` and mlflow.pyfunc.load_model answer: MLflow's loader entry.
     served = _load_pyfunc(str(model_dir)).predict(pd.DataFrame({"tweet": ["na gode ƙwarai"]}))
     assert list(served.columns) == answer
+
+
+@pytest.mark.parametrize("engine", ["torch", "onnx"])
+def test_a_bad_cell_deep_in_a_large_file_is_named_by_its_own_row(
+    project: Path, survey_model: Path, engine: str
+) -> None:
+    # Past the first forward batch (4096 rows): the row is the file's, not the batch's.
+    rows = [f"{i},Kano,30.5,12.0,yes" for i in range(6000)]
+    rows[5000] = "5000,Kano,thirty,12.0,yes"
+    (project / "rows.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    args = ("predict", "rows.csv", "--model-dir", "models/m", "-o", "p.csv", "--engine", engine)
+    result = call_main(*args, cwd=project)
+    assert result.returncode == 2
+    assert "rows.csv row 5002 column age is not a number ('thirty')" in result.stderr
+    assert not (project / "p.csv").exists()

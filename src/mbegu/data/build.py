@@ -12,8 +12,8 @@ from mbegu.data.checks import apply_missing, look_alike_labels, refuse_continuou
 from mbegu.data.files import read_source
 from mbegu.data.split import SPLITS, split_rows
 from mbegu.errors import MbeguError
+from mbegu.features.cells import class_indices, require_columns
 from mbegu.features.labels import label_values, sort_classes
-from mbegu.features.table import class_indices, require_columns
 
 if TYPE_CHECKING:
     from pathlib import Path

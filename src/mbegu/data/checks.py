@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from mbegu.errors import MbeguError
-from mbegu.features.table import row_number
+from mbegu.features.cells import row_number
 
 if TYPE_CHECKING:
     import numpy.typing as npt

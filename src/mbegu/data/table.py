@@ -12,7 +12,8 @@ from mbegu.data.base import FileData
 from mbegu.data.checks import warn_dates
 from mbegu.errors import MbeguError
 from mbegu.features import Encoder
-from mbegu.features.table import TableEncoder, numeric_values
+from mbegu.features.cells import numeric_values
+from mbegu.features.table import TableEncoder
 
 if TYPE_CHECKING:
     import pandas as pd

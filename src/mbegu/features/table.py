@@ -14,65 +14,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mbegu.errors import MbeguError
-from mbegu.features.labels import as_text
+from mbegu.features.cells import (
+    class_indices,
+    numeric_values,
+    require_columns,
+    row_number,
+    text_values,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
     import torch
 
 MISSING_POLICIES = ("error", "drop", "impute")
-
-
-def row_number(position: int) -> int:
-    """The row a spreadsheet shows for a 0-based data row: the header is row 1."""
-    return position + 2
-
-
-def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:
-    """Refuse rows that lack any of the model's input columns, naming the first few.
-
-    Args:
-        frame: The rows to check.
-        columns: The columns they need.
-        where: The rows' file or split, as the error names it.
-
-    Raises:
-        MbeguError: A column is missing.
-    """
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
-        raise MbeguError(
-            f"{where} lacks {len(missing)} column(s) the model needs ({shown}): give it the "
-            f"training columns {', '.join(columns[:4])}{', ...' if len(columns) > 4 else ''}"
-        )
-
-
-def numeric_values(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
-    """A column as float64 (NaN where missing); text or infinities are refused, never cast."""
-    import pandas as pd
-
-    raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = np.isnan(values) & raw.notna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise MbeguError(
-            f"{where} row {row_number(i)} column {column} is not a number ({raw.iloc[i]!r}): "
-            f"fix the value, or list {column} in data.categorical"
-        )
-    if np.isinf(values).any():
-        i = int(np.argmax(np.isinf(values)))
-        raise MbeguError(
-            f"{where} row {row_number(i)} column {column} is infinite ({raw.iloc[i]!r}): fix "
-            f"or drop that row"
-        )
-    return values
-
-
-def text_values(frame: pd.DataFrame, column: str) -> list[str | None]:
-    """A column's cells as text (as_text): None for a missing one."""
-    return [as_text(v) for v in frame[column].tolist()]
 
 
 @dataclass
@@ -169,19 +123,24 @@ class TableEncoder:
         """Each row's class index, refused for a label outside the classes."""
         return class_indices(frame, self.target, self.classes, where)
 
-    def transform(self, frame: pd.DataFrame, where: str = "the input") -> torch.Tensor:
-        """A float32 tensor [rows, input_size]: what the network reads."""
+    def transform(
+        self, frame: pd.DataFrame, where: str = "the input", start: int = 0
+    ) -> torch.Tensor:
+        """A float32 tensor [rows, input_size]: what the network reads.
+
+        `start`: the frame's first row in its file (a chunk of it), as an error names rows.
+        """
         import torch
 
-        return torch.from_numpy(self.matrix(frame, where))
+        return torch.from_numpy(self.matrix(frame, where, start))
 
-    def matrix(self, frame: pd.DataFrame, where: str = "the input") -> np.ndarray:
+    def matrix(self, frame: pd.DataFrame, where: str = "the input", start: int = 0) -> np.ndarray:
         """The numbers transform gives, as a float32 array: for a runtime without torch (ONNX)."""
         require_columns(frame, self.columns, where)
         out = np.zeros((len(frame), self.input_size), dtype=np.float32)
         for j, column in enumerate(self.numeric):
-            values = numeric_values(frame, column, where)
-            values = self._fill(values, np.isnan(values), column, where)
+            values = numeric_values(frame, column, where, start)
+            values = self._fill(values, np.isnan(values), column, where, start)
             out[:, j] = (values - self.means[j]) / self.scales[j]
         offset = len(self.numeric)
         for column in self.categorical:
@@ -192,21 +151,25 @@ class TableEncoder:
             texts = text_values(frame, column)
             absent = np.array([v is None for v in texts], dtype=bool)
             if absent.any():
-                texts = list(self._fill(np.array(texts, dtype=object), absent, column, where))
+                filled = self._fill(np.array(texts, dtype=object), absent, column, where, start)
+                texts = list(filled)
             codes = np.array([known.get(v, -1) for v in texts], dtype=np.int64)
             hit = codes >= 0
             out[np.flatnonzero(hit), offset + codes[hit]] = 1.0
             offset += len(known)
         return out
 
-    def _fill(self, values: np.ndarray, absent: np.ndarray, column: str, where: str) -> np.ndarray:
+    def _fill(
+        self, values: np.ndarray, absent: np.ndarray, column: str, where: str, start: int
+    ) -> np.ndarray:
         if not absent.any():
             return values
         if column not in self.fills:
             i = int(np.argmax(absent))
             raise MbeguError(
-                f"{where} row {row_number(i)} column {column} is missing: fill it (the model "
-                f"was trained with data.missing={self.missing}; data.missing=impute fills gaps)"
+                f"{where} row {row_number(start + i)} column {column} is missing: fill it (the "
+                f"model was trained with data.missing={self.missing}; data.missing=impute fills "
+                f"gaps)"
             )
         values = values.copy()
         values[absent] = self.fills[column]
@@ -230,24 +193,3 @@ class TableEncoder:
         if set(encoder.categories) != set(encoder.categorical):
             raise ValueError("one category list per categorical column")
         return encoder
-
-
-def class_indices(frame: pd.DataFrame, target: str, classes: list[str], where: str) -> np.ndarray:
-    """The target column as class indices (int64); a missing or unknown label is one line."""
-    if target not in frame.columns:
-        raise MbeguError(f"{where} has no target column {target!r}: check data.target")
-    index = {name: k for k, name in enumerate(classes)}
-    texts = text_values(frame, target)
-    codes = np.array([index.get(v, -1) if v is not None else -2 for v in texts], dtype=np.int64)
-    if (codes < 0).any():
-        i = int(np.argmax(codes < 0))
-        if codes[i] == -2:
-            raise MbeguError(
-                f"{where} row {row_number(i)} has no {target} (missing label): fill it, or set "
-                f"data.missing=drop to leave such rows out"
-            )
-        raise MbeguError(
-            f"{where} row {row_number(i)} has {target}={texts[i]!r}, not one of the classes "
-            f"{classes[:6]}{'...' if len(classes) > 6 else ''}: fix it or add it to data.classes"
-        )
-    return codes

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mbegu.errors import MbeguError
-from mbegu.features.table import class_indices, require_columns, row_number
+from mbegu.features.cells import class_indices, require_columns, row_number
 from mbegu.features.tokens import normalize, tokens
 
 if TYPE_CHECKING:
@@ -140,8 +140,11 @@ class TextEncoder:
         """Each row's class index, refused for a label outside the classes."""
         return class_indices(frame, self.target, self.classes, where)
 
-    def texts(self, frame: pd.DataFrame, where: str) -> list[str]:
-        """The text column's texts; a missing one is "" under data.missing=impute, else refused."""
+    def texts(self, frame: pd.DataFrame, where: str, start: int = 0) -> list[str]:
+        """The text column's texts; a missing one is "" under data.missing=impute, else refused.
+
+        `start`: the frame's first row in its file (a chunk of it), as an error names rows.
+        """
         require_columns(frame, self.columns, where)
         values = frame[self.text_column].tolist()
         if self.missing == "impute":
@@ -149,7 +152,7 @@ class TextEncoder:
         for i, value in enumerate(values):
             if not isinstance(value, str):
                 raise MbeguError(
-                    f"{where} row {row_number(i)} column {self.text_column} has no text "
+                    f"{where} row {row_number(start + i)} column {self.text_column} has no text "
                     f"({value!r}): fill or drop that row"
                 )
         return values
@@ -220,10 +223,10 @@ class TextEncoder:
         return ids, offsets, weights
 
     def transform(
-        self, frame: pd.DataFrame, where: str = "the input"
+        self, frame: pd.DataFrame, where: str = "the input", start: int = 0
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The rows' texts encoded as (ids, offsets, weights): what the network reads."""
-        return self.encode(self.texts(frame, where))
+        return self.encode(self.texts(frame, where, start))
 
     def to_dict(self) -> dict[str, Any]:
         """The encoder as plain JSON data (saved with the model, never pickled)."""

@@ -131,7 +131,7 @@ def from_mlflow(uri: str, tracking_uri: str, engine: str = "torch") -> LoadedMod
     }
 
     def predict(frame: pd.DataFrame, where: str) -> pd.DataFrame:
-        from mbegu.features.table import numeric_values
+        from mbegu.features.cells import numeric_values
 
         typed = frame[features].copy()
         for column in numeric:  # MLflow enforces the signature: numbers as numbers
@@ -219,8 +219,8 @@ def predict_csv(
         MbeguError: The input is missing, lacks an input or `ids` column, or holds unusable values.
     """
     from mbegu.errors import warn
+    from mbegu.features.cells import require_columns
     from mbegu.features.labels import as_text
-    from mbegu.features.table import require_columns
     from mbegu.inference.rows import read_rows, row_ids
     from mbegu.models.answers import unseen_categories, unseen_line
 

@@ -25,8 +25,8 @@ def row_ids(frame: Any, columns: list[str]) -> dict[str, list[Any]]:
     The given id columns the input holds, as the file spells them, else `row`, the file's row
     number (the header is row 1, as in a spreadsheet and in mbegu's error lines).
     """
+    from mbegu.features.cells import row_number
     from mbegu.features.labels import as_text
-    from mbegu.features.table import row_number
 
     found = {c: [as_text(v) for v in frame[c].tolist()] for c in columns if c in frame.columns}
     return found or {"row": [row_number(i) for i in range(len(frame))]}

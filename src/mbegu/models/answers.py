@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from mbegu.features.table import TableEncoder, text_values
+from mbegu.features.cells import text_values
+from mbegu.features.table import TableEncoder
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -78,15 +78,17 @@ class OnnxModel:
         for start in range(0, len(frame), batch):
             chunk = frame.iloc[start : start + batch]
             if isinstance(self.encoder, TextEncoder):
-                parts.append(self._texts(self.encoder, chunk, where))
+                parts.append(self._texts(self.encoder, chunk, where, start))
             else:
                 (probs,) = self.session.run(
-                    [PROBABILITIES], {"x": self.encoder.matrix(chunk, where)}
+                    [PROBABILITIES], {"x": self.encoder.matrix(chunk, where, start)}
                 )
                 parts.append(probs.astype(np.float64))
         return np.concatenate(parts) if parts else np.zeros((0, len(self.classes)))
 
-    def _texts(self, encoder: TextEncoder, frame: pd.DataFrame, where: str) -> np.ndarray:
+    def _texts(
+        self, encoder: TextEncoder, frame: pd.DataFrame, where: str, start: int
+    ) -> np.ndarray:
         """A text model's probabilities, the texts run in groups of about the same length.
 
         The graph reads a dense [texts, length] batch: one long tweet would pad a thousand short
@@ -94,7 +96,7 @@ class OnnxModel:
         """
         import numpy as np
 
-        ids, offsets, weights = encoder.bags(encoder.texts(frame, where))
+        ids, offsets, weights = encoder.bags(encoder.texts(frame, where, start))
         all_ids, all_weights = padded(ids, offsets, weights)
         lengths = np.diff(np.append(np.asarray(offsets, dtype=np.int64), len(ids)))
         order = np.argsort(lengths, kind="stable")

@@ -81,7 +81,7 @@ class SavedModel:
         with torch.no_grad():
             for start in range(0, max(len(frame), 1), batch):
                 chunk = frame.iloc[start : start + batch]
-                logits = self.net(self.encoder.transform(chunk, where))
+                logits = self.net(self.encoder.transform(chunk, where, start))
                 parts.append(torch.softmax(logits, dim=-1).double().numpy())
         return np.concatenate(parts) if len(frame) else np.zeros((0, len(self.classes)))
 
