@@ -157,3 +157,13 @@ def test_a_blank_line_to_predict_is_a_row_named_by_its_line(tmp_path: Path) -> N
     assert row_ids(frame, []) == {"row": [2, 3, 4]}
     assert list(row_ids(frame, ["other", "id", "b"])) == ["id", "b"]  # those the input has
     assert row_ids(frame, ["id"])["id"][::2] == ["x", "y"]
+
+
+def test_data_digits_writes_where_data_digits_reads(project: Path, digits_text: str) -> None:
+    from .helpers.cli import call_main
+
+    paths = project / "conf" / "paths" / "default.yaml"
+    paths.write_text(paths.read_text().replace("data_dir: data ", "data_dir: raw "))
+    result = call_main("data", "digits", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert (project / "raw" / "digits.csv").read_text() == digits_text

@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-use", dest="use", action="store_false", help="add: keep conf/config.yaml's data"
     )
-    p.add_argument("--out", type=Path, help="digits: default <project>/data/digits.csv")
+    p.add_argument(
+        "--out", type=Path, help="digits: default where data=digits reads it (data/digits.csv)"
+    )
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser(

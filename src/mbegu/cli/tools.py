@@ -45,7 +45,12 @@ def cmd_data(args: argparse.Namespace) -> int:
             + f". Next: {added.next_step}"
         )
         return 0
-    out = args.out or project_root() / "data" / "digits.csv"
+    if args.out is None:  # where data=digits reads it: paths.data_dir may be moved in conf/
+        from mbegu.config.compose import compose
+
+        out = project_root() / str(compose(["data=digits"]).data.path)
+    else:
+        out = args.out
     write_digits(out)
     print(f"wrote {out} (scikit-learn digits); `dvc status data.dvc` compares it with data.dvc")
     return 0
