@@ -10,12 +10,13 @@ the overall test metrics within TOLERANCE of the committed ones.
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from mbegu.git import git
 
 # Across CPUs and thread counts: the overall test metrics within this much (absolute) of the
 # committed ones (about five of the digits example's 539 test rows predicted otherwise).
@@ -48,16 +49,6 @@ class Comparison:
         return self.largest_difference <= TOLERANCE
 
 
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, timeout=30, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout
-
-
 def _stage_inputs(lock: dict[str, Any]) -> dict[str, Any]:
     """Each stage's deps (path and md5) and params: what decides its outputs.
 
@@ -85,8 +76,8 @@ def overall_metrics(text: str | None) -> dict[str, float]:
 
 def compare(root: Path, metrics_file: str = "reports/metrics.json") -> Comparison | None:
     """Compare the working tree's dvc.lock and reports with HEAD's; None outside git."""
-    status = _git(root, "status", "--porcelain", "--", *WATCHED)
-    committed_lock = _git(root, "show", "HEAD:dvc.lock")
+    status = git(root, "status", "--porcelain", "--", *WATCHED)
+    committed_lock = git(root, "show", "HEAD:dvc.lock")
     if status is None or committed_lock is None:
         return None
     found = Comparison(changed_files=sorted(line[3:] for line in status.splitlines() if line))
@@ -96,7 +87,7 @@ def compare(root: Path, metrics_file: str = "reports/metrics.json") -> Compariso
     now = _stage_inputs(yaml.safe_load(lock_file.read_text()) if lock_file.is_file() else {})
     before = _stage_inputs(yaml.safe_load(committed_lock) or {})
     found.changed_inputs = sorted(s for s in now if now[s] != before.get(s))
-    committed = overall_metrics(_git(root, "show", f"HEAD:{metrics_file}"))
+    committed = overall_metrics(git(root, "show", f"HEAD:{metrics_file}"))
     path = root / metrics_file
     current = overall_metrics(path.read_text() if path.is_file() else None)
     found.metrics = {k: (current[k], committed[k]) for k in current if k in committed}

@@ -6,12 +6,12 @@ import functools
 import os
 import platform
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
+from mbegu.git import git
 from mbegu.security import mask_secrets
 
 TAG_COMMIT = "mlflow.source.git.commit"
@@ -21,16 +21,6 @@ TAG_DVC_EXP = "mbegu.dvc.exp_name"
 TAG_DVC_STAGE = "mbegu.dvc.stage"
 TAG_COMMAND = "mbegu.command"
 TAG_MODEL = "mbegu.model"
-
-
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
 
 
 def data_md5(root: Path, dvc_file: str = "data.dvc") -> str | None:
@@ -48,11 +38,11 @@ def lineage_tags(root: Path, model_target: str | None = None) -> dict[str, str]:
         TAG_COMMAND: mask_secrets(shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])),
         "mlflow.source.name": Path(sys.argv[0]).name,
     }
-    commit = _git(root, "rev-parse", "HEAD")
+    commit = (git(root, "rev-parse", "HEAD", timeout=10) or "").strip()
     if commit:
         tags[TAG_COMMIT] = commit
-        status = _git(root, "status", "--porcelain", "--untracked-files=no")
-        tags[TAG_DIRTY] = str(bool(status)).lower()
+        status = git(root, "status", "--porcelain", "--untracked-files=no", timeout=10) or ""
+        tags[TAG_DIRTY] = str(bool(status.strip())).lower()
     for env, tag in (("DVC_EXP_NAME", TAG_DVC_EXP), ("DVC_STAGE", TAG_DVC_STAGE)):
         if os.environ.get(env):
             tags[tag] = os.environ[env]
