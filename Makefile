@@ -39,7 +39,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-uv install-pip run data repro test test-fast lint format ui bench bench-parallel bench-data bench-sweep-text bench-serve docs docs-serve lock clean
+.PHONY: help install install-uv install-pip run data repro test test-fast lint format ui bench bench-parallel bench-data bench-sweep-text bench-scale bench-serve docs docs-serve lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -139,6 +139,9 @@ bench-data: install ## mbegu vs TF-IDF + logistic regression on AfriSenti yo ig 
 
 bench-sweep-text: install ## sweep=text's best config vs the text defaults, AfriSenti dev splits
 	$(BIN)/python benchmarks/text_sweep.py $(ARGS)
+
+bench-scale: install ## 1M generated table rows: dvc repro vs a plain pandas + PyTorch script
+	$(BIN)/python benchmarks/scale.py $(ARGS)
 
 # SERVE_PYTHON=/path/to/venv/bin/python: also the torch-free install (requirements/serve.txt).
 bench-serve: install ## serving on ONNX Runtime vs torch: install size, RSS, p50/p99 latency, table and text

@@ -1,0 +1,218 @@
+"""A million rows on a laptop: `dvc repro` beside a plain pandas + PyTorch script, same work.
+
+Generates a survey-like table (seeded, nothing downloaded): an id, 16 numeric columns with
+decimals, 2 categorical columns and a yes/no target. Then, each side in a fresh process:
+
+- plain: pandas (pyarrow engine) reads the CSV; the same stratified split; numeric columns
+  standardised and categories one-hot encoded with train statistics; mbegu's default MLP for
+  2 epochs (batch 256, Adam); test accuracy.
+- mbegu: `dvc repro` (prepare, train, evaluate) in a scratch project with `data=table`, the
+  same split, network, epochs and batch, and evaluate.baselines off (the plain side fits none).
+
+Prints wall time, peak RSS (the largest process of each side) and the processed outputs' size
+on disk beside the targets: time at most 1.5x, memory at most 1.3x the plain script's, outputs
+at most 0.5x the input CSV.
+
+Usage:
+  python benchmarks/scale.py                 # 1,000,000 rows
+  python benchmarks/scale.py --rows 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TARGETS = {"time": 1.5, "rss": 1.3, "disk": 0.5}
+NUMERIC, SEED = 16, 42
+EXPERIMENT = """# @package _global_
+defaults:
+  - override /data: table
+data:
+  path: ${paths.data_dir}/scale.csv
+  target: y
+  drop: [id]
+  batch_size: 256
+trainer:
+  max_epochs: 2
+evaluate:
+  baselines: []
+tracking:
+  registered_model_name: null
+"""
+
+
+def generate(path: Path, rows: int) -> None:
+    """The table, written in blocks of 100,000 rows so that 10M rows fit in memory too."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(SEED)
+    weights = rng.normal(size=NUMERIC)
+    regions = np.array(["Kano", "Lagos", "Nairobi", "Mombasa", "Accra", "Kumasi", "Dakar"])
+    kinds = np.array(["rural", "urban", "peri-urban"])
+    with path.open("w", encoding="utf-8") as out:
+        for start in range(0, rows, 100_000):
+            n = min(100_000, rows - start)
+            x = rng.normal(size=(n, NUMERIC)).round(4)
+            region, kind = rng.integers(0, len(regions), n), rng.integers(0, len(kinds), n)
+            score = x @ weights / 4 + (region % 3 - 1) * 0.5 + rng.normal(size=n)
+            block = pd.DataFrame(x, columns=[f"x{j}" for j in range(NUMERIC)])
+            block.insert(0, "id", np.arange(start, start + n))
+            block["region"], block["kind"] = regions[region], kinds[kind]
+            block["y"] = np.where(score > 0, "yes", "no")
+            block.to_csv(out, index=False, header=start == 0)
+
+
+def plain(csv: Path) -> None:
+    """The plain side, run in its own process by `--plain CSV`: prints its test accuracy."""
+    import numpy as np
+    import pandas as pd
+    import torch
+    from torch import nn
+
+    from mbegu.data.split import stratified_split
+
+    torch.manual_seed(SEED)
+    frame = pd.read_csv(csv, engine="pyarrow")
+    classes, y = np.unique(frame["y"].to_numpy(), return_inverse=True)
+    parts = stratified_split(y, 0.15, 0.15, SEED)
+    numeric = [f"x{j}" for j in range(NUMERIC)]
+    x_num = frame[numeric].to_numpy(np.float32)
+    train = parts["train"]
+    mean, std = x_num[train].mean(0), x_num[train].std(0)
+    blocks = [(x_num - mean) / np.where(std == 0, 1, std)]
+    for column in ("region", "kind"):
+        seen = np.unique(frame[column].to_numpy()[train])
+        blocks.append((frame[column].to_numpy()[:, None] == seen[None, :]).astype(np.float32))
+    x = torch.from_numpy(np.hstack(blocks).astype(np.float32))
+    target = torch.from_numpy(y.astype(np.int64))
+    net = nn.Sequential(
+        nn.Linear(x.shape[1], 128), nn.ReLU(), nn.Dropout(0.1),
+        nn.Linear(128, 64), nn.ReLU(), nn.Dropout(0.1), nn.Linear(64, len(classes)),
+    )  # fmt: skip
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.001)
+    rows = torch.from_numpy(train)
+    for _ in range(2):
+        net.train()
+        for batch in rows[torch.randperm(len(rows))].split(256):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(net(x[batch]), target[batch]).backward()
+            optimizer.step()
+    net.eval()
+    with torch.no_grad():
+        test = torch.from_numpy(parts["test"])
+        acc = (net(x[test]).argmax(1) == target[test]).float().mean().item()
+    print(json.dumps({"test_acc": acc}))
+
+
+def measured(command: list[str], cwd: Path) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MiB of its largest process, stdout) of a fresh process tree.
+
+    Run through a small parent of its own, whose RUSAGE_CHILDREN then covers only this command.
+    """
+    probe = (
+        "import json, resource, subprocess, sys, time; t = time.perf_counter(); "
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "w = time.perf_counter() - t; "
+        "r = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; "
+        "print(json.dumps({'rc': p.returncode, 'wall': w, 'rss': r, 'out': p.stdout, "
+        "'err': p.stderr[-3000:]}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *command], cwd=cwd, capture_output=True, text=True
+    )
+    result = json.loads(done.stdout)
+    if result["rc"] != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result['err']}")
+    return result["wall"], result["rss"], result["out"]
+
+
+def folder_mib(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def mbegu_project(scratch: Path, csv: Path) -> Path:
+    """A scratch DVC project: conf/ with the experiment selected, the data, params.yaml."""
+    project = scratch / "project"
+    (project / "data").mkdir(parents=True)
+    shutil.copytree(REPO / "conf", project / "conf")
+    shutil.copy(REPO / "dvc.yaml", project / "dvc.yaml")
+    # dvc.yaml's code deps: the sources the installed mbegu runs.
+    shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "conf" / "experiment" / "scale.yaml").write_text(EXPERIMENT)
+    root = project / "conf" / "config.yaml"
+    root.write_text(root.read_text().replace("  - experiment: null", "  - experiment: scale"))
+    os.link(csv, project / "data" / "scale.csv")  # the same bytes, no second copy
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=project, check=True)
+    subprocess.run([str(BIN / "mbegu"), "params"], cwd=project, check=True, capture_output=True)
+    return project
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--plain", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.plain:
+        plain(args.plain)
+        return
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"  # dvc.yaml's `mbegu ...`
+    scratch = Path(tempfile.mkdtemp(prefix="mbegu-bench-scale-"))
+    try:
+        csv = scratch / "scale.csv"
+        started = time.perf_counter()
+        generate(csv, args.rows)
+        input_mib = csv.stat().st_size / 2**20
+        print(
+            f"{args.rows:,} rows: {input_mib:.0f} MiB CSV in {time.perf_counter() - started:.0f} s"
+        )
+        plain_s, plain_rss, out = measured([sys.executable, __file__, "--plain", str(csv)], scratch)
+        plain_acc = json.loads(out.strip().splitlines()[-1])["test_acc"]
+        project = mbegu_project(scratch, csv)
+        env_uri = f"sqlite:///{scratch / 'mlflow.db'}"
+        os.environ["MLFLOW_TRACKING_URI"] = env_uri
+        ours_s, ours_rss, _ = measured([str(BIN / "dvc"), "repro", "-q"], project)
+        metrics = json.loads((project / "reports" / "metrics.json").read_text())
+        ours_acc = metrics["test"]["acc"]
+        disk = folder_mib(project / "artifacts" / "processed")
+        cache = folder_mib(project / ".dvc" / "cache")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"\n{'':<26}{'plain':>10}{'mbegu':>10}{'ratio':>8}  target")
+    rows = [
+        ("wall s", plain_s, ours_s, ours_s / plain_s, "time"),
+        ("peak RSS MiB", plain_rss, ours_rss, ours_rss / plain_rss, "rss"),
+    ]
+    ok = True
+    for name, a, b, ratio, key in rows:
+        met = ratio <= TARGETS[key]
+        ok &= met
+        verdict = "met" if met else "NOT met"
+        print(f"{name:<26}{a:10.1f}{b:10.1f}{ratio:8.2f}  <= {TARGETS[key]} {verdict}")
+    share = disk / input_mib
+    ok &= share <= TARGETS["disk"]
+    print(
+        f"{'processed MiB / input':<26}{input_mib:10.1f}{disk:10.1f}{share:8.2f}  <= "
+        f"{TARGETS['disk']} {'met' if share <= TARGETS['disk'] else 'NOT met'}"
+    )
+    print(f"{'DVC cache MiB':<26}{'':>10}{cache:10.1f}")
+    print(f"{'test accuracy':<26}{plain_acc:10.4f}{ours_acc:10.4f}")
+    print(f"(peak RSS: the largest process of each side; {resource.getpagesize()} B pages)")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
