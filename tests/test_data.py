@@ -147,14 +147,21 @@ def test_prepare_writes_split_and_skips_when_up_to_date(tmp_path: Path, digits_t
 def test_a_blank_line_to_predict_is_a_row_named_by_its_line(tmp_path: Path) -> None:
     """Every line after the header answers: a blank one is a row of missing values, and the
     output names rows by the file's line, or by the id columns the model's config dropped."""
+    import pandas as pd
+
     from mbegu.inference.rows import read_rows, row_ids
 
     path = tmp_path / "new.csv"
-    path.write_text("id,a,b\nx,1,2\n\ny,3,4\n\n")
-    frame = read_rows(path)
-    assert len(frame) == 3
-    assert frame.iloc[1].isna().all()
+    path.write_text("id,a,b\nx,1,2\n\ny,3,4\n\n\n")
+    # Read a few rows at a time: the blank lines that end the file are no rows, even where
+    # they fill a chunk of their own; every chunk's index is its rows' place in the file.
+    for rows in (1, 2, 3, 100):
+        chunks = list(read_rows(path, rows))
+        frame = pd.concat(chunks)
+        assert list(frame.index) == [0, 1, 2], rows
+        assert frame.iloc[1].isna().all()
     assert row_ids(frame, []) == {"row": [2, 3, 4]}
+    assert row_ids(chunks[0].iloc[1:], [], first_row=1) == {"row": [3, 4]}
     assert list(row_ids(frame, ["other", "id", "b"])) == ["id", "b"]  # those the input has
     assert row_ids(frame, ["id"])["id"][::2] == ["x", "y"]
 

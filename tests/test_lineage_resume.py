@@ -18,7 +18,8 @@ from mbegu.config.compose import compose
 from mbegu.data.stage import prepare
 from mbegu.errors import MbeguError
 from mbegu.evaluation.evaluate import evaluate
-from mbegu.inference.predict import from_folder, from_mlflow, predict_csv
+from mbegu.inference.batch import predict_file
+from mbegu.inference.predict import from_folder, from_mlflow
 from mbegu.training.train import train
 
 from .helpers.cli import call_main, run_cli, start_cli
@@ -205,7 +206,7 @@ def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, eva
     outputs = {}
     for way, model in models.items():
         out = project / f"pred-{way.replace(' ', '_')}.csv"
-        result = predict_csv(model, test_csv, out)
+        result = predict_file(model, test_csv, out)
         assert result["accuracy"] == pytest.approx(metrics["test"]["acc"], abs=1e-6), way
         outputs[way] = pd.read_csv(out)
     columns = list(outputs["pipeline"].columns)
@@ -244,7 +245,7 @@ def test_predict_cli_and_its_errors(project, evaluated) -> None:
     frame.to_csv(project / "partial.csv", index=False)
     lacks = r"lacks 2 column\(s\) the model needs \(pixel_7, pixel_8\)"
     with pytest.raises(MbeguError, match=lacks):
-        predict_csv(
+        predict_file(
             from_folder(project / "artifacts" / "model"),
             project / "partial.csv",
             project / "predictions.csv",

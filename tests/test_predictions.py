@@ -83,6 +83,41 @@ def test_text_and_served_model_share_the_column_names(project: Path) -> None:
     assert list(served.columns) == answer
 
 
+def test_a_large_file_streams_in_chunks_to_csv_or_parquet(
+    project: Path, survey_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mbegu.inference.rows
+
+    rows = [f"{i},{'Kano' if i % 3 else 'Lagos'},{20 + i % 40}.5,{i % 9}.0,yes" for i in range(50)]
+    rows[20] = ""  # a blank line mid-file is a row; those ending the file are none
+    (project / "rows.csv").write_text("\n".join([HEADER, *rows]) + "\n\n\n")
+    whole = call_main("predict", "rows.csv", "--model-dir", "models/m", "-o", "w.csv", cwd=project)
+    assert whole.returncode == 2 and "row 22 column age is missing" in whole.stderr
+    rows[20] = "20,Kano,30.5,1.0,no"
+    (project / "rows.csv").write_text("\n".join([HEADER, *rows]) + "\n\n\n")
+    args = ("predict", "rows.csv", "--model-dir", "models/m")
+    assert call_main(*args, "-o", "whole.csv", cwd=project).returncode == 0
+    monkeypatch.setattr(mbegu.inference.rows, "CHUNK_ROWS", 7)  # 8 chunks, the last short
+    chunked = call_main(*args, "-o", "chunked.csv", cwd=project)
+    assert chunked.returncode == 0, chunked.stderr
+    assert (project / "chunked.csv").read_text() == (project / "whole.csv").read_text()
+    assert call_main(*args, "-o", "chunked.parquet", cwd=project).returncode == 0
+    parquet = pd.read_parquet(project / "chunked.parquet")
+    csv = pd.read_csv(project / "whole.csv", dtype={"id": str})
+    assert list(parquet.columns) == list(csv.columns)
+    assert parquet["id"].tolist() == csv["id"].tolist() == [str(i) for i in range(50)]
+    assert parquet["prediction"].tolist() == csv["prediction"].tolist()
+    assert (parquet["prob_yes"] - csv["prob_yes"]).abs().max() < 1e-6  # CSV keeps 6 digits
+
+    # A bad cell in the fifth chunk: the file's row is named, and nothing is written.
+    rows[30] = "30,Kano,thirty,1.0,no"
+    (project / "rows.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    bad = call_main(*args, "-o", "bad.parquet", cwd=project)
+    assert bad.returncode == 2
+    assert "rows.csv row 32 column age is not a number ('thirty')" in bad.stderr
+    assert sorted(p.name for p in project.iterdir() if "bad" in p.name) == []
+
+
 @pytest.mark.parametrize("engine", ["torch", "onnx"])
 def test_a_bad_cell_deep_in_a_large_file_is_named_by_its_own_row(
     project: Path, survey_model: Path, engine: str

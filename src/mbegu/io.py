@@ -62,6 +62,25 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` to write in pieces; it becomes `path` only if all went well.
+
+    For outputs written chunk by chunk (predictions over a large file): an error or Ctrl-C
+    halfway leaves no half-written `path`, and an earlier `path` stays as it was.
+    """
+    with writable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        honour_umask(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def finite_json(data: Any) -> Any:
     """NaN and infinities become null: strict JSON parsers (and DVC's) reject them."""
     if isinstance(data, float) and not math.isfinite(data):

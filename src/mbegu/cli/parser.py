@@ -125,8 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predict with a model named by MLflow run id, by registered "
         "name@alias, or (default) the DVC pipeline's artifacts/model.",
     )
-    p.add_argument("input", type=Path, help="CSV with the training feature columns")
-    p.add_argument("-o", "--output", type=Path, default=Path("predictions.csv"))
+    p.add_argument("input", type=Path, help="CSV, TSV or Parquet with the training columns")
+    p.add_argument(
+        "-o", "--output", type=Path, default=Path("predictions.csv"), help=".parquet: Parquet"
+    )
     p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
     p.add_argument(
         "--id",

@@ -115,7 +115,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     """`mbegu predict`: a CSV's rows predicted by a model folder, run or registered model."""
     from mbegu.config.compose import compose
-    from mbegu.inference.predict import check_output, from_folder, from_mlflow, predict_csv
+    from mbegu.inference.batch import predict_file
+    from mbegu.inference.predict import check_output, from_folder, from_mlflow
     from mbegu.project import project_root
     from mbegu.security import inside
     from mbegu.tracking.store import check_reachable, resolve_tracking_uri
@@ -135,7 +136,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         model = from_mlflow(target, uri, args.engine)
     else:
         model = from_folder(args.model_dir or root / "artifacts" / "model", args.engine)
-    result = predict_csv(model, args.input, args.output, args.ids)
+    result = predict_file(model, args.input, args.output, args.ids)
     shown = f", accuracy {result['accuracy']:.4f} on its label column" if result else ""
     print(f"wrote {args.output} with {model.source}{shown}")
     return 0

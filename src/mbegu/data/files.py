@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mbegu.data.checks import refuse_duplicate_columns
 from mbegu.errors import MbeguError, first_line
@@ -38,8 +40,12 @@ QUOTING = ("csv", "none")
 
 
 def read_frame(
-    path: Path, sep: str | None = None, quoting: str | None = None, blank_lines: bool = False
-) -> pd.DataFrame:
+    path: Path,
+    sep: str | None = None,
+    quoting: str | None = None,
+    blank_lines: bool = False,
+    chunksize: int | None = None,
+) -> Any:
     """The file as a DataFrame, cell for cell as text where it is CSV or TSV.
 
     A CSV or TSV is read as text, cell for cell (numbers are parsed later, by the encoder, from
@@ -52,10 +58,13 @@ def read_frame(
             "none" reads every character as data (raw tweet corpora, where a text may start with a
             quote). None: "none" for tab-separated files, "csv" otherwise.
         blank_lines: A blank line is a row of missing values (pandas skips it), as `mbegu predict`
-            needs to answer every line; blank lines at the end of the file are no rows.
+            needs to answer every line; blank lines at the end of the file are no rows (unless
+            chunksize is set: the caller drops them, knowing where the file ends).
+        chunksize: A CSV or TSV only: pandas' reader of this many rows at a time, to iterate
+            inside `reading(path)`, which turns its errors into one line too.
 
     Returns:
-        The file's rows, the header as column names.
+        The file's rows, the header as column names (or the chunk reader).
 
     Raises:
         MbeguError: The file is missing, of an unknown format, or cannot be read.
@@ -71,49 +80,61 @@ def read_frame(
             f"{path}: cannot tell the format from '{suffix}': use .csv, .tsv or .parquet, or "
             f"set data.sep"
         )
-    try:
+    with reading(path):
         if sep is None and FORMATS.get(suffix) is None:
             # As text, cell for cell, the way a CSV reads: the split written as CSV then reads
             # back the same, and a class or category has one spelling (1, not 1.0).
             import pyarrow.parquet as pq
 
             refuse_duplicate_columns(path, pq.read_schema(path).names)
-            return pd.read_parquet(path).map(_as_cell).astype(object)
+            return cells_as_text(pd.read_parquet(path))
+        separator = sep or FORMATS[suffix]
+        if quoting is None:
+            quoting = "none" if separator == "\t" else "csv"
+        quote: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL
+        # The header as the file spells it: pandas renames a repeated name (age.1). The
+        # options are spelled out in both calls: pandas-stubs types read_csv by overloads
+        # that neither a spread dict nor functools.partial can match.
+        header = pd.read_csv(
+            path,
+            sep=separator,
+            quoting=quote,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8",
+            header=None,
+            nrows=1,
+        )
+        refuse_duplicate_columns(path, header.iloc[0].tolist() if len(header) else [])
+        frame = pd.read_csv(
+            path,
+            sep=separator,
+            quoting=quote,
+            index_col=False,
+            dtype=str,
+            keep_default_na=False,
+            na_values=NA_VALUES,
+            skip_blank_lines=not blank_lines,
+            encoding="utf-8",
+            chunksize=chunksize,
+        )
+        if blank_lines and isinstance(frame, pd.DataFrame):  # whole, not a chunk reader
+            frame = frame.iloc[: len(frame) - blank_lines_at_end(path)]
+        return frame
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Pandas' and the codec's refusals of `path` as one line naming it and the fix.
+
+    A row with extra fields is only a ParserWarning to pandas: it is refused here too.
+    """
+    import pandas as pd
+
+    try:
         with warnings.catch_warnings():
-            # A row with extra fields is only a ParserWarning to pandas: refuse it.
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            separator = sep or FORMATS[suffix]
-            if quoting is None:
-                quoting = "none" if separator == "\t" else "csv"
-            quote: Literal[0, 1, 2, 3] = csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL
-            # The header as the file spells it: pandas renames a repeated name (age.1). The
-            # options are spelled out in both calls: pandas-stubs types read_csv by overloads
-            # that neither a spread dict nor functools.partial can match.
-            header = pd.read_csv(
-                path,
-                sep=separator,
-                quoting=quote,
-                dtype=str,
-                keep_default_na=False,
-                encoding="utf-8",
-                header=None,
-                nrows=1,
-            )
-            refuse_duplicate_columns(path, header.iloc[0].tolist() if len(header) else [])
-            frame = pd.read_csv(
-                path,
-                sep=separator,
-                quoting=quote,
-                index_col=False,
-                dtype=str,
-                keep_default_na=False,
-                na_values=NA_VALUES,
-                skip_blank_lines=not blank_lines,
-                encoding="utf-8",
-            )
-            if blank_lines:
-                frame = frame.iloc[: len(frame) - _blank_lines_at_end(path)]
-            return frame
+            yield
     except (
         pd.errors.ParserError,
         pd.errors.ParserWarning,
@@ -128,7 +149,7 @@ def read_frame(
         ) from None
 
 
-def _blank_lines_at_end(path: Path) -> int:
+def blank_lines_at_end(path: Path) -> int:
     """How many blank lines end the file (after the newline that ends its last row)."""
     with path.open("rb") as handle:
         handle.seek(0, 2)
@@ -137,6 +158,11 @@ def _blank_lines_at_end(path: Path) -> int:
         tail = handle.read()
     end = tail[len(tail.rstrip(b"\r\n")) :]
     return max(end.count(b"\n") - 1, 0) if len(end) < len(tail) else 0
+
+
+def cells_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet's typed cells as the text a CSV would hold: one spelling per value (1, not 1.0)."""
+    return frame.map(_as_cell).astype(object)
 
 
 def _as_cell(value: object) -> str | None:

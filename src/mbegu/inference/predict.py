@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from mbegu.errors import MbeguError, first_line
-from mbegu.io import atomic_write_text
 from mbegu.security import mask_secrets
 
 if TYPE_CHECKING:
@@ -26,9 +25,9 @@ if TYPE_CHECKING:
     from mbegu.models.onnx_model import OnnxModel
     from mbegu.models.saved import SavedModel
 
-# (DataFrame of feature columns, where they come from) -> DataFrame of
-# mbegu.models.answers' columns (quoted: pandas loads on use).
-Predictor: TypeAlias = "Callable[[pd.DataFrame, str], pd.DataFrame]"
+# (DataFrame of feature columns, where they come from, its first row in the file) -> DataFrame
+# of mbegu.models.answers' columns (quoted: pandas loads on use).
+Predictor: TypeAlias = "Callable[[pd.DataFrame, str, int], pd.DataFrame]"
 
 
 @dataclass
@@ -92,7 +91,11 @@ def from_folder(model_dir: Path, engine: str = "torch") -> LoadedModel:
     from mbegu.models.mlflow_model import load_engine
 
     saved = load_engine(model_dir, engine)
-    return LoadedModel(lambda frame, where: predictions(saved, frame, where), saved, str(model_dir))
+
+    def predict(frame: pd.DataFrame, where: str, first_row: int) -> pd.DataFrame:
+        return predictions(saved, frame, where, first_row)
+
+    return LoadedModel(predict, saved, str(model_dir))
 
 
 def from_mlflow(uri: str, tracking_uri: str, engine: str = "torch") -> LoadedModel:
@@ -130,15 +133,15 @@ def from_mlflow(uri: str, tracking_uri: str, engine: str = "torch") -> LoadedMod
         c.name for c in schema.inputs if getattr(c.type, "name", "") in ("double", "float", "long")
     }
 
-    def predict(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    def predict(frame: pd.DataFrame, where: str, first_row: int) -> pd.DataFrame:
         from mbegu.features.cells import numeric_values
 
         typed = frame[features].copy()
         for column in numeric:  # MLflow enforces the signature: numbers as numbers
-            typed[column] = numeric_values(frame, column, where)
+            typed[column] = numeric_values(frame, column, where, first_row)
         return pd.DataFrame(model.predict(typed))
 
-    # The served model logs unseen categories for its server's log; here predict_csv warns
+    # The served model logs unseen categories for its server's log; here predict_file warns
     # once itself, naming the file.
     logging.getLogger(LOADER).setLevel(logging.ERROR)
     return LoadedModel(predict, model.get_raw_model(), uri)  # mbegu's Predictor: its folder
@@ -194,64 +197,3 @@ def check_output(input_path: Path, output: Path, data_dir: Path, force: bool = F
         raise MbeguError(
             f"{output} already exists: pass --force to overwrite it, or name another file with -o"
         )
-
-
-def predict_csv(
-    model: LoadedModel, input_path: Path, output_csv: Path, ids: list[str] | None = None
-) -> dict[str, float]:
-    """Write each input row's prediction and class probabilities to `output_csv`.
-
-    The columns: the id columns (`ids`, by default data.drop's; else `row`), the text column of a
-    text model, the label (when the input has the model's target column), `prediction` and
-    `prob_CLASS...`: one line per input line, blank ones included (inference.rows), so the output
-    joins back to the input.
-
-    Args:
-        model: The model to predict with.
-        input_path: The CSV of rows, with the model's input columns.
-        output_csv: The CSV to write (check_output vets it first).
-        ids: Input columns that name each row; None: data.drop's the input has, else `row`.
-
-    Returns:
-        {"accuracy": ...} when the input has labels, else {}.
-
-    Raises:
-        MbeguError: The input is missing, lacks an input or `ids` column, or holds unusable values.
-    """
-    from mbegu.errors import warn
-    from mbegu.features.cells import require_columns
-    from mbegu.features.labels import as_text
-    from mbegu.inference.rows import read_rows, row_ids
-    from mbegu.models.answers import unseen_categories, unseen_line
-
-    if not input_path.is_file():
-        raise MbeguError(f"input file {input_path} not found: pass a CSV of rows to predict")
-    frame = read_rows(input_path)
-    require_columns(frame, model.features, str(input_path))
-    if ids:
-        absent = [c for c in ids if c not in frame.columns]
-        if absent:
-            raise MbeguError(
-                f"{input_path} has no column {absent[0]!r} (--id): its columns are "
-                f"{', '.join(map(str, list(frame.columns)[:8]))}"
-            )
-    line = unseen_line(unseen_categories(model.saved.encoder, frame), str(input_path))
-    if line:
-        warn(line)
-    out = model.predict(frame[model.features], str(input_path)).reset_index(drop=True)
-    result: dict[str, float] = {}
-    passed: dict[str, list[Any]] = row_ids(frame, ids or model.drop)
-    if model.text_column is not None:
-        passed.setdefault(model.text_column, [as_text(v) for v in frame[model.text_column]])
-    if model.target in frame.columns:
-        labels = [as_text(v) for v in frame[model.target].tolist()]
-        passed.setdefault(model.target, labels)  # as the file spells them
-        if model.label_normalize:  # compared as training saw them
-            labels = [v if v is None else v.strip().lower() for v in labels]
-        hits = [p == y for p, y in zip(out["prediction"], labels, strict=True) if y is not None]
-        if hits:
-            result["accuracy"] = sum(hits) / len(hits)
-    for position, (name, values) in enumerate(passed.items()):
-        out.insert(position, name if name not in out.columns else f"input_{name}", values)
-    atomic_write_text(output_csv, out.to_csv(index=False, float_format="%.6g"))
-    return result

@@ -32,15 +32,19 @@ def probability_column(class_name: str) -> str:
 
 
 def predictions(
-    saved: SavedModel | OnnxModel, frame: pd.DataFrame, where: str = "the input"
+    saved: SavedModel | OnnxModel,
+    frame: pd.DataFrame,
+    where: str = "the input",
+    first_row: int = 0,
 ) -> pd.DataFrame:
     """`prediction` (a class name), then `prob_<class>` per class, a row per input row.
 
-    The same for either engine: torch's SavedModel or ONNX Runtime's OnnxModel.
+    The same for either engine: torch's SavedModel or ONNX Runtime's OnnxModel. `first_row`:
+    the frame's first row in its file, as error lines name rows.
     """
     import pandas as pd
 
-    probs = saved.probabilities(frame, where)
+    probs = saved.probabilities(frame, where, first_row=first_row)
     columns = [probability_column(c) for c in saved.classes]
     out = pd.DataFrame(probs, columns=columns, index=frame.index)
     out.insert(0, PREDICTION, [saved.classes[i] for i in probs.argmax(axis=1)])

@@ -55,7 +55,11 @@ class OnnxModel:
         return self.encoder.classes
 
     def probabilities(
-        self, frame: pd.DataFrame, where: str = "the input", batch: int = 4096
+        self,
+        frame: pd.DataFrame,
+        where: str = "the input",
+        batch: int = 4096,
+        first_row: int = 0,
     ) -> np.ndarray:
         """Raw rows in, one probability per class out: [rows, classes], as SavedModel's.
 
@@ -63,6 +67,7 @@ class OnnxModel:
             frame: The raw rows, with the model's input columns.
             where: What the rows are, as an error line names them.
             batch: Rows per run of the graph, which bounds the memory used.
+            first_row: The frame's first row in its file (a chunk of it), as errors name rows.
 
         Returns:
             A float64 array of shape [rows, classes].
@@ -78,10 +83,10 @@ class OnnxModel:
         for start in range(0, len(frame), batch):
             chunk = frame.iloc[start : start + batch]
             if isinstance(self.encoder, TextEncoder):
-                parts.append(self._texts(self.encoder, chunk, where, start))
+                parts.append(self._texts(self.encoder, chunk, where, first_row + start))
             else:
                 (probs,) = self.session.run(
-                    [PROBABILITIES], {"x": self.encoder.matrix(chunk, where, start)}
+                    [PROBABILITIES], {"x": self.encoder.matrix(chunk, where, first_row + start)}
                 )
                 parts.append(probs.astype(np.float64))
         return np.concatenate(parts) if parts else np.zeros((0, len(self.classes)))

@@ -59,7 +59,11 @@ class SavedModel:
         return self.encoder.classes
 
     def probabilities(
-        self, frame: pd.DataFrame, where: str = "the input", batch: int = 4096
+        self,
+        frame: pd.DataFrame,
+        where: str = "the input",
+        batch: int = 4096,
+        first_row: int = 0,
     ) -> np.ndarray:
         """Raw rows (the user's columns) in, one probability per class out: [rows, classes].
 
@@ -67,6 +71,7 @@ class SavedModel:
             frame: The raw rows, with the model's input columns.
             where: What the rows are, as an error line names them.
             batch: Rows per forward pass, which bounds the memory used.
+            first_row: The frame's first row in its file (a chunk of it), as errors name rows.
 
         Returns:
             A float64 array of shape [rows, classes].
@@ -81,7 +86,7 @@ class SavedModel:
         with torch.no_grad():
             for start in range(0, max(len(frame), 1), batch):
                 chunk = frame.iloc[start : start + batch]
-                logits = self.net(self.encoder.transform(chunk, where, start))
+                logits = self.net(self.encoder.transform(chunk, where, first_row + start))
                 parts.append(torch.softmax(logits, dim=-1).double().numpy())
         return np.concatenate(parts) if len(frame) else np.zeros((0, len(self.classes)))
 
