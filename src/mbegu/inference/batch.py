@@ -7,6 +7,7 @@ name only once every row is answered, so an error on row 900,000 leaves no half-
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +86,7 @@ def predict_file(
     where = str(input_path)
     hits: list[bool] = []
     unseen: dict[str, Counter[str]] = {}
+    bar = _progress(input_path)
     with atomic_path(output) as tmp:
         writer = _Writer(tmp, output.suffix.lower() in PARQUET)
         try:
@@ -95,12 +97,31 @@ def predict_file(
                 for column, counts in unseen_categories(model.saved.encoder, frame).items():
                     unseen.setdefault(column, Counter()).update(counts)
                 writer.write(answers)
+                if bar is not None:
+                    bar.update(len(chunk))
         finally:
             writer.close()
+            if bar is not None:
+                bar.close()
     line = unseen_line(unseen, where)
     if line:
         warn(line)
     return {"accuracy": sum(hits) / len(hits)} if hits else {}
+
+
+def _progress(path: Path) -> Any:
+    """A rows-answered bar on a terminal (tqdm, as Lightning's epochs); None in CI, logs, pipes.
+
+    Only for files past one chunk: a small file is answered before a bar would be read. The
+    serving-only install has no tqdm, and gets no bar.
+    """
+    if not sys.stderr.isatty() or path.stat().st_size < 8 << 20:
+        return None
+    try:
+        from tqdm import tqdm  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    return tqdm(desc=f"predicting {path.name}", unit=" rows", unit_scale=True, leave=False)
 
 
 def _answer(
