@@ -237,7 +237,7 @@ def test_evaluate_completes_the_same_run(project, client, experiment) -> None:
     with torch.no_grad():
         expected = torch.softmax(saved.net(saved.encoder.transform(test_rows)), -1).numpy()
     np.testing.assert_allclose(probs, expected, atol=1e-5)
-    hits = (answer["prediction"].astype(int) == test_rows["label"]).mean()
+    hits = (answer["prediction"].astype(int) == test_rows["label"].astype(int)).mean()
     assert hits == pytest.approx(metrics["test"]["acc"], abs=1e-6)
 
 
