@@ -15,14 +15,13 @@ from typing import Any
 C_GRID = (1.0, 10.0)  # LogisticRegression's inverse L2 strength, picked on val
 
 
-def read_split(project: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def read_prepared(project: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """The encoder's JSON and the train / val / test rows mbegu prepared."""
-    import pandas as pd
+    from mbegu.data.split import SPLITS, read_split, split_file
 
     processed = project / "artifacts" / "processed"
     encoder = json.loads((processed / "encoder.json").read_text())
-    read = {"dtype": str, "keep_default_na": False, "na_values": [""]}
-    frames = {s: pd.read_csv(processed / f"{s}.csv", **read) for s in ("train", "val", "test")}
+    frames = {s: read_split(split_file(processed, s)) for s in SPLITS}
     return encoder, frames
 
 
@@ -41,7 +40,7 @@ def text_baselines(project: Path) -> dict[str, dict[str, float]]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    encoder, frames = read_split(project)
+    encoder, frames = read_prepared(project)
     column, target = encoder["text_column"], encoder["target"]
     x = {split: frame[column].fillna("") for split, frame in frames.items()}
     y = {split: frame[target] for split, frame in frames.items()}
@@ -71,7 +70,7 @@ def table_baseline(project: Path) -> dict[str, dict[str, float]]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    encoder, frames = read_split(project)
+    encoder, frames = read_prepared(project)
     numeric, categorical = encoder["numeric"], encoder["categorical"]
     for frame in frames.values():
         frame[numeric] = frame[numeric].apply(pd.to_numeric).fillna(0)

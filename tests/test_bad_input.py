@@ -78,7 +78,7 @@ def test_data_linked_into_the_dvc_cache_is_read(project: Path, tmp_path: Path, c
     raw.symlink_to(cached)
     result = run_cli("prepare", "--params", "params.yaml", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert (project / "artifacts" / "processed" / "train.csv").is_file()
+    assert (project / "artifacts" / "processed" / "train.parquet").is_file()
 
 
 def _duplicated(project: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mbegu.data.sources import TableData
-from mbegu.data.split import stratified_split
+from mbegu.data.split import read_split, stratified_split
 from mbegu.errors import MbeguError
 
 from .helpers.project import REPO
@@ -131,17 +131,17 @@ def test_prepare_writes_split_and_skips_when_up_to_date(tmp_path: Path, digits_t
     assert sorted(p.name for p in out.iterdir()) == [
         "encoder.json",
         "manifest.json",
-        "test.csv",
-        "train.csv",
-        "val.csv",
+        "test.parquet",
+        "train.parquet",
+        "val.parquet",
     ]
-    stamp = (out / "train.csv").stat().st_mtime_ns
+    stamp = (out / "train.parquet").stat().st_mtime_ns
     again = _digits(tmp_path, digits_text)
     again.prepare()
-    assert (out / "train.csv").stat().st_mtime_ns == stamp  # nothing redone
+    assert (out / "train.parquet").stat().st_mtime_ns == stamp  # nothing redone
     assert again.load().to_dict() == _digits(tmp_path, digits_text).build()[1].to_dict()
     _digits(tmp_path, digits_text, val_fraction=0.2).prepare()
-    assert len((out / "val.csv").read_text().splitlines()) - 1 > rows["val"]  # new split
+    assert len(read_split(out / "val.parquet")) > rows["val"]  # new split
 
 
 def test_a_blank_line_to_predict_is_a_row_named_by_its_line(tmp_path: Path) -> None:

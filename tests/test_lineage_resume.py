@@ -197,7 +197,7 @@ def evaluated(project, experiment):
 @pytest.mark.slow
 def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, evaluated) -> None:
     metrics, name = evaluated
-    test_csv = project / "artifacts" / "processed" / "test.csv"
+    test_split = project / "artifacts" / "processed" / "test.parquet"
     models = {
         "pipeline": from_folder(project / "artifacts" / "model"),
         "run id": from_mlflow(f"runs:/{metrics['mlflow_run_id']}/model", tracking_uri),
@@ -206,7 +206,7 @@ def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, eva
     outputs = {}
     for way, model in models.items():
         out = project / f"pred-{way.replace(' ', '_')}.csv"
-        result = predict_file(model, test_csv, out)
+        result = predict_file(model, test_split, out)
         assert result["accuracy"] == pytest.approx(metrics["test"]["acc"], abs=1e-6), way
         outputs[way] = pd.read_csv(out)
     columns = list(outputs["pipeline"].columns)
@@ -220,7 +220,7 @@ def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, eva
         registered = mlflow.pyfunc.load_model(f"models:/{name}@candidate")
     finally:
         mlflow.set_tracking_uri(None)
-    frame = pd.read_csv(test_csv)[[f"pixel_{i}" for i in range(64)]].astype(np.float64)
+    frame = pd.read_parquet(test_split)[[f"pixel_{i}" for i in range(64)]].astype(np.float64)
     probs = registered.predict(frame)[[f"prob_{k}" for k in range(10)]].to_numpy()
     assert probs.shape == (len(frame), 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
@@ -234,14 +234,14 @@ def test_predict_reproduces_evaluate_through_each_way(project, tracking_uri, eva
 @pytest.mark.slow
 def test_predict_cli_and_its_errors(project, evaluated) -> None:
     metrics, name = evaluated
-    test_csv = project / "artifacts" / "processed" / "test.csv"
+    test_split = project / "artifacts" / "processed" / "test.parquet"
     ok = run_cli(
-        "predict", str(test_csv), "--model", f"{name}@candidate", "-o", "p.csv", cwd=project
+        "predict", str(test_split), "--model", f"{name}@candidate", "-o", "p.csv", cwd=project
     )
     assert ok.returncode == 0, ok.stderr
     assert f"accuracy {metrics['test']['acc']:.4f}" in ok.stdout
 
-    frame = pd.read_csv(test_csv).drop(columns=["pixel_7", "pixel_8"])
+    frame = pd.read_parquet(test_split).drop(columns=["pixel_7", "pixel_8"])
     frame.to_csv(project / "partial.csv", index=False)
     lacks = r"lacks 2 column\(s\) the model needs \(pixel_7, pixel_8\)"
     with pytest.raises(MbeguError, match=lacks):
@@ -250,7 +250,7 @@ def test_predict_cli_and_its_errors(project, evaluated) -> None:
             project / "partial.csv",
             project / "predictions.csv",
         )
-    missing = call_main("predict", str(test_csv), "--run-id", "0" * 32, cwd=project)
+    missing = call_main("predict", str(test_split), "--run-id", "0" * 32, cwd=project)
     assert missing.returncode == 2
     assert "no mbegu model at runs:/" in missing.stderr
     assert not (project / "predictions.csv").exists()

@@ -23,6 +23,7 @@ import pytest
 
 from mbegu.config.compose import compose
 from mbegu.data.sources import TableData, TextData
+from mbegu.data.split import SPLITS, read_split
 from mbegu.errors import MbeguError
 from mbegu.features.text import tokens
 
@@ -72,15 +73,11 @@ def test_table_keeps_values_and_encodes_categories(tmp_path: Path) -> None:
     assert data.sizes == {"in_features": 2 + 4, "num_classes": 2}
     # The split's files hold the source's cells, character for character (2.72 stays 2.72).
     source = pd.read_csv(raw, dtype=str, keep_default_na=False).set_index("id")
-    for split in ("train", "val", "test"):
-        written = pd.read_csv(tmp_path / "out" / f"{split}.csv", dtype=str).set_index("id")
+    splits = [read_split(tmp_path / "out" / f"{split}.parquet") for split in SPLITS]
+    for split, frame in zip(SPLITS, splits, strict=True):
+        written = frame.set_index("id")
         assert written.equals(source.loc[written.index]), split
-    assert (
-        "2.72"
-        in (tmp_path / "out" / "train.csv").read_text()
-        + (tmp_path / "out" / "val.csv").read_text()
-        + (tmp_path / "out" / "test.csv").read_text()
-    )
+    assert "2.72" in set(pd.concat(splits)["age"])
     rows = pd.DataFrame(
         {"region": ["Kano", "Mombasa"], "age": ["2.72", "40"], "income": [10.0, 20.0]}
     )
@@ -189,7 +186,7 @@ def test_table_train_predict_matches_evaluate(project: Path, client, experiment)
     table = per_class_rows(client, run.info.run_id, project / "dl")
     assert table["yes"]["f1"] == test["per_class"]["yes"]["f1"]
     # The registered model takes the survey's own columns: region as text, age with gaps.
-    rows = project / "artifacts" / "processed" / "test.csv"
+    rows = project / "artifacts" / "processed" / "test.parquet"
     for way in (["--model", f"{experiment}@candidate"], ["--model-dir", "artifacts/model"]):
         result = run_cli("predict", str(rows), *way, "-o", "p.csv", "--force", cwd=project)
         assert result.returncode == 0, result.stderr

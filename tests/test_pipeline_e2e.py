@@ -102,7 +102,7 @@ def all_runs(root: Path) -> list:
 
 
 def test_pipeline_outputs(clone: Path) -> None:
-    for name in ("train.csv", "val.csv", "test.csv"):
+    for name in ("train.parquet", "val.parquet", "test.parquet"):
         assert (clone / "artifacts" / "processed" / name).is_file()
     assert sorted(p.name for p in (clone / "artifacts" / "model").iterdir()) == [
         "model.json",
@@ -338,7 +338,7 @@ def test_adhoc_train_leaves_the_pipeline_alone(clone: Path) -> None:
     predicted = sh(
         "mbegu",
         "predict",
-        "reports/../artifacts/processed/test.csv",
+        "reports/../artifacts/processed/test.parquet",
         "--run-id",
         run_id,
         cwd=clone,

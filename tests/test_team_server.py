@@ -107,7 +107,7 @@ def test_a_second_machine_runs_the_pipeline_and_a_sweep_on_the_server(
     name = params["tracking"]["registered_model_name"]
     version = client.get_model_version_by_alias(name, "candidate")
     assert version.run_id == pipeline.info.run_id
-    rows = "artifacts/processed/test.csv"
+    rows = "artifacts/processed/test.parquet"
     by_env = sh("mbegu", "predict", rows, "--model", name, cwd=clone, tracking_uri=url)
     assert f"with models:/{name}@candidate" in by_env.stdout
 

@@ -208,7 +208,7 @@ def test_evaluate_completes_the_same_run(project, client, experiment) -> None:
     per_class = metrics["test"]["per_class"]
     assert list(per_class) == [str(c) for c in range(10)]
     assert sum(c["support"] for c in per_class.values()) == len(
-        pd.read_csv(project / "artifacts" / "processed" / "test.csv")
+        pd.read_parquet(project / "artifacts" / "processed" / "test.parquet")
     )
     # Per class: one table artifact, no single-point metric per class and score.
     assert not [k for k in run.data.metrics if k.startswith(("test/class/", "test_class"))]
@@ -225,7 +225,7 @@ def test_evaluate_completes_the_same_run(project, client, experiment) -> None:
     )
 
     model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
-    test_rows = pd.read_csv(project / "artifacts" / "processed" / "test.csv")
+    test_rows = pd.read_parquet(project / "artifacts" / "processed" / "test.parquet")
     pixels = [f"pixel_{i}" for i in range(64)]
     answer = model.predict(test_rows[pixels].astype(np.float64))  # the raw pixel columns
     classes = [str(c) for c in range(10)]
@@ -237,7 +237,7 @@ def test_evaluate_completes_the_same_run(project, client, experiment) -> None:
     with torch.no_grad():
         expected = torch.softmax(saved.net(saved.encoder.transform(test_rows)), -1).numpy()
     np.testing.assert_allclose(probs, expected, atol=1e-5)
-    hits = (answer["prediction"].astype(int) == test_rows["label"]).mean()
+    hits = (answer["prediction"].astype(int) == test_rows["label"].astype(int)).mean()
     assert hits == pytest.approx(metrics["test"]["acc"], abs=1e-6)
 
 

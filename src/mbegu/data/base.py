@@ -15,9 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from mbegu.data import cache
-from mbegu.data.files import read_frame
 from mbegu.data.identity import DataIdentity
-from mbegu.data.split import SPLITS, is_prepared, read_encoder, write_prepared
+from mbegu.data.split import (
+    SPLITS,
+    is_prepared,
+    read_encoder,
+    read_split,
+    split_file,
+    write_prepared,
+)
 from mbegu.errors import MbeguError
 from mbegu.features import Encoder, encoder_from_dict
 from mbegu.features.labels import as_text
@@ -169,7 +175,7 @@ class FileData(DataIdentity):
             if is_prepared(self.processed_dir, manifest):
                 encoder = encoder_from_dict(read_encoder(self.processed_dir), "encoder.json")
                 for split in SPLITS:
-                    self.frames[split] = read_frame(self.processed_dir / f"{split}.csv")
+                    self.frames[split] = read_split(split_file(self.processed_dir, split))
                 self.encoder = encoder
             else:
                 self.frames, self.encoder = self.build()

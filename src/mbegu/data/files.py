@@ -82,8 +82,8 @@ def read_frame(
         )
     with reading(path):
         if sep is None and FORMATS.get(suffix) is None:
-            # As text, cell for cell, the way a CSV reads: the split written as CSV then reads
-            # back the same, and a class or category has one spelling (1, not 1.0).
+            # As text, cell for cell, the way a CSV reads: a class or category has one
+            # spelling (1, not 1.0), and the split stores the same text whatever the format.
             import pyarrow.parquet as pq
 
             refuse_duplicate_columns(path, pq.read_schema(path).names)
@@ -170,13 +170,6 @@ def _as_cell(value: object) -> str | None:
 
     text = as_text(value)
     return None if text is None or text in NA_VALUES else text
-
-
-def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """A split as CSV: floats written in full (repr), so reading it back gives the same data."""
-    from mbegu.io import atomic_write_text
-
-    atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
 
 
 def require_file(path: Path) -> Path:

@@ -1,8 +1,9 @@
 """The seeded, stratified train/val/test split and the `prepare` stage's folder.
 
-The folder holds train.csv, val.csv and test.csv (the original columns and values of each
-split's rows), encoder.json (fitted on train) and manifest.json (what it was made from: the
-source files' md5 and the data options). A different manifest means it must be redone.
+The folder holds train.parquet, val.parquet and test.parquet (the original columns and cells of
+each split's rows, as text), encoder.json (fitted on train) and manifest.json (what it was made
+from: the source files' md5 and the data options). A different manifest, or a split file that
+is not there (a folder of CSV splits from before), means it must be redone.
 """
 
 from __future__ import annotations
@@ -16,11 +17,25 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, first_line
 from mbegu.io import atomic_dir
 
 SPLITS = ("train", "val", "test")
 MANIFEST, ENCODER = "manifest.json", "encoder.json"
+# zstd at a fixed level: a split a fraction of the CSV's size, and the same bytes every time.
+PARQUET = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "version": "2.6",
+    "data_page_version": "1.0",
+}
+
+
+def split_file(out_dir: Path, split: str) -> Path:
+    """Where the `prepare` stage keeps one split's rows."""
+    return out_dir / f"{split}.parquet"
 
 
 def stratified_split(
@@ -76,6 +91,8 @@ def is_prepared(out_dir: Path, manifest: dict[str, Any]) -> bool:
     found = read_manifest(out_dir)
     if found is None or not (out_dir / ENCODER).is_file():
         return False
+    if not all(split_file(out_dir, split).is_file() for split in SPLITS):
+        return False
     found.pop("rows", None)
     return found == manifest
 
@@ -87,12 +104,10 @@ def write_prepared(
     manifest: dict[str, Any],
 ) -> dict[str, int]:
     """Write the split, the encoder and the manifest, all or nothing."""
-    from mbegu.data.files import write_frame
-
     rows = {name: len(frame) for name, frame in frames.items()}
     with atomic_dir(out_dir) as tmp:
         for name, frame in frames.items():
-            write_frame(frame, tmp / f"{name}.csv")
+            write_split(frame, split_file(tmp, name))
         (tmp / ENCODER).write_text(json.dumps(encoder, indent=1, sort_keys=True) + "\n")
         (tmp / MANIFEST).write_text(json.dumps({**manifest, "rows": rows}, indent=2) + "\n")
     return rows
@@ -101,3 +116,40 @@ def write_prepared(
 def read_encoder(out_dir: Path) -> dict[str, Any]:
     """The fitted encoder's JSON form from the `prepare` stage's folder."""
     return json.loads((out_dir / ENCODER).read_text())
+
+
+def write_split(frame: pd.DataFrame, path: Path) -> None:
+    """One split's rows as Parquet: every column a string column, a missing cell a null.
+
+    The cells are the text the source file held, so string columns keep each one as it is
+    ('01', '2.72', 'NA', '' apart from missing) and reading needs no second parse. No pandas
+    metadata (it names the pandas version) and fixed writer options: the same rows give the same
+    bytes, which DVC and `mbegu repro-check` compare.
+
+    Raises:
+        pyarrow.ArrowTypeError: A cell is not text (the frames hold text only).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(str(column), pa.string()) for column in frame.columns])
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    pq.write_table(table.replace_schema_metadata(None), path, **PARQUET)
+
+
+def read_split(path: Path) -> pd.DataFrame:
+    """One split's rows as `write_split` wrote them: text cells, missing ones NaN, in one read.
+
+    Raises:
+        MbeguError: The file is missing or not Parquet.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError) as err:
+        raise MbeguError(
+            f"{path} is not a readable split ({first_line(err, 120)}): run `dvc repro prepare` "
+            f"to write it again"
+        ) from None
