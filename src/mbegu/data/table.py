@@ -8,11 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from mbegu.data.base import FileData
 from mbegu.data.checks import warn_dates
 from mbegu.errors import MbeguError
 from mbegu.features import Encoder
-from mbegu.features.cells import numeric_values
+from mbegu.features.cells import numeric_values, to_numbers
 from mbegu.features.table import TableEncoder
 
 if TYPE_CHECKING:
@@ -94,11 +96,16 @@ class TableData(FileData):
         Raises:
             MbeguError: An infinity in a column of numbers.
         """
+        not_numbers = []
         for column in columns:
-            if column not in (self.categorical or ()) and is_numeric(frame[column]):
-                numeric_values(frame, column, str(path))  # the encoder's own check
-        unnamed = [c for c in columns if c not in (self.categorical or ())]
-        warn_dates(frame, [c for c in unnamed if not is_numeric(frame[c])], str(path))
+            if column in (self.categorical or ()):
+                continue
+            values = to_numbers(frame[column])  # once: the check and the encoder's check share it
+            if is_numeric(frame[column], values):
+                numeric_values(frame, column, str(path), values=values)  # the encoder's own check
+            else:
+                not_numbers.append(column)
+        warn_dates(frame, not_numbers, str(path))
 
     def fit_encoder(self, train: pd.DataFrame, columns: list[str], classes: list[str]) -> Encoder:
         """Fit the table encoder; data.categorical null: the columns that are not all numbers.
@@ -115,8 +122,9 @@ class TableData(FileData):
             MbeguError: A column of numbers with a few stray words (refuse_stray_text).
         """
         categorical = self.categorical
+        numbers = {c: to_numbers(train[c]) for c in columns if c not in (categorical or ())}
         if categorical is None:  # null: the columns that are not all numbers
-            categorical = [c for c in columns if not is_numeric(train[c])]
+            categorical = [c for c in columns if not is_numeric(train[c], numbers[c])]
             for column in categorical:
                 refuse_stray_text(train[column], column)
         return TableEncoder.fit(
@@ -126,17 +134,22 @@ class TableData(FileData):
             [c for c in columns if c in categorical],
             classes,
             self.missing,
+            numbers,
         )
 
 
-def is_numeric(column: pd.Series) -> bool:
-    """Whether every present value of a column reads as a number (booleans do not)."""
+def is_numeric(column: pd.Series, values: np.ndarray | None = None) -> bool:
+    """Whether every present value of a column reads as a number (booleans do not).
+
+    `values`: the column's to_numbers, where the caller has it.
+    """
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(column):
         return False
-    present = column.dropna()
-    return bool(len(present)) and bool(pd.to_numeric(present, errors="coerce").notna().all())
+    present = column.notna().to_numpy()
+    values = to_numbers(column) if values is None else values
+    return bool(present.any()) and not bool((np.isnan(values) & present).any())
 
 
 def refuse_stray_text(column: pd.Series, name: str) -> None:

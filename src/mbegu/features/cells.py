@@ -42,15 +42,31 @@ def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None
         )
 
 
-def numeric_values(frame: pd.DataFrame, column: str, where: str, start: int = 0) -> np.ndarray:
-    """A column as float64 (NaN where missing); text or infinities are refused, never cast.
+def to_numbers(raw: pd.Series) -> np.ndarray:
+    """A column parsed as float64, NaN where a cell is missing or not a number.
 
-    `start`: the frame's first row in its file, so an error names the file's row.
+    Parsing text into numbers is most of what checking a large table costs: callers that check
+    and then use a column parse it once and pass the result on.
     """
     import pandas as pd
 
+    return pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def numeric_values(
+    frame: pd.DataFrame,
+    column: str,
+    where: str,
+    start: int = 0,
+    values: np.ndarray | None = None,
+) -> np.ndarray:
+    """A column as float64 (NaN where missing); text or infinities are refused, never cast.
+
+    `start`: the frame's first row in its file, so an error names the file's row. `values`:
+    the column's to_numbers, where the caller has it.
+    """
     raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values = to_numbers(raw) if values is None else values
     bad = np.isnan(values) & raw.notna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))

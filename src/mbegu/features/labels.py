@@ -17,6 +17,8 @@ def as_text(value: object) -> str | None:
     1.0 read from a column with gaps is the 1 the file holds, so the same class never gets two
     names.
     """
+    if isinstance(value, str):  # what a CSV's cells are: first, as they are most of the calls
+        return value
     if value is None or value is getattr(__import__("pandas"), "NA", None):
         return None
     if isinstance(value, float | np.floating):

@@ -64,6 +64,7 @@ class TableEncoder:
         categorical: list[str],
         classes: list[str],
         missing: str,
+        numbers: dict[str, np.ndarray] | None = None,
     ) -> TableEncoder:
         """Fit on the train split: each numeric column's mean, scale and fill, each category list.
 
@@ -74,6 +75,7 @@ class TableEncoder:
             categorical: Those of them to one-hot encode; the rest are numbers.
             classes: The class names, in order.
             missing: data.missing; "impute" also keeps a fill per column (median, most frequent).
+            numbers: Columns already parsed by to_numbers, by name: not parsed again.
 
         Returns:
             The fitted encoder.
@@ -86,7 +88,8 @@ class TableEncoder:
         scales: list[float] = []
         fills: dict[str, float | str] = {}
         for column in numeric:
-            values = numeric_values(train, column, "the train split")
+            parsed = (numbers or {}).get(column)
+            values = numeric_values(train, column, "the train split", values=parsed)
             seen = values[~np.isnan(values)]
             if not len(seen):
                 raise MbeguError(
