@@ -77,7 +77,8 @@ def test_every_option_composes_and_instantiates(
         overrides += ["trainer.accelerator=cpu", "trainer.precision=32-true"]
     if group == "data" and option in ("table", "text"):
         overrides += ["data.target=label", "data.path=data/x.csv"]
-    if (group == "data" and option == "text") or (group == "model" and option in TEXT_MODELS):
+    text = (group, option) in (("data", "text"), ("sweep", "text"))
+    if text or (group == "model" and option in TEXT_MODELS):
         model = option if group == "model" else "text"
         overrides += ["data=text", f"model={model}", "data.target=label", "data.path=data/x.csv"]
     cfg = compose(overrides, root=example())
@@ -125,7 +126,8 @@ def test_every_option_composes_and_instantiates(
         study = optuna.create_study(direction=cfg.sweep.direction)
         overrides = SearchSpace(cfg.sweep.params).suggest(study.ask())
         assert [o.split("=")[0] for o in overrides] == list(cfg.sweep.params)
-        compose(overrides, root=pristine())  # every suggested value is a valid override
+        kind = ["data=text", "model=text"] if data.kind == "text" else []
+        compose([*kind, *overrides], root=pristine())  # every suggested value is a valid override
 
 
 def test_option_changes_what_is_built() -> None:
