@@ -5,6 +5,7 @@ Each is tagged with its study, number and final state; runs whose worker died ar
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Literal
 
 from omegaconf import DictConfig
@@ -20,14 +21,14 @@ if TYPE_CHECKING:
 STUDY_TAG, TRIAL_TAG, STATE_TAG = "mbegu.sweep.study", "mbegu.trial.number", "mbegu.trial.state"
 UID_TAG = "mbegu.sweep.study_uid"
 FinalState = Literal["complete", "pruned", "failed"]  # a trial run's STATE_TAG
+SETTLE_S = 0.5  # how long a new parent run waits for another coordinator's to be written
 
 
 def _parents(tracker: MlflowTracker, uid: str) -> list[Run]:
-    """The parent runs of the study `uid`, oldest first."""
+    """The parent runs of the study `uid`, oldest first (the smaller run id on a tie)."""
     query = f"tags.`{UID_TAG}` = '{uid}' and tags.`mbegu.sweep.role` = 'parent'"
-    return tracker.client.search_runs(
-        [tracker.experiment_id()], filter_string=query, order_by=["attributes.start_time ASC"]
-    )
+    runs = tracker.client.search_runs([tracker.experiment_id()], filter_string=query)
+    return sorted(runs, key=lambda run: (run.info.start_time, run.info.run_id))
 
 
 def finished_parent(tracker: MlflowTracker, uid: str) -> str | None:
@@ -58,6 +59,10 @@ def parent_run(tracker: MlflowTracker, cfg: DictConfig, where: str, uid: str) ->
         },
         run_name=f"sweep-{name}",
     )
+    # MLflow has no compare-and-set: a coordinator that started in the same instant may not have
+    # written its run yet. Looked for a moment later, every such run is there, and all of them
+    # keep the same one.
+    time.sleep(SETTLE_S)
     oldest = _parents(tracker, uid)[0].info.run_id
     if oldest != mine:
         client.delete_run(mine)
