@@ -86,8 +86,9 @@ def signals_deferred() -> Iterator[None]:
                 signal.raise_signal(signum)
 
 
-# Set by SIGTERM in this process; a sweep checks it between trials.
+# Set by SIGTERM (and by Ctrl-C) in this process; a sweep checks them between trials.
 TERMINATED = threading.Event()
+INTERRUPTED = threading.Event()
 
 
 @contextmanager
@@ -95,7 +96,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (a scheduler, `kill`, `docker stop`) stops training like Ctrl-C.
 
     Lightning writes interrupted.ckpt and the run ends KILLED instead of vanishing mid-write. The
-    signal is also remembered in TERMINATED. Outside the main thread it does nothing.
+    signal is also remembered in TERMINATED, and Ctrl-C (raised as Python raises it) in
+    INTERRUPTED: an interrupt raised where Python swallows it (a __del__, a weakref callback,
+    "Exception ignored in ...") still stops the sweep. Outside the main thread it does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -105,11 +108,20 @@ def sigterm_as_interrupt() -> Iterator[None]:
         TERMINATED.set()  # remembered: code that swallows the exception cannot undo the stop
         raise KeyboardInterrupt(f"signal {signum}")
 
+    def ctrl_c(signum: int, frame: FrameType | None) -> None:
+        INTERRUPTED.set()
+        signal.default_int_handler(signum, frame)
+
     previous = signal.signal(signal.SIGTERM, interrupt)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler:  # not where Ctrl-C is ignored or handled
+        signal.signal(signal.SIGINT, ctrl_c)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if signal.getsignal(signal.SIGINT) is ctrl_c:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 @contextmanager
@@ -135,6 +147,8 @@ def exit_as_interrupt() -> Iterator[None]:
             signal.signal(signal.SIGINT, signal.default_int_handler)
         if isinstance(stop.__context__, KeyboardInterrupt):
             raise stop.__context__ from None
+        if INTERRUPTED.is_set():
+            raise KeyboardInterrupt from None
         if isinstance(stop, SIGTERMException) or TERMINATED.is_set():
             raise KeyboardInterrupt(f"signal {signal.SIGTERM.value}") from None
         raise

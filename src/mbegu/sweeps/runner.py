@@ -54,11 +54,12 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     """
     from mlflow.entities import RunTag
 
-    from mbegu.processes import TERMINATED, sigterm_as_interrupt
+    from mbegu.processes import INTERRUPTED, TERMINATED, sigterm_as_interrupt
     from mbegu.project import project_root
     from mbegu.tracking.lineage import environment_tags
 
     TERMINATED.clear()  # a new sweep in this process starts unsignalled
+    INTERRUPTED.clear()
     started = time.perf_counter()
     cfg = sweep_config(overrides)
     s = cfg.sweep
@@ -153,15 +154,17 @@ def work(
     def fail_dead() -> None:
         trials.fail_dead_trials(study, storage, lambda t: close_dead_run(tracker, cfg.sweep, t))
 
-    from mbegu.processes import TERMINATED, collect_between_trials, freeze_imports
+    from mbegu.processes import INTERRUPTED, TERMINATED, collect_between_trials, freeze_imports
 
     import_trial_modules()
     freeze_imports()
 
     def stop_if_terminated() -> None:
-        # A SIGTERM whose KeyboardInterrupt a trial swallowed stops the sweep between trials.
+        # A SIGTERM or Ctrl-C whose KeyboardInterrupt was swallowed stops it between trials.
         if TERMINATED.is_set():
             raise KeyboardInterrupt("signal 15")
+        if INTERRUPTED.is_set():
+            raise KeyboardInterrupt
 
     def objective(trial: optuna.Trial) -> float:
         stop_if_terminated()
