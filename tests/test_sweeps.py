@@ -245,7 +245,9 @@ def test_bad_search_space_is_one_line(project) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_leaves_study_and_runs_consistent(project, client, experiment) -> None:
-    args = sweep_args(experiment, "interrupted", 4)
+    # Trials of up to 20 epochs: on a loaded machine the output is read late, and a 4-epoch
+    # trial 1 could be over (the sweep even done) before the signal arrives.
+    args = sweep_args(experiment, "interrupted", 4, epochs=20)
     process = start_cli("sweep", *args, cwd=project)
     in_trial_1 = False
     for line in process.stdout:
