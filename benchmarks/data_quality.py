@@ -45,6 +45,18 @@ def bundled_tables(folder: Path) -> dict[str, Path]:
     return out
 
 
+def scratch_project(scratch: Path) -> Path:
+    """conf/ and dvc.yaml in `scratch`/project, made the current project with its own store."""
+    project = scratch / "project"
+    (project / "data").mkdir(parents=True)
+    shutil.copytree(REPO / "conf", project / "conf")
+    shutil.copy(REPO / "dvc.yaml", project / "dvc.yaml")
+    os.chdir(project)
+    os.environ["MBEGU_ROOT"] = str(project)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch / 'mlflow.db'}"
+    return project
+
+
 def run_mbegu(project: Path, overrides: list[str]) -> dict:
     from mbegu.config.compose import compose
     from mbegu.data.stage import prepare
@@ -146,13 +158,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="mbegu-bench-data-"))
     text_rows, table_rows = [], []
     try:
-        project = scratch / "project"
-        (project / "data").mkdir(parents=True)
-        shutil.copytree(REPO / "conf", project / "conf")
-        shutil.copy(REPO / "dvc.yaml", project / "dvc.yaml")
-        os.chdir(project)
-        os.environ["MBEGU_ROOT"] = str(project)
-        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch / 'mlflow.db'}"
+        project = scratch_project(scratch)
         for name, overrides in text_jobs(args, project / "data").items():
             ours = {
                 model: run_mbegu(project, [*overrides, f"model={model}", *NAMED, *args.overrides])

@@ -78,6 +78,8 @@ def language(project: Path, lang: str, trials: int) -> tuple[dict, dict, float]:
 
 
 def main() -> None:
+    from data_quality import scratch_project  # benchmarks/ is on sys.path when run as a script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=12, help="trials per sweep (default 12)")
     parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES)
@@ -86,13 +88,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="mbegu-bench-sweep-"))
     rows = []
     try:
-        project = scratch / "project"
-        (project / "data").mkdir(parents=True)
-        shutil.copytree(REPO / "conf", project / "conf")
-        shutil.copy(REPO / "dvc.yaml", project / "dvc.yaml")
-        os.chdir(project)
-        os.environ["MBEGU_ROOT"] = str(project)
-        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch / 'mlflow.db'}"
+        project = scratch_project(scratch)
         for lang in args.languages:
             rows.append((lang, *language(project, lang, args.trials)))
     finally:
