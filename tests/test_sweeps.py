@@ -250,13 +250,15 @@ def test_ctrl_c_leaves_study_and_runs_consistent(project, client, experiment) ->
     args = sweep_args(experiment, "interrupted", 4, epochs=20)
     process = start_cli("sweep", *args, cwd=project)
     in_trial_1 = False
+    seen = []
     for line in process.stdout:
+        seen.append(line)
         in_trial_1 = in_trial_1 or line.startswith("trial 1:")
         if in_trial_1 and line.startswith("epoch 2/"):
             process.send_signal(signal.SIGINT)
             break
-    process.communicate(timeout=120)
-    assert process.returncode != 0
+    text = "".join(seen) + process.communicate(timeout=120)[0]
+    assert process.returncode != 0, text[-6000:]
     study = load(project, "interrupted")
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
     [stopped] = [t for t in study.trials if t.number == 1]

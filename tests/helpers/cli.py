@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -35,7 +36,11 @@ def run_cli(
 
 def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
     """`mbegu ARGS` in the background, its output (stdout and stderr) in one text pipe: for
-    tests that signal it mid-run."""
+    tests that signal it mid-run.
+
+    Ctrl-C is handled as on a terminal even when the suite runs as a background job, whose
+    children a shell starts with SIGINT ignored (Python then never turns it into
+    KeyboardInterrupt)."""
     return subprocess.Popen(
         [str(MBEGU), *args],
         cwd=cwd,
@@ -43,7 +48,14 @@ def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
         env=os.environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=_terminal_ctrl_c,
     )
+
+
+def _terminal_ctrl_c() -> None:
+    """In the child before exec: SIGINT's default disposition, which Python replaces with its
+    KeyboardInterrupt handler at start-up."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def start_ui(port: int, cwd: Path, log: Path | None = None) -> subprocess.Popen[str]:
