@@ -157,3 +157,21 @@ def test_the_version_comes_from_git() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", version) or re.search(r"\+g[0-9a-f]{7,}", version), (
         version
     )
+
+
+def test_a_clean_up_that_fails_during_an_interrupt_stays_an_interrupt(tmp_path: Path) -> None:
+    # As Optuna's journal lock does when SIGTERM lands between its rename and its unlink: the
+    # `except BaseException` unlinks again, and FileNotFoundError replaces the interrupt.
+    from mbegu.processes import interrupt_behind
+
+    def release() -> None:
+        try:
+            raise KeyboardInterrupt("signal 15")
+        except BaseException:
+            (tmp_path / "lock.rename").unlink()
+
+    with pytest.raises(FileNotFoundError) as raised:
+        release()
+    interrupt = interrupt_behind(raised.value)
+    assert isinstance(interrupt, KeyboardInterrupt) and "signal 15" in str(interrupt)
+    assert interrupt_behind(FileNotFoundError("no interrupt behind it")) is None

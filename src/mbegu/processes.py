@@ -124,6 +124,22 @@ def sigterm_as_interrupt() -> Iterator[None]:
             signal.signal(signal.SIGINT, previous_int)
 
 
+def interrupt_behind(err: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM that `err` was raised while handling, if any.
+
+    Optuna's journal lock, interrupted between its rename and its unlink, unlinks again in its
+    `except BaseException` and raises FileNotFoundError in place of the interrupt.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 @contextmanager
 def exit_as_interrupt() -> Iterator[None]:
     """Around trainer.fit, an interrupt kept an interrupt.

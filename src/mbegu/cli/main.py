@@ -54,6 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mbegu: interrupted", file=sys.stderr)
         return 143 if "signal 15" in str(err) else 130
     except Exception as err:  # a bug or an input nobody foresaw: still one line
+        from mbegu.processes import interrupt_behind
+
+        interrupt = interrupt_behind(err)
+        if interrupt is not None:  # a library's clean-up failed while an interrupt unwound
+            print("mbegu: interrupted", file=sys.stderr)
+            return 143 if "signal 15" in str(interrupt) else 130
         from mbegu.disk import disk_full_line, full_error
 
         full = full_error(err)

@@ -203,6 +203,15 @@ def work(
         with signals_deferred():
             trials.fail_own_trials(study)
         raise
+    except Exception as err:  # e.g. Optuna's journal lock, cut by the interrupt mid-release
+        from mbegu.processes import interrupt_behind, signals_deferred
+
+        interrupt = interrupt_behind(err)
+        if interrupt is None:
+            raise
+        with signals_deferred():
+            trials.fail_own_trials(study)
+        raise KeyboardInterrupt(*interrupt.args) from None
 
 
 def _optimize_until_done(
