@@ -261,7 +261,10 @@ def test_ctrl_c_leaves_study_and_runs_consistent(project, client, experiment) ->
     assert process.returncode != 0, text[-6000:]
     study = load(project, "interrupted")
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
-    [stopped] = [t for t in study.trials if t.number == 1]
+    # The trial the signal cut: the last one begun (trial 1, or a later one where the output was
+    # read late on a loaded machine); no trial begins after it.
+    stopped = max(study.trials, key=lambda t: t.number)
+    assert stopped.number >= 1
     assert stopped.state == TrialState.FAIL
     assert not trials.counted(stopped)  # a rerun runs it again
     parent = parent_of(client, experiment)
@@ -270,7 +273,7 @@ def test_ctrl_c_leaves_study_and_runs_consistent(project, client, experiment) ->
         r.data.tags["mbegu.trial.number"]: r.info.status
         for r in children(client, experiment, parent.info.run_id)
     }
-    assert statuses["1"] == "KILLED"
+    assert statuses[str(stopped.number)] == "KILLED"
 
 
 @pytest.mark.slow
