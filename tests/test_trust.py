@@ -101,7 +101,7 @@ ENCODER = {
 @pytest.mark.parametrize(
     ("encoder", "expected"),
     [
-        ({**ENCODER, "kind": "pickle"}, "no table or text encoder in it (kind 'pickle')"),
+        ({**ENCODER, "kind": "pickle"}, "no table, text or image encoder in it (kind 'pickle')"),
         ({**ENCODER, "__reduce__": "os.system"}, "the table encoder is malformed"),
         ({**ENCODER, "means": "rm -rf"}, "the table encoder is malformed"),
     ],

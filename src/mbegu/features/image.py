@@ -12,17 +12,23 @@ import io
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mbegu.errors import MbeguError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
 
 # Pillow's own guard warns from 89 MP and refuses from 179 MP; a phone photo is about 12-50 MP.
 # Past this, decoding would take seconds and gigabytes: refused as a decompression bomb.
 MAX_PIXELS = 50_000_000
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MODES = {1: "L", 3: "RGB"}
+# The columns of an image data set's rows: the image (a file path or its bytes) and its class.
+IMAGE_COLUMN, LABEL_COLUMN = "image", "label"
 
 
 def decode_image(
@@ -124,6 +130,16 @@ class ImageEncoder:
             raise ValueError(f"image_size {self.image_size} is under 8")
 
     @property
+    def columns(self) -> list[str]:
+        """The one input column: each row's image, a file path or the file's bytes."""
+        return [IMAGE_COLUMN]
+
+    @property
+    def target(self) -> str:
+        """The label column of an image data set's rows (the class folder's name)."""
+        return LABEL_COLUMN
+
+    @property
     def sizes(self) -> dict[str, int]:
         """What a network is built with: no count is typed by hand."""
         return {
@@ -156,6 +172,37 @@ class ImageEncoder:
         mean = np.asarray(self.mean, dtype=np.float32).reshape(shape)
         std = np.asarray(self.std, dtype=np.float32).reshape(shape)
         return (pixels.astype(np.float32) / np.float32(255.0) - mean) / std
+
+    def labels(self, frame: pd.DataFrame, where: str) -> np.ndarray:
+        """Each row's class index, refused for a label outside the classes."""
+        from mbegu.features.cells import class_indices
+
+        return class_indices(frame, self.target, self.classes, where)
+
+    def transform(
+        self, frame: pd.DataFrame, where: str = "the input", start: int = 0
+    ) -> torch.Tensor:
+        """The rows' images decoded and normalised: float32 [rows, channels, size, size].
+
+        `start`: the frame's first row in its file (a chunk of it), as an error names rows.
+        """
+        import torch
+
+        from mbegu.features.cells import require_columns, row_number
+
+        require_columns(frame, self.columns, where)
+        pixels = np.zeros(
+            (len(frame), self.channels, self.image_size, self.image_size), dtype=np.uint8
+        )
+        for i, value in enumerate(frame[IMAGE_COLUMN].tolist()):
+            if not isinstance(value, str | bytes | Path):
+                raise MbeguError(
+                    f"{where} row {row_number(start + i)} has no image ({value!r}): give a "
+                    f"file path or the file's bytes"
+                )
+            name = f"{where} row {row_number(start + i)}" if isinstance(value, bytes) else ""
+            pixels[i] = self.decode(value, name)  # a path names itself
+        return torch.from_numpy(self.normalise(pixels))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON, saved with the model."""

@@ -77,8 +77,11 @@ class OnnxModel:
         """
         import numpy as np
 
+        from mbegu.features.image import ImageEncoder
         from mbegu.features.text import TextEncoder
 
+        if isinstance(self.encoder, ImageEncoder):
+            raise MbeguError("an image model is not served by ONNX yet: use --engine torch")
         parts = []
         for start in range(0, len(frame), batch):
             chunk = frame.iloc[start : start + batch]
