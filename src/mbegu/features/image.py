@@ -188,6 +188,14 @@ class ImageEncoder:
         """
         import torch
 
+        return torch.from_numpy(self.normalise(self.pixels(frame, where, start)))
+
+    def pixels(self, frame: pd.DataFrame, where: str = "the input", start: int = 0) -> np.ndarray:
+        """The rows' images decoded, not normalised: uint8 [rows, channels, size, size].
+
+        What ONNX serving feeds through `normalise` without torch, and what the misclassified
+        grid and the pixel baseline read.
+        """
         from mbegu.features.cells import require_columns, row_number
 
         require_columns(frame, self.columns, where)
@@ -202,7 +210,7 @@ class ImageEncoder:
                 )
             name = f"{where} row {row_number(start + i)}" if isinstance(value, bytes) else ""
             pixels[i] = self.decode(value, name)  # a path names itself
-        return torch.from_numpy(self.normalise(pixels))
+        return pixels
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON, saved with the model."""

@@ -40,10 +40,15 @@ def predictions(
     """`prediction` (a class name), then `prob_<class>` per class, a row per input row.
 
     The same for either engine: torch's SavedModel or ONNX Runtime's OnnxModel. `first_row`:
-    the frame's first row in its file, as error lines name rows.
+    the frame's first row in its file, as error lines name rows. An image model reads its
+    images base64-encoded from an `image` column (models.image_answers).
     """
     import pandas as pd
 
+    from mbegu.models.image_answers import is_image_model, request_predictions
+
+    if is_image_model(saved):  # base64 images in an `image` column
+        return request_predictions(saved, frame, where)
     probs = saved.probabilities(frame, where, first_row=first_row)
     columns = [probability_column(c) for c in saved.classes]
     out = pd.DataFrame(probs, columns=columns, index=frame.index)

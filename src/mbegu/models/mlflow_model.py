@@ -45,6 +45,10 @@ class Predictor:
         self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         """Answer a request's rows; unseen categories get a warning in the server's log."""
+        from mbegu.models.image_answers import is_image_model
+
+        if is_image_model(self.saved):
+            return _image_answers(self.saved, model_input)
         line = unseen_line(unseen_categories(self.saved.encoder, model_input), "the request")
         if line:  # the server's log: a served model answers anyway, as `mbegu predict` does
             logging.getLogger(__name__).warning(line)
@@ -53,6 +57,21 @@ class Predictor:
     def get_raw_model(self) -> SavedModel | OnnxModel:
         """What MLflow's PyFuncModel.get_raw_model() returns: the model and its encoder."""
         return self.saved
+
+
+def _image_answers(saved: SavedModel | OnnxModel, model_input: pd.DataFrame) -> pd.DataFrame:
+    """A request of base64 images answered; a bad one is the client's error, not the server's.
+
+    MLflow's server answers an MlflowException with its message and a 400 status (a JSON error
+    naming the image and the fix); any other exception would come back as a stack trace.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    try:
+        return predictions(saved, model_input, "the request")
+    except MbeguError as err:
+        raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
 
 
 ENGINES = ("torch", "onnx")
@@ -128,9 +147,16 @@ def log_model(
     import mlflow.pyfunc
     from mlflow.models import infer_signature
 
+    from mbegu.features.image import ImageEncoder
+    from mbegu.models.image_answers import example_request
+
+    if isinstance(saved.encoder, ImageEncoder):  # a request sends images as base64 text
+        example = example_request(saved.encoder, example)
     signature = infer_signature(example, predictions(saved, example))
     pins = [f"{name}=={metadata.version(name)}" for name in ("mlflow", "pandas", "numpy")]
     pins.append(f"torch=={metadata.version('torch').split('+')[0]}")
+    if isinstance(saved.encoder, ImageEncoder):  # decodes the request's images
+        pins.append(f"pillow=={metadata.version('pillow')}")
     mlflow.set_tracking_uri(tracker.tracking_uri)
     for logger in ("mlflow.models.model", "mlflow.pyfunc"):
         logging.getLogger(logger).setLevel(logging.WARNING)

@@ -6,6 +6,8 @@ model carries it. The graph takes what the encoder gives (mbegu.features), in nu
 - a text network: `ids`, int64 [texts, length], and `weights`, float32 [texts, length], each
   text's bag padded with weight 0 (the network's `padded`: the bag's sums by Gather, Mul and
   ReduceSum);
+- an image network: `pixels`, float32 [images, channels, size, size] (ImageEncoder.normalise
+  of the decoded images: the decoding and normalising stay in numpy, outside the graph);
 and gives `probabilities`, float32 [rows, classes]. Rows and length are dynamic axes.
 """
 
@@ -24,7 +26,7 @@ PROBABILITIES = "probabilities"
 
 
 class TableProbabilities(nn.Module):
-    """A table network's class probabilities from the encoded rows."""
+    """A table (or image) network's class probabilities from its one input tensor."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
@@ -59,19 +61,27 @@ def exportable(net: nn.Module) -> str | None:
     return None
 
 
-def export_onnx(net: nn.Module, path: Path, inputs: int) -> None:
+def export_onnx(
+    net: nn.Module, path: Path, inputs: int, image: tuple[int, int] | None = None
+) -> None:
     """Write the network's ONNX graph to `path`: the same bytes for the same weights.
 
     Args:
         net: The network (exported in eval mode: dropout off, batch norm's running stats).
         path: The file to write.
-        inputs: A table network's encoded inputs per row (unused for text).
+        inputs: A table network's encoded inputs per row (unused for text and images).
+        image: An image network's (channels, size): its input is `pixels`.
     """
     training = net.training
     net.eval()
-    if getattr(net, "takes", "table") == "text":
-        wrapper: nn.Module = TextProbabilities(net)
-        args: tuple[torch.Tensor, ...] = (
+    if image is not None:
+        wrapper: nn.Module = TableProbabilities(net)  # one tensor in, softmax out
+        channels, size = image
+        args: tuple[torch.Tensor, ...] = (torch.zeros(2, channels, size, size),)
+        names, axes = ["pixels"], {"pixels": {0: "rows"}}
+    elif getattr(net, "takes", "table") == "text":
+        wrapper = TextProbabilities(net)
+        args = (
             torch.zeros(2, 3, dtype=torch.int64),
             torch.zeros(2, 3, dtype=torch.float32),
         )

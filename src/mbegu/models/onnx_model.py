@@ -80,8 +80,10 @@ class OnnxModel:
         from mbegu.features.image import ImageEncoder
         from mbegu.features.text import TextEncoder
 
-        if isinstance(self.encoder, ImageEncoder):
-            raise MbeguError("an image model is not served by ONNX yet: use --engine torch")
+        if isinstance(self.encoder, ImageEncoder):  # decoded and normalised in numpy
+            from mbegu.models.image_answers import image_probabilities
+
+            return image_probabilities(self, self.encoder.pixels(frame, where, first_row), batch)
         parts = []
         for start in range(0, len(frame), batch):
             chunk = frame.iloc[start : start + batch]

@@ -117,11 +117,18 @@ def save_model(model_dir: Path, net: nn.Module, config: dict[str, Any], encoder:
         why = exportable(net)
         if why is None:
             try:
-                export_onnx(net, tmp / ONNX, getattr(encoder, "input_size", 0))
+                export_onnx(net, tmp / ONNX, getattr(encoder, "input_size", 0), _image(encoder))
             except Exception as err:  # a user's network may not trace: torch still serves it
                 why = first_line(err)
         if why is not None:
             warn(f"no model.onnx for this model ({why}): serve it with --engine torch")
+
+
+def _image(encoder: Any) -> tuple[int, int] | None:
+    """An image encoder's (channels, size): the shape of the network's input; else None."""
+    if getattr(encoder, "kind", None) != "image":
+        return None
+    return int(encoder.channels), int(encoder.image_size)
 
 
 def model_md5(model_dir: Path) -> str:
