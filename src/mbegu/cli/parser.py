@@ -121,11 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "predict",
-        help="class probabilities for the rows of a CSV",
+        help="class probabilities for the rows of a CSV, or for images",
         description="Predict with a model named by MLflow run id, by registered "
         "name@alias, or (default) the DVC pipeline's artifacts/model.",
     )
-    p.add_argument("input", type=Path, help="CSV, TSV or Parquet with the training columns")
+    p.add_argument(
+        "input",
+        type=Path,
+        help="CSV, TSV or Parquet with the training columns; for an image model: an image, a "
+        "folder of images, or a CSV/Parquet with a `path` column of image paths",
+    )
     p.add_argument(
         "-o", "--output", type=Path, default=Path("predictions.csv"), help=".parquet: Parquet"
     )

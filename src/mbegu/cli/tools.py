@@ -116,7 +116,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """`mbegu predict`: a CSV's rows predicted by a model folder, run or registered model."""
     from mbegu.config.compose import compose
     from mbegu.inference.batch import predict_file
+    from mbegu.inference.images import predict_images
     from mbegu.inference.predict import check_output, from_folder, from_mlflow
+    from mbegu.models.image_answers import is_image_model
     from mbegu.project import project_root
     from mbegu.security import inside
     from mbegu.tracking.store import check_reachable, resolve_tracking_uri
@@ -136,6 +138,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         model = from_mlflow(target, uri, args.engine)
     else:
         model = from_folder(args.model_dir or root / "artifacts" / "model", args.engine)
+    if is_image_model(model.saved):  # an image, a folder of them, or a CSV of their paths
+        count = predict_images(model, args.input, args.output, root)
+        print(f"wrote {args.output} with {model.source}: {count} image(s)")
+        return 0
     result = predict_file(model, args.input, args.output, args.ids)
     shown = f", accuracy {result['accuracy']:.4f} on its label column" if result else ""
     print(f"wrote {args.output} with {model.source}{shown}")
