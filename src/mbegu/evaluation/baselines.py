@@ -96,11 +96,29 @@ def score_baselines(
     x_train, x_test = _features(encoder, train, test)
     y_train = encoder.labels(train, "the train split")
     y_test = encoder.labels(test, "the test split")
+    return fit_and_score(chosen, (x_train, y_train), (x_test, y_test), len(encoder.classes))
+
+
+def fit_and_score(
+    chosen: Sequence[str], train: tuple[Any, Any], test: tuple[Any, Any], classes: int
+) -> dict[str, dict[str, float]]:
+    """Fit each named baseline on the train features and score it on the test features.
+
+    Args:
+        chosen: Baselines to fit (majority, logreg, hgb).
+        train: The train split's (features, class indices).
+        test: The test split's (features, class indices).
+        classes: How many classes the model has (F1 averages over all of them).
+
+    Returns:
+        {baseline: {acc, f1_macro, f1_weighted}}, six decimals.
+    """
+    x_train, y_train = train
+    x_test, y_test = test
     if len(np.unique(y_train)) < 2:  # a classifier cannot fit one class; the majority can
         chosen = [n for n in chosen if n == "majority"]
     from threadpoolctl import threadpool_limits
 
-    classes = len(encoder.classes)
     scores = {}
     for name in chosen:
         model = _model(name)

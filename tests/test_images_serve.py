@@ -1,0 +1,232 @@
+"""An image model answered every way a user asks: `mbegu predict` on an image, a folder or a
+CSV of paths, ONNX Runtime as torch, the MLflow model on base64 JPEGs (in process and through
+`mlflow models serve` over HTTP), and evaluation's misclassified grid and pixel baseline."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mbegu.errors import MbeguError
+from mbegu.evaluation.images import misclassified_grid, pixel_features, score_image_baselines
+from mbegu.features.image import ImageEncoder
+from mbegu.inference.images import image_sources
+from mbegu.models.image_answers import image_bytes, jpeg_base64
+
+from .helpers.cli import call_main
+from .helpers.images import CLASSES, make_image_folders
+
+
+def test_base64_cells_decode_and_bad_ones_are_named() -> None:
+    raw = b"\xff\xd8\xff\xe0 not really a jpeg"
+    text = base64.b64encode(raw).decode()
+    assert image_bytes(text, "image 1") == raw
+    assert image_bytes(f"data:image/jpeg;base64,{text}", "image 1") == raw  # a browser's
+    assert image_bytes(text[:10] + "\n" + text[10:], "image 1") == raw  # base64 -w76 wraps
+    assert image_bytes(raw, "image 1") == raw  # MLflow's binary columns
+    for bad, said in (("not base64!", "not valid base64"), ("", "no image"), (None, "no image")):
+        with pytest.raises(MbeguError, match=f"image 2 of the request: .*{said}"):
+            image_bytes(bad, "image 2 of the request")
+
+
+def test_a_jpeg_example_decodes_back_to_the_image() -> None:
+    pixels = np.zeros((3, 16, 16), dtype=np.uint8)
+    pixels[0, :, :8] = 255  # left half red
+    back = ImageEncoder(["a"], 16, 3, [0.5] * 3, [0.25] * 3).decode(
+        base64.b64decode(jpeg_base64(pixels))
+    )
+    assert back.shape == (3, 16, 16)
+    assert back[0, :, :6].mean() > 200 and back[0, :, 10:].mean() < 50
+
+
+def test_image_sources_folder_file_and_listed_paths(project: Path) -> None:
+    folders = make_image_folders(project / "data" / "shapes", per_class=3, size=16)
+    (folders / "notes.txt").write_text("not an image, not listed")
+    found = image_sources(Path("data/shapes"), project)
+    assert len(found) == 3 * 3 + 1  # every class folder, recursively, and the rotated photo
+    assert [name for name, _ in found] == sorted(name for name, _ in found)
+    assert all(Path(name).suffix in (".jpg", ".png") for name, _ in found)
+    one = image_sources(Path("data/shapes/circle/circle-000.jpg"), project)
+    assert one == [("data/shapes/circle/circle-000.jpg", Path("data/shapes/circle/circle-000.jpg"))]
+    # A CSV's paths are relative to its own folder.
+    listing = project / "data" / "list.csv"
+    listing.write_text(
+        "path,note\nshapes/square/square-001.jpg,x\nshapes/circle/circle-002.png,y\n"
+    )
+    listed = image_sources(listing, project)
+    assert [name for name, _ in listed] == [
+        "shapes/square/square-001.jpg",
+        "shapes/circle/circle-002.png",
+    ]
+    assert listed[0][1].resolve() == (folders / "square" / "square-001.jpg").resolve()
+    # A listed path outside the project is refused, naming the file's row.
+    listing.write_text("path\nshapes/square/square-001.jpg\n../../../../etc/passwd\n")
+    with pytest.raises(MbeguError, match=r"list.csv row 3 \(path\).*outside the project"):
+        image_sources(listing, project)
+    listing.write_text("path\n/etc/hostname\n")
+    with pytest.raises(MbeguError, match="outside the project"):
+        image_sources(listing, project)
+    (project / "empty").mkdir()
+    with pytest.raises(MbeguError, match="holds no image"):
+        image_sources(Path("empty"), project)
+
+
+def test_pixel_baseline_learns_bright_from_dark() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 2
+    pixels = rng.integers(0, 100, size=(60, 3, 24, 24)).astype(np.uint8)
+    pixels[labels == 1, :, 6:18, 6:18] += 150  # class 1: a bright square in the middle
+    features = pixel_features(pixels)
+    assert features.shape == (60, 256) and features.dtype == np.float32
+    assert features.min() >= 0.0 and features.max() <= 1.0
+    scores = score_image_baselines(
+        ["majority", "logreg", "hgb"], (pixels[:40], labels[:40]), (pixels[40:], labels[40:]), 2
+    )
+    assert list(scores) == ["majority", "logreg"]  # hgb is a table's baseline
+    assert scores["logreg"]["acc"] == 1.0
+    assert scores["majority"]["acc"] == 0.5
+
+
+def test_misclassified_grid_draws_the_mistakes(tmp_path: Path) -> None:
+    from PIL import Image
+
+    pixels = np.full((5, 1, 8, 8), 128, dtype=np.uint8)
+    labels = np.array([0, 1, 0, 1, 0])
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4], [0.45, 0.55]])
+    path = tmp_path / "misclassified.png"
+    assert misclassified_grid(path, pixels, labels, probs, ["cat", "dog"]) == 3
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size[0] > 100
+    assert misclassified_grid(path, pixels, labels, np.eye(2)[labels], ["cat", "dog"]) == 0
+    assert path.is_file() and not list(tmp_path.glob(".*tmp*"))
+
+
+SIZE = 16
+
+
+def untrained_image_model(project: Path, folder: str = "models/img") -> Path:
+    """A grayscale shapes model folder with random weights, as training writes one: what
+    `mbegu predict` and the MLflow model read, without a training run."""
+    import torch
+
+    from mbegu.models.networks import CNN
+    from mbegu.models.saved import save_model
+
+    shapes = make_image_folders(project / "data" / "shapes", per_class=4, size=SIZE)
+    files = sorted(shapes.rglob("*.*"))
+    pixels = np.stack([ImageEncoder(["x"], SIZE, 1, [0.5], [0.5]).decode(p) for p in files])
+    encoder = ImageEncoder.fit(pixels, list(CLASSES))
+    torch.manual_seed(0)
+    net = CNN(in_features=SIZE * SIZE, num_classes=len(CLASSES), channels=(4, 8))
+    with torch.no_grad():  # batch norm's running stats away from (0, 1): they must be exported
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    spec = {"_target_": "mbegu.models.networks.CNN", "in_features": SIZE * SIZE}
+    spec |= {"num_classes": len(CLASSES), "channels": [4, 8]}
+    config = {"model": {"net": spec}, "data": {"name": "shapes"}}
+    model_dir = project / folder
+    save_model(model_dir, net, config, encoder)
+    return model_dir
+
+
+def _predict(project: Path, *args: str, out: str = "p.csv") -> tuple[int, str, pd.DataFrame]:
+    result = call_main("predict", *args, "-o", out, "--force", cwd=project)
+    written = project / out
+    frame = pd.read_csv(written) if result.returncode == 0 else pd.DataFrame()
+    return result.returncode, result.stderr + result.stdout, frame
+
+
+def test_predict_an_image_a_folder_and_a_csv_of_paths(project: Path) -> None:
+    model = str(untrained_image_model(project))
+    code, said, one = _predict(project, "data/shapes/circle/circle-001.jpg", "--model-dir", model)
+    assert code == 0, said
+    assert list(one.columns) == ["path", "prediction", *(f"prob_{c}" for c in CLASSES)]
+    assert one.path.tolist() == ["data/shapes/circle/circle-001.jpg"]
+    assert one.prediction.iloc[0] in CLASSES
+    code, said, folder = _predict(project, "data/shapes", "--model-dir", model, "--engine", "onnx")
+    assert code == 0, said
+    assert len(folder) == 3 * 4 + 1 and "13 image(s)" in said
+    probs = folder[[f"prob_{c}" for c in CLASSES]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert folder.prediction.nunique() > 1  # random weights, but not one answer for all
+    # Chunks of images give the answers one batch gives (a folder of any size, bounded memory).
+    from mbegu.inference.images import predict_images
+    from mbegu.inference.predict import from_folder
+
+    predict_images(from_folder(Path(model)), Path("data/shapes"), project / "c.csv", project, 5)
+    chunked = pd.read_csv(project / "c.csv")
+    np.testing.assert_allclose(chunked[probs_columns()].to_numpy(), probs, atol=1e-5)
+    # A CSV of paths relative to its folder, and the same answers as for the folder.
+    listing = project / "data" / "listed.csv"
+    listing.write_text("path\nshapes/square/square-002.png\nshapes/circle/circle-001.jpg\n")
+    code, said, listed = _predict(project, "data/listed.csv", "--model-dir", model)
+    assert code == 0, said
+    assert listed.path.tolist() == ["shapes/square/square-002.png", "shapes/circle/circle-001.jpg"]
+    by_path = folder.set_index("path")
+    expected = by_path.loc["data/shapes/square/square-002.png", probs_columns()].to_numpy()
+    np.testing.assert_allclose(listed[probs_columns()].iloc[0].to_numpy(), expected, atol=1e-5)
+
+
+def probs_columns() -> list[str]:
+    return [f"prob_{c}" for c in CLASSES]
+
+
+def test_predict_refuses_outside_paths_and_bad_images_in_one_line(project: Path) -> None:
+    model = str(untrained_image_model(project))
+    (project / "outside.csv").write_text("path\n../secret.png\n")
+    code, said, _ = _predict(project, "outside.csv", "--model-dir", model)
+    assert code == 2 and said.startswith("mbegu: error: outside.csv row 2 (path)"), said
+    assert "outside the project" in said and "Traceback" not in said
+    (project / "data" / "shapes" / "square" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    code, said, _ = _predict(project, "data/shapes", "--model-dir", model, out="q.csv")
+    assert code == 2 and said.count("\n") == 1, said
+    assert "broken.jpg" in said and "not an image" in said
+    assert not (project / "q.csv").exists()  # nothing half-written
+
+
+def test_onnx_and_torch_agree_on_images(project: Path) -> None:
+    from mbegu.models.image_answers import image_probabilities
+    from mbegu.models.onnx_model import load_onnx
+    from mbegu.models.saved import load_model
+
+    model_dir = untrained_image_model(project)
+    saved, onnx = load_model(model_dir), load_onnx(model_dir)
+    rows = pd.DataFrame({"image": [str(p) for p in sorted((project / "data").rglob("*.png"))]})
+    pixels = saved.encoder.pixels(rows)
+    torch_probs = saved.probabilities(rows)  # the encoder's transform, as evaluate reads
+    assert np.abs(onnx.probabilities(rows) - torch_probs).max() < 1e-5
+    assert np.abs(image_probabilities(saved, pixels) - torch_probs).max() < 1e-5
+
+
+def test_mlflow_model_answers_base64_jpegs(project: Path) -> None:
+    from mlflow.exceptions import MlflowException
+
+    from mbegu.models.mlflow_model import _load_pyfunc
+
+    model_dir = untrained_image_model(project)
+    jpeg = (project / "data" / "shapes" / "square" / "square-000.jpg").read_bytes()
+    request = pd.DataFrame({"image": [base64.b64encode(jpeg).decode()] * 2})
+    for engine in ("torch", "onnx"):
+        answer = _load_pyfunc(str(model_dir), {"engine": engine}).predict(request)
+        assert list(answer.columns) == ["prediction", *probs_columns()]
+        assert set(answer.prediction) <= set(CLASSES) and len(answer) == 2
+    model = _load_pyfunc(str(model_dir))
+    for bad, said in (
+        ("%%%", "image 2 of the request: .*not valid base64"),
+        (base64.b64encode(b"hello").decode(), "image 2 of the request: not an image"),
+    ):
+        with pytest.raises(MlflowException, match=said) as caught:
+            model.predict(pd.DataFrame({"image": [request.image[0], bad]}))
+        assert caught.value.get_http_status_code() == 400
+    with pytest.raises(MlflowException, match="no column 'image'"):
+        model.predict(pd.DataFrame({"photo": [request.image[0]]}))
+
+
+__all__ = ["json"]
