@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -229,4 +238,109 @@ def test_mlflow_model_answers_base64_jpegs(project: Path) -> None:
         model.predict(pd.DataFrame({"photo": [request.image[0]]}))
 
 
-__all__ = ["json"]
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _post(port: int, body: bytes) -> tuple[int, dict[str, Any]]:
+    """POST to the served model's /invocations, as the curl line in docs/images.md does."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/invocations",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:  # it answered, with an error
+        return err.code, json.loads(err.read())
+
+
+def served_answers(model_uri: str, tracking_uri: str, cwd: Path, bodies: list[bytes]) -> list[Any]:
+    """`mlflow models serve` on loopback, each body posted once it answers; the answers."""
+    port = _free_port()
+    mlflow = Path(sys.executable).with_name("mlflow")
+    serve = ["models", "serve", "-m", model_uri, "-h", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(
+        [str(mlflow), *serve, "--env-manager", "local"],
+        cwd=cwd,
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "PATH": f"{mlflow.parent}{os.pathsep}{os.environ['PATH']}",  # its uvicorn
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(240):
+            try:
+                first = _post(port, bodies[0])
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the served model never answered")
+        return [first, *(_post(port, body) for body in bodies[1:])]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def curl_body(jpeg: bytes) -> bytes:
+    """The body of docs/images.md's curl line for this JPEG."""
+    encoded = base64.b64encode(jpeg).decode()
+    return f'{{"dataframe_split": {{"columns": ["image"], "data": [["{encoded}"]]}}}}'.encode()
+
+
+@pytest.mark.slow
+def test_logged_image_model_is_served_over_http(
+    project: Path, client: Any, experiment: str, tracking_uri: str
+) -> None:
+    from mbegu.models.mlflow_model import log_model
+    from mbegu.models.saved import load_model
+    from mbegu.tracking.tracker import MlflowTracker
+
+    model_dir = untrained_image_model(project)
+    tracker = MlflowTracker(experiment_name=experiment, tracking_uri=tracking_uri)
+    run_id = client.create_run(tracker.experiment_id()).info.run_id
+    rows = pd.DataFrame({"image": ["data/shapes/circle/circle-000.jpg"], "label": ["circle"]})
+    log_model(tracker, run_id, load_model(model_dir), model_dir, rows, register=False)
+    client.set_terminated(run_id)
+    # The logged input example is a small base64 JPEG, at the model's own size.
+    example = client.download_artifacts(run_id, "model/serving_input_example.json", str(project))
+    sent = json.loads(Path(example).read_text())["dataframe_split"]
+    assert sent["columns"] == ["image"]
+    assert base64.b64decode(sent["data"][0][0])[:3] == b"\xff\xd8\xff"  # JPEG's magic
+    # `mbegu predict --run-id` reads the logged model's folder.
+    code, said, out = _predict(project, "data/shapes/square", "--run-id", run_id)
+    assert code == 0 and len(out) == 4, said
+    jpeg = (project / "data" / "shapes" / "triangle" / "triangle-000.jpg").read_bytes()
+    bodies = [
+        curl_body(jpeg),
+        curl_body(b"not an image"),
+        b'{"dataframe_split": {"columns": ["image"], "data": [["@@not base64@@"]]}}',
+    ]
+    (ok, answer), (status, bad), (status64, bad64) = served_answers(
+        f"runs:/{run_id}/model", tracking_uri, project, bodies
+    )
+    assert ok == 200, answer
+    [row] = answer["predictions"]
+    assert row["prediction"] in CLASSES
+    assert sum(row[c] for c in probs_columns()) == pytest.approx(1)
+    expected = _load_pyfunc_answer(model_dir, jpeg)
+    assert row["prediction"] == expected
+    assert status == 400 and "image 1 of the request: not an image" in bad["message"], bad
+    assert status64 == 400 and "not valid base64" in bad64["message"], bad64
+    assert "Traceback" not in json.dumps([bad, bad64])
+
+
+def _load_pyfunc_answer(model_dir: Path, jpeg: bytes) -> str:
+    from mbegu.models.mlflow_model import _load_pyfunc
+
+    request = pd.DataFrame({"image": [base64.b64encode(jpeg).decode()]})
+    return str(_load_pyfunc(str(model_dir)).predict(request).prediction.iloc[0])
