@@ -101,6 +101,20 @@ def test_pixel_baseline_learns_bright_from_dark() -> None:
     assert scores["majority"]["acc"] == 0.5
 
 
+def test_evaluate_scores_image_baselines_on_the_rows_pixels(tmp_path: Path) -> None:
+    from mbegu.evaluation.baselines import flat_baseline_metrics, score_baselines
+
+    shapes = make_image_folders(tmp_path / "shapes", per_class=10, size=16)
+    files = sorted(shapes.glob("*/*-*.*"))
+    rows = pd.DataFrame({"image": [str(p) for p in files], "label": [p.parent.name for p in files]})
+    train, test = rows.iloc[::2], rows.iloc[1::2]
+    encoder = ImageEncoder(list(CLASSES), 16, 3, [0.5] * 3, [0.25] * 3)
+    scores = score_baselines(["majority", "logreg", "hgb"], encoder, train, test)
+    assert list(scores) == ["majority", "logreg"]
+    assert scores["majority"]["acc"] == pytest.approx(1 / 3, abs=0.01)
+    assert set(flat_baseline_metrics(scores)) >= {"baseline_logreg_acc", "baseline_logreg_f1_macro"}
+
+
 def test_misclassified_grid_draws_the_mistakes(tmp_path: Path) -> None:
     from PIL import Image
 

@@ -2,9 +2,10 @@
 
 Each baseline is fitted on the same encoded train split the network trained on and scored on
 the same test split, through the saved model's encoder: a table's standardised numeric and
-one-hot columns, a text's n-gram ids (as TF-IDF). Fixed seeds and a single fit each, so the
-scores are the same bytes on every run on one machine. scikit-learn is imported only when a
-baseline is fitted: `mbegu --help` stays light.
+one-hot columns, a text's n-gram ids (as TF-IDF), an image's pixels shrunk to 16 x 16 gray
+(evaluation.images). Fixed seeds and a single fit each, so the scores are the same bytes on
+every run on one machine. scikit-learn is imported only when a baseline is fitted: `mbegu
+--help` stays light.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from mbegu.config.schema import BASELINES
 from mbegu.features import Encoder
+from mbegu.features.image import ImageEncoder
 from mbegu.features.text import TextEncoder
 
 if TYPE_CHECKING:
@@ -90,6 +92,15 @@ def score_baselines(
         {baseline: {acc, f1_macro, f1_weighted}}, six decimals as the test metrics have; empty
         when none applies.
     """
+    if isinstance(encoder, ImageEncoder):  # logistic regression on 16 x 16 gray pixels
+        from mbegu.evaluation.images import score_image_baselines
+
+        return score_image_baselines(
+            names,
+            (encoder.pixels(train, "the train split"), encoder.labels(train, "the train split")),
+            (encoder.pixels(test, "the test split"), encoder.labels(test, "the test split")),
+            len(encoder.classes),
+        )
     chosen = applicable(names, encoder)
     if not chosen:
         return {}

@@ -66,7 +66,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from mbegu.data.sources import build_data
     from mbegu.evaluation.baselines import flat_baseline_metrics, score_baselines
     from mbegu.evaluation.card import write_card
+    from mbegu.evaluation.images import MISCLASSIFIED, misclassified_grid
     from mbegu.evaluation.reports import test_metrics, write_predictions, write_reports
+    from mbegu.features.image import ImageEncoder
+    from mbegu.models.image_answers import image_probabilities
     from mbegu.models.mlflow_model import log_model
     from mbegu.models.saved import load_model, model_md5
     from mbegu.staging import staged_outputs
@@ -84,7 +87,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         # and the served MLflow model compute from the same rows.
         frame = data.frames["test"]
         labels = saved.encoder.labels(frame, "the test split")
-        probs = saved.probabilities(frame, "the test split")
+        if isinstance(saved.encoder, ImageEncoder):  # decoded once: the grid shows them too
+            pixels = saved.encoder.pixels(frame, "the test split")
+            probs = image_probabilities(saved, pixels)
+        else:
+            probs = saved.probabilities(frame, "the test split")
         test = test_metrics(labels, probs, saved.classes)
         bad = {k: v for k, v in test.items() if isinstance(v, float) and not math.isfinite(v)}
         if bad:
@@ -107,6 +114,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         # model that train just made even though the committed reports already match.
         predictions = stage.path(paths["model_dir"].parent / "evaluation")
         write_predictions(predictions / "test_predictions.csv", labels, probs, saved.classes)
+        if isinstance(saved.encoder, ImageEncoder):  # beside the predictions, DVC-cached
+            grid = predictions / MISCLASSIFIED
+            misclassified_grid(grid, pixels, labels, probs, saved.classes)
         _write_run_link(paths["reports_dir"] / "run.json", reports / "run.json", run_id, digest)
 
         flat = {**flat_metrics(test), **flat_baseline_metrics(baseline)}
@@ -123,6 +133,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             client.log_table(run_id, per_class_table(test, saved.classes), PER_CLASS_TABLE)
         client.log_dict(run_id, metric_keys(saved.classes), "class_names.json")
         client.log_artifact(run_id, str(files["confusion_png"]), "plots")
+        if isinstance(saved.encoder, ImageEncoder):
+            client.log_artifact(run_id, str(predictions / MISCLASSIFIED), "plots")
         client.log_artifact(run_id, str(files["metrics"]), "reports")
         client.log_artifact(run_id, str(reports / CARD))
         if history.is_file():

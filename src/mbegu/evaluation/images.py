@@ -16,6 +16,8 @@ import numpy as np
 
 # The pixel baseline's input: each image as 16 x 16 grayscale, 256 numbers in [0, 1].
 PIXEL_SIDE = 16
+# The grid's file, in the evaluate stage's artifacts/evaluation/ and the run's plots/.
+MISCLASSIFIED = "misclassified.png"
 # At most this many misclassified images in the grid (the most confident mistakes first).
 GRID_LIMIT = 36
 # The baselines an image model gets: the majority class, and logistic regression on pixels.
