@@ -29,6 +29,7 @@ from mbegu.models.image_answers import image_bytes, jpeg_base64
 
 from .helpers.cli import call_main
 from .helpers.images import CLASSES, make_image_folders
+from .helpers.project import REPO
 
 
 def test_base64_cells_decode_and_bad_ones_are_named() -> None:
@@ -272,8 +273,19 @@ def _post(port: int, body: bytes) -> tuple[int, dict[str, Any]]:
         return err.code, json.loads(err.read())
 
 
-def served_answers(model_uri: str, tracking_uri: str, cwd: Path, bodies: list[bytes]) -> list[Any]:
-    """`mlflow models serve` on loopback, each body posted once it answers; the answers."""
+def docs_curl_lines() -> list[str]:
+    """The shell commands docs/images.md gives for sending a photo to the served model."""
+    text = (REPO / "docs" / "images.md").read_text().replace("\\\n", "")
+    lines = [line for line in text.splitlines() if "http://127.0.0.1:5001/invocations" in line]
+    assert len(lines) == 2, lines  # the short line, and the one through standard input
+    return lines
+
+
+def served_answers(
+    model_uri: str, tracking_uri: str, cwd: Path, bodies: list[bytes], shell: list[str]
+) -> list[Any]:
+    """`mlflow models serve` on loopback; each body posted and each `shell` command (its port
+    5001 made the server's) run once it answers: the answers, then the commands' outputs."""
     port = _free_port()
     mlflow = Path(sys.executable).with_name("mlflow")
     serve = ["models", "serve", "-m", model_uri, "-h", "127.0.0.1", "-p", str(port)]
@@ -299,7 +311,13 @@ def served_answers(model_uri: str, tracking_uri: str, cwd: Path, bodies: list[by
                 time.sleep(0.5)
         else:
             pytest.fail("the served model never answered")
-        return [first, *(_post(port, body) for body in bodies[1:])]
+        answers = [first, *(_post(port, body) for body in bodies[1:])]
+        for line in shell:
+            command = line.replace("5001", str(port))
+            done = subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+            answers.append(json.loads(done.stdout))
+        return answers
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -339,8 +357,10 @@ def test_logged_image_model_is_served_over_http(
         curl_body(b"not an image"),
         b'{"dataframe_split": {"columns": ["image"], "data": [["@@not base64@@"]]}}',
     ]
-    (ok, answer), (status, bad), (status64, bad64) = served_answers(
-        f"runs:/{run_id}/model", tracking_uri, project, bodies
+    (project / "leaf.jpg").write_bytes(jpeg)
+    (project / "photo.jpg").write_bytes(_large_jpeg())
+    (ok, answer), (status, bad), (status64, bad64), by_curl, by_pipe = served_answers(
+        f"runs:/{run_id}/model", tracking_uri, project, bodies, docs_curl_lines()
     )
     assert ok == 200, answer
     [row] = answer["predictions"]
@@ -351,6 +371,21 @@ def test_logged_image_model_is_served_over_http(
     assert status == 400 and "image 1 of the request: not an image" in bad["message"], bad
     assert status64 == 400 and "not valid base64" in bad64["message"], bad64
     assert "Traceback" not in json.dumps([bad, bad64])
+    assert by_curl == answer  # the docs' curl line, run as written
+    assert by_pipe["predictions"][0]["prediction"] in CLASSES  # a photo past 128 KiB of base64
+
+
+def _large_jpeg() -> bytes:
+    """A noisy 600 x 600 JPEG: its base64 is longer than one command-line argument may be."""
+    import io
+
+    from PIL import Image
+
+    noise = np.random.default_rng(0).integers(0, 256, (600, 600, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="JPEG", quality=95)
+    assert len(buffer.getvalue()) * 4 / 3 > 128 * 1024
+    return buffer.getvalue()
 
 
 def _load_pyfunc_answer(model_dir: Path, jpeg: bytes) -> str:
