@@ -31,6 +31,7 @@ from mbegu.features.table import MISSING_POLICIES
 
 if TYPE_CHECKING:
     import pandas as pd
+    from torch.utils.data import Dataset
 
     from mbegu.data.loading import Batch
 
@@ -238,6 +239,22 @@ class FileData(DataIdentity):
             labels = torch.from_numpy(encoder.labels(frame, where))
             self._tensors[split] = (encoder.transform(frame, where), labels)
         return self._tensors[split]
+
+    def dataset(self, split: str) -> Dataset:
+        """One split as the DataLoader reads it: whole batches by one index op (data.loading).
+
+        Args:
+            split: "train", "val" or "test".
+
+        Returns:
+            The split's rows: encoded table rows, or texts as token bags.
+        """
+        from mbegu.data.loading import TensorRows, TokenRows
+
+        inputs, labels = self.tensors(split)
+        if isinstance(inputs, tuple):  # a text's (ids, offsets, weights)
+            return TokenRows(*inputs, labels)
+        return TensorRows(inputs, labels)
 
     def example_frame(self, rows: int = 5) -> pd.DataFrame:
         """A few raw test rows, typed as the model reads them: the MLflow model's input example.

@@ -1,4 +1,4 @@
-"""The LightningDataModule: a data source's encoded splits as in-memory tensor batches."""
+"""The LightningDataModule: a data source's splits as batches (data.loading, data.augment)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import lightning.pytorch as pl
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
-from mbegu.data.loading import EpochSeededSampler, TensorRows, TokenRows, as_batch
+from mbegu.data.loading import EpochSeededSampler, as_batch
 from mbegu.data.sources import FileData, build_data
 from mbegu.data.split import SPLITS
 
@@ -17,12 +17,15 @@ if TYPE_CHECKING:
 
 
 class DataModule(pl.LightningDataModule):
-    """Batches of `data` (a table or text source): shuffled by (seed, epoch) for training."""
+    """Batches of `data` (a table, text or image source): shuffled by (seed, epoch) for training.
+
+    `data.num_workers` (images) loads batches in that many worker processes.
+    """
 
     def __init__(self, data: FileData) -> None:
         super().__init__()
         self.data = data
-        self.datasets: dict[str, TensorRows | TokenRows] = {}
+        self.datasets: dict[str, Dataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         """Build the in-memory datasets of the splits `stage` reads (all three when None)."""
@@ -31,17 +34,19 @@ class DataModule(pl.LightningDataModule):
         )
         for split in wanted:
             if split not in self.datasets:
-                inputs, labels = self.data.tensors(split)
-                if isinstance(inputs, tuple):  # a text's (ids, offsets, weights)
-                    self.datasets[split] = TokenRows(*inputs, labels)
-                else:
-                    self.datasets[split] = TensorRows(inputs, labels)
+                self.datasets[split] = self.data.dataset(split)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         rows = self.datasets[name]
-        sampler = EpochSeededSampler(len(rows), self.data.seed) if shuffle else None
+        sampler = EpochSeededSampler(len(rows), self.data.seed) if shuffle else None  # type: ignore[arg-type]
+        workers = int(getattr(self.data, "num_workers", 0))
         return DataLoader(
-            rows, batch_size=self.data.batch_size, sampler=sampler, collate_fn=as_batch
+            rows,
+            batch_size=self.data.batch_size,
+            sampler=sampler,
+            collate_fn=as_batch,
+            num_workers=workers,
+            persistent_workers=workers > 0,  # not started again every epoch
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -1,4 +1,4 @@
-"""In-memory batches: whole-batch indexing and a shuffle that depends only on (seed, epoch).
+"""Batches: whole-batch indexing and a shuffle that depends only on (seed, epoch).
 
 Torch only, so the plain-PyTorch benchmark uses exactly the same order without Lightning.
 """
@@ -6,10 +6,13 @@ Torch only, so the plain-PyTorch benchmark uses exactly the same order without L
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch.utils.data import Dataset, Sampler
+
+if TYPE_CHECKING:
+    from mbegu.data.augment import Augment
 
 T = TypeVar("T")
 
@@ -92,3 +95,37 @@ class TokenRows(Dataset):
         within = torch.arange(int(lengths.sum())) - torch.repeat_interleave(offsets, lengths)
         where = torch.repeat_interleave(starts, lengths) + within
         return (self.ids[where], offsets, self.weights[where]), self.labels[rows]
+
+
+class ImageRows(Dataset):
+    """A split's cached pixels (uint8) and labels; a batch comes out normalised as float32.
+
+    `__getitems__` fetches a whole batch with one index (the cache is paged in as read).
+    """
+
+    def __init__(
+        self,
+        pixels: torch.Tensor,
+        labels: torch.Tensor,
+        mean: list[float],
+        std: list[float],
+        augment: Augment | None = None,
+    ) -> None:
+        self.pixels, self.labels = pixels, labels
+        self.mean = torch.tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1)
+        self.augment = augment if augment is not None and augment.active else None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = self.__getitems__([index])
+        return images[0], labels[0]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = torch.as_tensor(indices)
+        images = self.pixels[rows].to(torch.float32) / 255.0
+        if self.augment is not None:
+            images = self.augment(images)
+        return (images - self.mean) / self.std, self.labels[rows]

@@ -1,8 +1,8 @@
-"""The user's own files as data: a table (`data=table`) or short texts (`data=text`).
+"""The user's own files as data: a table, short texts, or class folders of images.
 
 The names configs use (`_target_: mbegu.data.sources.TableData`, also recorded in every saved
 model's config) and `build_data`, which anchors a data config's paths in the project. What the
-kinds share is data.base; each kind is data.table or data.text.
+kinds share is data.base; each kind is data.table, data.text or data.images.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mbegu.data.base import FileData
+from mbegu.data.images import ImageData
 from mbegu.data.table import TableData
 from mbegu.data.text import TextData
 from mbegu.errors import MbeguError
@@ -18,7 +19,7 @@ from mbegu.errors import MbeguError
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
-__all__ = ["PATH_KEYS", "FileData", "TableData", "TextData", "build_data"]
+__all__ = ["PATH_KEYS", "FileData", "ImageData", "TableData", "TextData", "build_data"]
 
 PATH_KEYS = ("path", "train_path", "val_path", "test_path")
 

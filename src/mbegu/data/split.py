@@ -2,7 +2,8 @@
 
 The folder holds train.parquet, val.parquet and test.parquet (the original columns and cells of
 each split's rows, as text), encoder.json (fitted on train) and manifest.json (what it was made
-from: the source files' md5 and the data options). A different manifest, or a split file that
+from: the source files' md5 and the data options); an image data set adds its decoded pixels
+(data.pixels). A different manifest, or a split file that
 is not there (a folder of CSV splits from before), means it must be redone.
 """
 
@@ -102,12 +103,18 @@ def write_prepared(
     frames: dict[str, pd.DataFrame],
     encoder: dict[str, Any],
     manifest: dict[str, Any],
+    arrays: dict[str, np.ndarray] | None = None,
 ) -> dict[str, int]:
-    """Write the split, the encoder and the manifest, all or nothing."""
+    """Write the split, the encoder and the manifest, all or nothing.
+
+    `arrays`: files to write beside them as .npy by name (an image data set's decoded pixels).
+    """
     rows = {name: len(frame) for name, frame in frames.items()}
     with atomic_dir(out_dir) as tmp:
         for name, frame in frames.items():
             write_split(frame, split_file(tmp, name))
+        for file_name, array in (arrays or {}).items():
+            np.save(tmp / file_name, array, allow_pickle=False)
         (tmp / ENCODER).write_text(json.dumps(encoder, indent=1, sort_keys=True) + "\n")
         (tmp / MANIFEST).write_text(json.dumps({**manifest, "rows": rows}, indent=2) + "\n")
     return rows

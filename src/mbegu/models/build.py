@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any, cast
 from mbegu.errors import MbeguError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from omegaconf import DictConfig
+    from torch import nn
 
     from mbegu.data.sources import FileData
 
@@ -27,10 +30,13 @@ def sized_model_config(model: dict[str, Any], sizes: dict[str, int], kind: str) 
     net = dict(model["net"])
     net_class = get_object(net["_target_"])
     takes = getattr(net_class, "takes", "table")
-    if takes != kind:
+    kinds = (takes,) if isinstance(takes, str) else tuple(takes)
+    if kind not in kinds:
         name = net["_target_"].rsplit(".", 1)[-1]
-        hint = "model=text" if kind == "text" else "model=mlp"
-        raise MbeguError(f"the network {name} reads {takes} data but data is {kind}: pick {hint}")
+        hint = {"text": "model=text", "image": "model=cnn"}.get(kind, "model=mlp")
+        raise MbeguError(
+            f"the network {name} reads {' or '.join(kinds)} data but data is {kind}: pick {hint}"
+        )
     accepted = inspect.signature(net_class).parameters
     net |= {key: value for key, value in sizes.items() if key in accepted}
     sized = {**model, "net": net}
@@ -52,3 +58,55 @@ def with_data_sizes(cfg: DictConfig, data: FileData) -> DictConfig:
     with open_dict(cfg):
         cfg.model = OmegaConf.create(sized)
     return cfg
+
+
+def load_init_weights(net: nn.Module, relative: str, root: Path) -> None:
+    """Start `net` from `model.init_weights`: a state dict file inside the project.
+
+    Read with torch.load(weights_only=True), so a file holding code is refused, never run;
+    every tensor must fit (an earlier model's model.pt with the same network and classes).
+
+    Args:
+        net: The network, just built.
+        relative: The file, relative to the project root.
+        root: The project root.
+
+    Raises:
+        MbeguError: The file is outside the project, missing, not a state dict, or does not
+            fit the network (the first mismatch named).
+    """
+    import torch
+
+    from mbegu.errors import first_line
+    from mbegu.security import inside
+
+    path = inside(root, relative, "model.init_weights")
+    where = f"model.init_weights={relative}"
+    if not path.is_file():
+        raise MbeguError(f"{where}: no such file: give a state dict file, e.g. a model.pt")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # weights_only refuses pickled objects; a text file is no zip
+        raise MbeguError(
+            f"{where} is not a state dict torch can load ({first_line(err)})"
+        ) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):  # a checkpoint
+        state = {k.removeprefix("net."): v for k, v in state["state_dict"].items()}
+    if not isinstance(state, dict):
+        raise MbeguError(f"{where} holds no state dict: save one with torch.save(net.state_dict())")
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and getattr(state[k], "shape", None) != own[k].shape]
+    if missing or extra or wrong:
+        first = (
+            f"{wrong[0]} has shape {tuple(state[wrong[0]].shape)}, the network's "
+            f"{tuple(own[wrong[0]].shape)}"
+            if wrong
+            else f"{'no ' + missing[0] if missing else 'an unknown ' + extra[0]}"
+        )
+        raise MbeguError(
+            f"{where} does not fit {type(net).__name__} ({first}): start from weights of the "
+            f"same network, data size and classes"
+        )
+    net.load_state_dict(state)

@@ -32,6 +32,8 @@ class Classifier(pl.LightningModule):
         optimizer: A partial optimizer class (`_partial_: true`), called with the parameters.
         scheduler: A partial learning-rate scheduler, called with the optimizer; None for none.
         num_classes: The number of classes (filled in from the data).
+        init_weights: The network's starting weights, a state dict file in the project
+            (`model.init_weights`); training loads it (models.build), this records it.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class Classifier(pl.LightningModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         num_classes: int = 2,
+        init_weights: str | None = None,
     ) -> None:
         super().__init__()
         # The network and factories are rebuilt from the config stored in the checkpoint

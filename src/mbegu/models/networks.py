@@ -1,8 +1,9 @@
 """Networks as plain nn.Modules: swapping one never touches the training logic.
 
-Sizes (inputs, vocabulary, classes) are not in conf/: train() reads them from the data's
-encoder (models.build) and records them in the model folder. `takes` says which data a network
-reads: a table's float vectors or a text's (ids, offsets, weights) bags.
+Sizes (inputs, vocabulary, channels, image side, classes) are not in conf/: train() reads them
+from the data's encoder (models.build) and records them in the model folder. `takes` says which
+data a network reads: a table's float vectors, a text's (ids, offsets, weights) bags, or images
+(N x C x H x W); a network built for one says so on the instance.
 """
 
 from __future__ import annotations
@@ -45,26 +46,46 @@ class MLP(nn.Module):
 class CNN(nn.Module):
     """Conv3x3 -> BatchNorm -> ReLU blocks on a square image, then a linear classifier.
 
-    The image is the row's inputs reshaped.
+    Two inputs: images (`data=images`: in_channels and image_size from the data), where the
+    blocks max-pool down to about 4 x 4 and a global average pool feeds the classifier, so a
+    64 x 64 photo costs about as much as a small table; or a table's row read as a square
+    grey image (the digits' 8 x 8 pixels), pooled once after the first block and flattened.
     """
 
-    takes = "table"
+    takes: str | tuple[str, ...] = ("table", "image")
 
     def __init__(
         self,
-        in_features: int,
-        num_classes: int,
+        in_features: int | None = None,
+        num_classes: int = 2,
         channels: Sequence[int] = (16, 32),
         dropout: float = 0.2,
+        in_channels: int = 1,
+        image_size: int | None = None,
     ) -> None:
         super().__init__()
+        if image_size is not None:
+            self.takes = "image"
+            self.image_size, self.in_channels = image_size, in_channels
+            self.features = image_blocks(in_channels, channels, image_size)
+            width = channels[-1]
+            self.head = nn.Sequential(
+                nn.AdaptiveAvgPool2d(1),
+                nn.Flatten(),
+                nn.Dropout(dropout),
+                nn.Linear(width, num_classes),
+            )
+            return
+        self.takes = "table"
+        if in_features is None:
+            raise MbeguError("model=cnn needs the data's sizes: it reads images or square rows")
         side = math.isqrt(in_features)
         if side * side != in_features or side < 2:
             raise MbeguError(
                 f"model=cnn reads each row as a square image, but the data has {in_features} "
                 f"inputs after encoding, not a square number: use model=mlp"
             )
-        self.image_size = side
+        self.image_size, self.in_channels = side, 1
         layers: list[nn.Module] = []
         width = 1
         for i, out in enumerate(channels):
@@ -79,9 +100,31 @@ class CNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The logits of a batch of rows, each reshaped into a square image."""
-        image = x.reshape(-1, 1, self.image_size, self.image_size)
+        """The logits of a batch of images, or of rows each reshaped into a square image."""
+        image = x.reshape(-1, self.in_channels, self.image_size, self.image_size)
         return self.head(self.features(image))
+
+
+def image_blocks(in_channels: int, channels: Sequence[int], image_size: int) -> nn.Sequential:
+    """Conv3x3 -> BatchNorm -> ReLU -> MaxPool blocks that bring `image_size` to about 4.
+
+    The pooling is shared out over the blocks, the early ones pooling more: the costly
+    full-size convolutions come first, so shrinking early keeps a 64 x 64 image cheap.
+    """
+    if not channels:
+        raise MbeguError("model.net.channels is empty: give one width per block, e.g. [16, 32]")
+    halvings = max(0, round(math.log2(image_size / 4)))
+    per_block = [halvings // len(channels)] * len(channels)
+    for i in range(halvings - sum(per_block)):
+        per_block[i] += 1
+    layers: list[nn.Module] = []
+    width = in_channels
+    for out, halve in zip(channels, per_block, strict=True):
+        layers += [nn.Conv2d(width, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU()]
+        if halve:
+            layers.append(nn.MaxPool2d(2**halve))
+        width = out
+    return nn.Sequential(*layers)
 
 
 class BagOfNgrams(nn.Module):

@@ -144,11 +144,17 @@ def _load_data(job: _Job) -> DataModule:
 
 
 def _build_model(job: _Job) -> Classifier:
-    """Model phase: built from the sized config; a fine-tune starts from its source's weights."""
+    """Model phase: built from the sized config; started from model.init_weights if given.
+
+    A fine-tune starts from its source's weights instead.
+    """
+    from mbegu.models.build import load_init_weights
     from mbegu.security import instantiate
     from mbegu.training.resume import load_weights
 
     model: Classifier = instantiate(job.cfg.model, where="model")
+    if job.cfg.model.get("init_weights") and job.plan.mode == "fresh":
+        load_init_weights(model.net, str(job.cfg.model.init_weights), job.root)
     if job.plan.mode == "finetune":  # continue: the weights of the checkpoint fit resumes
         load_weights(model, job.plan)
     return model
