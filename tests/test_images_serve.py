@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mbegu.config.compose import compose
 from mbegu.errors import MbeguError
 from mbegu.evaluation.images import misclassified_grid, pixel_features, score_image_baselines
 from mbegu.features.image import ImageEncoder
@@ -393,3 +394,79 @@ def _load_pyfunc_answer(model_dir: Path, jpeg: bytes) -> str:
 
     request = pd.DataFrame({"image": [base64.b64encode(jpeg).decode()]})
     return str(_load_pyfunc(str(model_dir)).predict(request).prediction.iloc[0])
+
+
+@pytest.mark.slow
+def test_trained_image_model_predicts_serves_and_reports(
+    project: Path, client: Any, experiment: str, tracking_uri: str
+) -> None:
+    """prepare -> train -> evaluate on class folders (real Lightning, 32 x 32, a few epochs),
+    then every way of asking the trained model."""
+    from mbegu.data.stage import prepare
+    from mbegu.evaluation.evaluate import evaluate
+    from mbegu.training.train import train
+
+    from .helpers.project import FAST
+
+    make_image_folders(project / "data" / "shapes", per_class=20, size=32)
+    overrides = [
+        *FAST,
+        "data=images",
+        "data.path=data/shapes",
+        "data.image_size=32",
+        "data.batch_size=16",
+        "model=cnn",
+        "trainer.max_epochs=4",
+        f"tracking.experiment_name={experiment}",
+        "tracking.registered_model_name=null",
+    ]
+    cfg = compose(overrides, root=project)
+    prepare(cfg)
+    train(cfg)
+    metrics = evaluate(cfg)
+    run_id = metrics["mlflow_run_id"]
+    assert set(metrics["baseline"]) == {"majority", "logreg"}
+    logged = client.get_run(run_id).data.metrics
+    assert {"baseline_logreg_acc", "baseline_majority_acc", "test_acc"} <= set(logged)
+    plots = {a.path for a in client.list_artifacts(run_id, "plots")}
+    assert {"plots/confusion_matrix.png", "plots/misclassified.png"} <= plots
+    grid = client.download_artifacts(run_id, "plots/misclassified.png", str(project))
+    assert Path(grid).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The test split's images listed in a CSV: `mbegu predict` answers as evaluate scored.
+    from mbegu.data.sources import build_data
+
+    data = build_data(cfg, project)
+    data.load()
+    test = data.frames["test"]
+    listing = project / "test-images.csv"
+    listing.write_text("path\n" + "".join(f"{os.path.relpath(p, project)}\n" for p in test.image))
+    code, said, listed = _predict(project, "test-images.csv", out="t.csv")
+    assert code == 0, said
+    scored = pd.read_csv(project / "artifacts" / "evaluation" / "test_predictions.csv")
+    gap = np.abs(listed[probs_columns()].to_numpy() - scored[probs_columns()].to_numpy()).max()
+    assert gap < 1e-5
+    accuracy = float(np.mean(listed.prediction.to_numpy() == test.label.to_numpy()))
+    assert accuracy == pytest.approx(metrics["test"]["acc"], abs=1e-6)
+    # The pipeline's model folder on a whole folder, on both engines.
+    code, said, folder = _predict(project, "data/shapes")
+    assert code == 0 and len(folder) == 3 * 20 + 1, said
+    code, said, onnx = _predict(project, "data/shapes", "--engine", "onnx", out="o.csv")
+    assert code == 0, said
+    gap = np.abs(onnx[probs_columns()].to_numpy() - folder[probs_columns()].to_numpy()).max()
+    assert gap < 1e-5
+    code, said, one = _predict(project, "data/shapes/circle/circle-003.png", "--run-id", run_id)
+    assert (
+        code == 0
+        and one.prediction.tolist()
+        == folder.set_index("path")
+        .loc[["data/shapes/circle/circle-003.png"], "prediction"]
+        .tolist()
+    ), said
+    # The logged MLflow model, served: a JPEG's base64 gets its class name.
+    jpeg = (project / "data" / "shapes" / "square" / "square-000.jpg").read_bytes()
+    [(ok, answer)] = served_answers(
+        f"runs:/{run_id}/model", tracking_uri, project, [curl_body(jpeg)], []
+    )
+    assert ok == 200, answer
+    expected = folder.set_index("path").loc["data/shapes/square/square-000.jpg", "prediction"]
+    assert answer["predictions"][0]["prediction"] == expected

@@ -62,11 +62,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if not (paths["model_dir"] / "model.json").is_file():  # fail before heavy imports
         raise MbeguError(f"no model in {paths['model_dir']}: run `dvc repro train`")
 
+    import numpy as np
+
     from mbegu.config.schema import baseline_names
     from mbegu.data.sources import build_data
     from mbegu.evaluation.baselines import flat_baseline_metrics, score_baselines
     from mbegu.evaluation.card import write_card
-    from mbegu.evaluation.images import MISCLASSIFIED, misclassified_grid
+    from mbegu.evaluation.images import MISCLASSIFIED, misclassified_grid, score_image_baselines
     from mbegu.evaluation.reports import test_metrics, write_predictions, write_reports
     from mbegu.features.image import ImageEncoder
     from mbegu.models.image_answers import image_probabilities
@@ -103,7 +105,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         metrics: dict[str, Any] = {"test": test}
         # The same encoded train and test rows as the model's, through its own encoder.
         names = baseline_names(cfg.get("evaluate"))
-        baseline = score_baselines(names, saved.encoder, data.frames["train"], frame)
+        if isinstance(saved.encoder, ImageEncoder):  # the train split from prepare's pixel cache
+            train_pixels, train_labels = data.tensors("train")
+            train = (np.asarray(train_pixels), np.asarray(train_labels))
+            baseline = score_image_baselines(names, train, (pixels, labels), len(saved.classes))
+        else:
+            baseline = score_baselines(names, saved.encoder, data.frames["train"], frame)
         if baseline:
             metrics["baseline"] = baseline
         reports = stage.files_of(paths["reports_dir"])
