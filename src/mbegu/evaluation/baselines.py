@@ -2,9 +2,10 @@
 
 Each baseline is fitted on the same encoded train split the network trained on and scored on
 the same test split, through the saved model's encoder: a table's standardised numeric and
-one-hot columns, a text's n-gram ids (as TF-IDF). Fixed seeds and a single fit each, so the
-scores are the same bytes on every run on one machine. scikit-learn is imported only when a
-baseline is fitted: `mbegu --help` stays light.
+one-hot columns, a text's n-gram ids (as TF-IDF); images get the majority class only (a linear
+model on raw pixels says little, and would decode the train split again). Fixed seeds and a
+single fit each, so the scores are the same bytes on every run on one machine. scikit-learn is
+imported only when a baseline is fitted: `mbegu --help` stays light.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from mbegu.config.schema import BASELINES
 from mbegu.features import Encoder
+from mbegu.features.image import ImageEncoder
 from mbegu.features.text import TextEncoder
 
 if TYPE_CHECKING:
@@ -24,8 +26,9 @@ if TYPE_CHECKING:
 
 # The scores each baseline gets: the test metrics where higher is better (promote_if's).
 BASELINE_METRICS = ("acc", "f1_macro", "f1_weighted")
-# Baselines that read a table's columns only.
+# Baselines that read a table's columns only; the one that images have.
 TABLE_ONLY = ("hgb",)
+IMAGE_BASELINES = ("majority",)
 SEED = 0
 
 
@@ -72,6 +75,8 @@ def applicable(names: Sequence[str], encoder: Encoder) -> list[str]:
         The names to fit, in BASELINES' order.
     """
     text = isinstance(encoder, TextEncoder)
+    if isinstance(encoder, ImageEncoder):
+        return [n for n in BASELINES if n in names and n in IMAGE_BASELINES]
     return [n for n in BASELINES if n in names and not (text and n in TABLE_ONLY)]
 
 
@@ -135,7 +140,12 @@ def best_baseline(
 
 
 def _features(encoder: Encoder, train: pd.DataFrame, test: pd.DataFrame) -> tuple[Any, Any]:
-    """What the baselines read: a table's encoded columns, or TF-IDF of a text's n-grams."""
+    """What the baselines read: a table's encoded columns, or TF-IDF of a text's n-grams.
+
+    Images: nothing (the majority class reads only the labels).
+    """
+    if isinstance(encoder, ImageEncoder):
+        return np.zeros((len(train), 1)), np.zeros((len(test), 1))
     if not isinstance(encoder, TextEncoder):
         return (
             encoder.transform(train, "the train split").numpy(),
