@@ -81,14 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "data",
         help="add your own data file, or regenerate the example data",
-        description="mbegu data add data/FILE --target COLUMN [--text COLUMN]: describe your "
-        "file in conf/data/<name>.yaml, use it, version the data folder with DVC (data.dir: "
+        description="mbegu data add data/FILE --target COLUMN [--text COLUMN], or mbegu data "
+        "add data/FOLDER (one subfolder of images per class): describe your data in "
+        "conf/data/<name>.yaml, use it, version the data folder with DVC (data.dir: "
         "data/ unless conf/paths/ says otherwise). "
         "mbegu data digits: rewrite the example data (its provenance).",
     )
     p.add_argument("dataset", choices=["add", "digits"])
     p.add_argument(
-        "file", nargs="?", type=Path, help="add: a CSV, TSV or Parquet file in data/ (data.dir)"
+        "file",
+        nargs="?",
+        type=Path,
+        help="add: a CSV, TSV or Parquet file, or a folder of class folders, in data/ (data.dir)",
     )
     p.add_argument("--target", help="add: the label column")
     p.add_argument("--text", help="add: the text column (short texts; else a table)")

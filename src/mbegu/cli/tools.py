@@ -33,10 +33,17 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     if args.dataset == "add":
         from mbegu.data.add import add_data
+        from mbegu.data.add_images import add_images
 
-        if args.file is None or args.target is None:
-            raise MbeguError("usage: mbegu data add FILE --target COLUMN [--text COLUMN]")
-        added = add_data(args.file, args.target, args.text, args.name, project_root(), args.use)
+        if args.file is not None and args.file.is_dir():  # a folder of class folders
+            added = add_images(args.file, args.name, project_root(), args.use)
+        elif args.file is None or args.target is None:
+            raise MbeguError(
+                "usage: mbegu data add FILE --target COLUMN [--text COLUMN], or mbegu data "
+                "add FOLDER (one subfolder of images per class)"
+            )
+        else:
+            added = add_data(args.file, args.target, args.text, args.name, project_root(), args.use)
         name, model = added.config.stem, added.model
         print(
             f"wrote {added.config.relative_to(project_root())} and versioned "

@@ -50,6 +50,10 @@ def describe(
     return classes, kinds, gaps
 
 
+# mbegu's own data configs: a new one may not take their names.
+OWN_CONFIGS = ("table", "text", "images", "digits")
+
+
 @dataclass
 class Added:
     """What `mbegu data add` did, and the command that trains on the data as it left it."""
@@ -70,15 +74,15 @@ def model_for(text: bool, current: str | None) -> str:
     return "mlp" if current in (None, "text") else current
 
 
-def configured_data_dir(root: Path, text: bool) -> Path:
+def configured_data_dir(root: Path, kind: str) -> Path:
     """The data folder a new data config gets: data.dir as conf/ composes it.
 
-    It is composed for the kind the config builds on (`table` or `text`, whose `dir` is
-    `${paths.data_dir}`).
+    It is composed for the kind the config builds on (`table`, `text` or `images`, whose `dir`
+    is `${paths.data_dir}`).
 
     Args:
         root: the project.
-        text: whether the data is short texts (`--text`), else a table.
+        kind: the data option the new config builds on: table, text or images.
 
     Returns:
         The folder, inside the project: `dvc add` versions it, the `prepare` stage depends
@@ -90,7 +94,6 @@ def configured_data_dir(root: Path, text: bool) -> Path:
     """
     from mbegu.config.compose import compose
 
-    kind = "text" if text else "table"
     configured = compose([f"data={kind}"], root=root).data.get("dir") or "data"
     data_dir = inside(root, configured, "data.dir")
     if data_dir == root:
@@ -123,10 +126,9 @@ def add_data(
     """
     import os
 
-    from mbegu.config.params import write_params
     from mbegu.data.files import read_frame
 
-    data_dir = configured_data_dir(root, text is not None)
+    data_dir = configured_data_dir(root, "text" if text else "table")
     folder = data_dir.relative_to(root).as_posix()
     file = Path(os.path.abspath(path))
     if data_dir not in file.parents:
@@ -136,7 +138,7 @@ def add_data(
         )
     file = inside(root, file.relative_to(root).as_posix(), "FILE")
     name = safe_name(name or re.sub(r"[^A-Za-z0-9_-]+", "_", file.stem).strip("_"), "--name")
-    if name in ("table", "text", "digits"):
+    if name in OWN_CONFIGS:
         raise MbeguError(f"--name {name} is one of mbegu's own data configs: pick another name")
     frame = read_frame(file)
     classes, kinds, gaps = describe(frame, target, text)
@@ -183,12 +185,20 @@ def add_data(
     chosen = _choice(main.read_text(), "model")
     model = model_for(text is not None, chosen)
     if use:  # the pipeline's defaults: `dvc repro` trains this data with a model that reads it
-        switched = _choose(_choose(main.read_text(), "data", name), "model", model)
-        atomic_write_text(main, switched)
-        write_params(root / "params.yaml", root)
+        use_config(root, name, model)
         return Added(config, folder, model, "dvc repro")
     picked = f" model={model}" if model != chosen else ""
     return Added(config, folder, model, f"mbegu train data={name}{picked}")
+
+
+def use_config(root: Path, name: str, model: str) -> None:
+    """Make data `name` and `model` conf/config.yaml's defaults and recompose params.yaml."""
+    from mbegu.config.params import write_params
+    from mbegu.io import atomic_write_text
+
+    main = root / "conf" / "config.yaml"
+    atomic_write_text(main, _choose(_choose(main.read_text(), "data", name), "model", model))
+    write_params(root / "params.yaml", root)
 
 
 def _choice(config: str, group: str) -> str | None:

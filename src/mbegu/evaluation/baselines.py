@@ -3,9 +3,9 @@
 Each baseline is fitted on the same encoded train split the network trained on and scored on
 the same test split, through the saved model's encoder: a table's standardised numeric and
 one-hot columns, a text's n-gram ids (as TF-IDF), an image's pixels shrunk to 16 x 16 gray
-(evaluation.images). Fixed seeds and a single fit each, so the scores are the same bytes on
-every run on one machine. scikit-learn is imported only when a baseline is fitted: `mbegu
---help` stays light.
+(evaluation.images; evaluate reads them from prepare's pixel cache). Fixed seeds and a single
+fit each, so the scores are the same bytes on every run on one machine. scikit-learn is
+imported only when a baseline is fitted: `mbegu --help` stays light.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
 # The scores each baseline gets: the test metrics where higher is better (promote_if's).
 BASELINE_METRICS = ("acc", "f1_macro", "f1_weighted")
-# Baselines that read a table's columns only.
+# Baselines that read a table's columns only; the one that images have.
 TABLE_ONLY = ("hgb",)
+IMAGE_BASELINES = ("majority", "logreg")  # logreg: on 16 x 16 grayscale pixels
 SEED = 0
 
 
@@ -74,6 +75,8 @@ def applicable(names: Sequence[str], encoder: Encoder) -> list[str]:
         The names to fit, in BASELINES' order.
     """
     text = isinstance(encoder, TextEncoder)
+    if isinstance(encoder, ImageEncoder):
+        return [n for n in BASELINES if n in names and n in IMAGE_BASELINES]
     return [n for n in BASELINES if n in names and not (text and n in TABLE_ONLY)]
 
 

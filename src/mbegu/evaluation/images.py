@@ -20,8 +20,6 @@ PIXEL_SIDE = 16
 MISCLASSIFIED = "misclassified.png"
 # At most this many misclassified images in the grid (the most confident mistakes first).
 GRID_LIMIT = 36
-# The baselines an image model gets: the majority class, and logistic regression on pixels.
-IMAGE_BASELINES = ("majority", "logreg")
 
 
 def pixel_features(pixels: np.ndarray, side: int = PIXEL_SIDE) -> np.ndarray:
@@ -67,7 +65,7 @@ def score_image_baselines(
     Returns:
         {baseline: {acc, f1_macro, f1_weighted}}, as evaluation.baselines gives a table's.
     """
-    from mbegu.evaluation.baselines import fit_and_score
+    from mbegu.evaluation.baselines import IMAGE_BASELINES, fit_and_score
 
     chosen = [n for n in IMAGE_BASELINES if n in names]
     if not chosen:
