@@ -134,7 +134,7 @@ bench: data ## mbegu vs bare Lightning and plain PyTorch: train stage, sweep, pi
 bench-parallel: data ## mbegu beside itself: two trains at once, sweep workers, dvc exp run -j 2 (ratios, targets)
 	$(BIN)/python benchmarks/parallel.py
 
-bench-data: install ## mbegu vs TF-IDF + logistic regression on AfriSenti yo ig sw pcm, and 2 tables
+bench-data: install ## mbegu vs logistic regression: AfriSenti yo ig sw pcm, 2 tables, digit images
 	$(BIN)/python benchmarks/data_quality.py $(ARGS)
 
 bench-sweep-text: install ## sweep=text's best config vs the text defaults, AfriSenti dev splits

@@ -2,8 +2,9 @@
 
 Text: TF-IDF of word 1-2-grams, and of character 2-5-grams within word boundaries, each with
 LogisticRegression; C (1 or 10) chosen on the val split, as mbegu chooses its epoch on it.
-Tables: LogisticRegression on standardised numeric and one-hot categorical columns. Every
-baseline fits on train only and is scored on test.
+Tables: LogisticRegression on standardised numeric and one-hot categorical columns. Images:
+LogisticRegression on each image shrunk to 16 x 16 grayscale pixels. Every baseline fits on
+train only and is scored on test.
 """
 
 from __future__ import annotations
@@ -86,3 +87,23 @@ def table_baseline(project: Path) -> dict[str, dict[str, float]]:
     train, test = frames["train"], frames["test"]
     model.fit(train[numeric + categorical], train[encoder["target"]])
     return {"logreg": scores(test[encoder["target"]], model.predict(test[numeric + categorical]))}
+
+
+def image_baseline(project: Path) -> dict[str, dict[str, float]]:
+    """{"logreg": test scores} on 16 x 16 grayscale pixels of the images `prepare` decoded.
+
+    The baseline `evaluate` logs for an image model (mbegu.evaluation.images), read from the
+    same pixel cache the network trained on.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from mbegu.data.pixels import pixels_file
+    from mbegu.evaluation.images import pixel_features
+
+    _, frames = read_prepared(project)
+    processed = project / "artifacts" / "processed"
+    x = {s: pixel_features(np.load(pixels_file(processed, s))) for s in ("train", "test")}
+    y = {s: frames[s]["label"].to_numpy() for s in ("train", "test")}
+    model = LogisticRegression(max_iter=300, random_state=0).fit(x["train"], y["train"])
+    return {"logreg": scores(y["test"], model.predict(x["test"]))}
