@@ -63,6 +63,7 @@ def test_help_examples_name_options_that_exist() -> None:
 
 
 TEXT_MODELS = ("text", "linear")  # the networks that read a text's bag
+IMAGE_MODELS = ("resnet_small",)  # the networks that read images only
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
@@ -81,6 +82,9 @@ def test_every_option_composes_and_instantiates(
     if text or (group == "model" and option in TEXT_MODELS):
         model = option if group == "model" else "text"
         overrides += ["data=text", f"model={model}", "data.target=label", "data.path=data/x.csv"]
+    if (group, option) == ("data", "images") or (group == "model" and option in IMAGE_MODELS):
+        model = option if group == "model" else "cnn"
+        overrides += ["data=images", f"model={model}", "data.path=data/photos"]
     cfg = compose(overrides, root=example())
     if group == "data" and "text_column" in cfg.data:  # a project's own text data (copier)
         cfg = compose([*overrides, "model=text"], root=example())
@@ -89,10 +93,14 @@ def test_every_option_composes_and_instantiates(
     assert data.batch_size == cfg.data.batch_size
     # Sizes come from the data's encoder at train time: any sizes of the right kind build.
     sizes = {"in_features": 16, "vocab_size": 50, "num_classes": 3}
+    if data.kind == "image":
+        sizes = {"in_channels": 3, "image_size": 16, "num_classes": 3}
     sized = sized_model_config(OmegaConf.to_container(cfg.model, resolve=True), sizes, data.kind)
     model = instantiate(sized)
     if data.kind == "text":
         x = (torch.tensor([1, 2, 3, 4, 5]), torch.tensor([0, 2, 2, 4]), torch.full((5,), 0.5))
+    elif data.kind == "image":
+        x = torch.zeros(4, 3, 16, 16)
     else:
         x = torch.zeros(4, 16)
     assert model(x).shape == (4, 3)
