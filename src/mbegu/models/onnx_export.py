@@ -3,8 +3,6 @@
 Written into the model folder beside model.pt, so DVC versions it with the model and the MLflow
 model carries it. The graph takes what the encoder gives (mbegu.features), in numpy form:
 - a table network: `x`, float32 [rows, inputs] (TableEncoder.matrix);
-- an image network: `x`, float32 [rows, channels, side, side] (ImageEncoder's normalised
-  pixels);
 - a text network: `ids`, int64 [texts, length], and `weights`, float32 [texts, length], each
   text's bag padded with weight 0 (the network's `padded`: the bag's sums by Gather, Mul and
   ReduceSum);
@@ -89,11 +87,6 @@ def export_onnx(
         )
         names = ["ids", "weights"]
         axes = {"ids": {0: "rows", 1: "length"}, "weights": {0: "rows", 1: "length"}}
-    elif getattr(net, "takes", "table") == "image":
-        wrapper = TableProbabilities(net)
-        side, channels = getattr(net, "image_size", 0), getattr(net, "in_channels", 0)
-        args = (torch.zeros(2, channels, side, side, dtype=torch.float32),)
-        names, axes = ["x"], {"x": {0: "rows"}}
     else:
         wrapper = TableProbabilities(net)
         args = (torch.zeros(2, inputs, dtype=torch.float32),)
