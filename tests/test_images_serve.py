@@ -255,6 +255,41 @@ def test_mlflow_model_answers_base64_jpegs(project: Path) -> None:
         model.predict(pd.DataFrame({"photo": [request.image[0]]}))
 
 
+# A serving-only install (requirements/serve.txt): torch and Lightning cannot be imported.
+NO_TORCH = """
+import base64, sys
+sys.modules["torch"] = sys.modules["lightning"] = None  # import fails, find_spec says None
+import pandas as pd
+from mbegu.cli.main import main
+from mbegu.models.mlflow_model import _load_pyfunc
+
+model_dir, image = sys.argv[1:3]
+assert main(["predict", "data/shapes", "--model-dir", model_dir, "--engine", "onnx",
+             "-o", "free.csv"]) == 0
+request = pd.DataFrame({"image": [base64.b64encode(open(image, "rb").read()).decode()]})
+print(_load_pyfunc(model_dir).predict(request).to_json(orient="records"))
+"""
+
+
+@pytest.mark.slow
+def test_images_are_served_without_torch(project: Path) -> None:
+    model_dir = untrained_image_model(project)
+    image = "data/shapes/triangle/triangle-001.jpg"
+    script = [sys.executable, "-c", NO_TORCH, str(model_dir), image]
+    result = subprocess.run(script, cwd=project, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "torch is not installed: serving model.onnx" in result.stderr
+    [served] = json.loads(result.stdout.strip().splitlines()[-1])
+    code, said, with_torch = _predict(project, "data/shapes", "--model-dir", str(model_dir))
+    assert code == 0, said
+    free = pd.read_csv(project / "free.csv")
+    gap = np.abs(free[probs_columns()].to_numpy() - with_torch[probs_columns()].to_numpy()).max()
+    assert gap < 1e-5
+    row = with_torch.set_index("path").loc[image]
+    assert served["prediction"] == row["prediction"]
+    assert abs(served["prob_triangle"] - row["prob_triangle"]) < 1e-5
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
