@@ -6,6 +6,7 @@
   `checkpoints/RUN_ID/model`.
 
 Each runs on either engine: torch (model.pt) or ONNX Runtime (model.onnx, torch never imported).
+An image model reads files instead of rows (inference.images).
 """
 
 from __future__ import annotations

@@ -105,7 +105,9 @@ def image_bytes(value: Any, name: str) -> bytes:
         ) from None
 
 
-def request_predictions(saved: Any, frame: pd.DataFrame, where: str = "the request") -> Any:
+def request_predictions(
+    saved: Any, frame: pd.DataFrame, where: str = "the request"
+) -> pd.DataFrame:
     """A request's rows (base64 images in column `image`) answered, a row per image.
 
     Every image is decoded before any is predicted: a bad one is named in one line and

@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 class Predictor:
     """The MLflow pyfunc model: the user's raw columns (or text column) in, answers out.
 
-    Out come the predicted class name and one `prob_CLASS` column per class (mbegu.models.answers,
-    as `mbegu predict` writes).
+    An image model takes each image's file bytes base64-encoded in an `image` column
+    (models.image_answers). Out come the predicted class name and one `prob_CLASS` column per
+    class (mbegu.models.answers, as `mbegu predict` writes).
     """
 
     def __init__(self, saved: SavedModel | OnnxModel) -> None:

@@ -3,7 +3,8 @@
 A model folder holds three files, none of them pickle:
 - model.json: the format version, the network's config (`_target_` + arguments, sizes
   included), the fitted encoder (features: the input columns, scaling, categories or the
-  vocabulary), the class names and the composed training config;
+  vocabulary; an image's size, channels and the train split's mean and spread), the class
+  names and the composed training config;
 - model.pt: the network's state dict, read with torch.load(weights_only=True);
 - model.onnx: the same network as an ONNX graph (models.onnx_export), which serving reads
   without torch (models.onnx_model).
