@@ -150,10 +150,21 @@ class ImageEncoder:
 
     @classmethod
     def fit(cls, pixels: np.ndarray, classes: list[str]) -> ImageEncoder:
-        """Per-channel mean and spread of the train split's decoded pixels (N x C x H x W uint8)."""
-        scaled = pixels.astype(np.float64) / 255.0
-        mean = scaled.mean(axis=(0, 2, 3))
-        std = np.maximum(scaled.std(axis=(0, 2, 3)), 1e-3)  # a flat channel: no division by 0
+        """Per-channel mean and spread of the train split's decoded pixels (N x C x H x W uint8).
+
+        Summed 1,024 images at a time: a large split (or a memory-mapped one) is never held
+        in float64 whole.
+        """
+        total = np.zeros(pixels.shape[1])
+        squares = np.zeros(pixels.shape[1])
+        for start in range(0, len(pixels), 1024):
+            chunk = pixels[start : start + 1024].astype(np.float64) / 255.0
+            total += chunk.sum(axis=(0, 2, 3))
+            squares += (chunk * chunk).sum(axis=(0, 2, 3))
+        count = max(1, pixels.shape[0] * pixels.shape[2] * pixels.shape[3])
+        mean = total / count
+        variance = np.maximum(squares / count - mean * mean, 0.0)
+        std = np.maximum(np.sqrt(variance), 1e-3)  # a flat channel: no division by 0
         return cls(
             classes=list(classes),
             image_size=int(pixels.shape[-1]),
