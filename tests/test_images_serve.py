@@ -58,6 +58,7 @@ def test_a_jpeg_example_decodes_back_to_the_image() -> None:
 def test_image_sources_folder_file_and_listed_paths(project: Path) -> None:
     folders = make_image_folders(project / "data" / "shapes", per_class=3, size=16)
     (folders / "notes.txt").write_text("not an image, not listed")
+    (folders / "circle" / "._circle-000.jpg").write_bytes(b"\x00\x05\x16\x07")  # macOS's
     found = image_sources(Path("data/shapes"), project)
     assert len(found) == 3 * 3 + 1  # every class folder, recursively, and the rotated photo
     assert [name for name, _ in found] == sorted(name for name, _ in found)

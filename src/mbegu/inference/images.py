@@ -33,8 +33,9 @@ def image_sources(input_path: Path, root: Path) -> list[tuple[str, Path]]:
     """Each image to predict: (its name in the output, its file).
 
     Args:
-        input_path: An image file, a folder (searched recursively for EXTENSIONS, in sorted
-            order), or a CSV/TSV/Parquet file with a column of image paths (PATH_COLUMNS).
+        input_path: An image file, a folder (searched recursively for EXTENSIONS, hidden
+            files such as macOS's `._IMG.jpg` left out, in sorted order), or a CSV/TSV/Parquet
+            file with a column of image paths (PATH_COLUMNS).
         root: The project root, which a table's paths must not leave.
 
     Returns:
@@ -43,10 +44,10 @@ def image_sources(input_path: Path, root: Path) -> list[tuple[str, Path]]:
     Raises:
         MbeguError: The input is missing, holds no image, or lists a path outside the project.
     """
-    if input_path.is_dir():
-        found = sorted(
-            p for p in input_path.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file()
-        )
+    if input_path.is_dir():  # as training lists a class folder: hidden files left out
+        from mbegu.data.folders import image_files
+
+        found = [p for p in image_files(input_path) if p.suffix.lower() in EXTENSIONS]
         if not found:
             raise MbeguError(
                 f"{input_path} holds no image ({', '.join(EXTENSIONS)}), in any subfolder: "
