@@ -65,6 +65,7 @@ def test_class_folders_train_through_the_cli(project: Path, client, experiment) 
     folder = shapes(project)
     (folder / "square").rename(folder / "ካሬ")  # a class named in Ethiopic
     Image.new("RGB", (20, 30), "red").save(folder / "circle" / "دائرة.png")
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     overrides = [*SHAPES, "model=cnn", *FAST, f"tracking.experiment_name={experiment}"]
     result = run_cli("train", *overrides, cwd=project)
     assert result.returncode == 0, result.stderr
@@ -81,6 +82,7 @@ def test_class_folders_train_through_the_cli(project: Path, client, experiment) 
 
     logged = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").get_raw_model()
     assert logged.encoder.to_dict() == encoder
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before  # read only
 
 
 def test_exif_rotation_is_applied(tmp_path: Path) -> None:
