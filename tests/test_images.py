@@ -243,6 +243,8 @@ def test_given_train_val_test_folders(project: Path, client, experiment) -> None
     )
     with pytest.raises(MbeguError, match=r"test/hexagon: the class 'hexagon' is not one"):
         build_data(compose([*overrides, "seed=1"]), project).load()
+    with pytest.raises(MbeguError, match=r"data\.path \(one folder of class folders"):
+        build_data(compose(["data=images"]), project)
 
 
 def _use_shapes(project: Path, *options: str) -> None:
