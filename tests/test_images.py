@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -80,8 +81,16 @@ def test_class_folders_train_through_the_cli(project: Path, client, experiment) 
     assert info["net"]["in_channels"] == 3 and info["net"]["image_size"] == 16
     import mlflow.pyfunc
 
-    logged = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").get_raw_model()
-    assert logged.encoder.to_dict() == encoder
+    served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    assert served.get_raw_model().encoder.to_dict() == encoder
+    photo = (folder / "circle" / "دائرة.png").read_bytes()
+    answer = served.predict(pd.DataFrame({"image": [photo]}))
+    assert list(answer.columns) == ["prediction", "prob_circle", "prob_triangle", "prob_ካሬ"]
+    from mbegu.models.mlflow_model import Predictor
+
+    predictor = Predictor(served.get_raw_model())
+    with pytest.raises(MbeguError, match="bytes, not paths"):  # never the server's own files
+        predictor.predict(pd.DataFrame({"image": [str(folder / "circle" / "دائرة.png")]}))
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before  # read only
 
 

@@ -83,6 +83,8 @@ def predict_file(
 
     if not input_path.is_file():
         raise MbeguError(f"input file {input_path} not found: pass a CSV of rows to predict")
+    if model.saved.encoder.kind == "image":
+        raise MbeguError("an image model does not read a file of rows yet: predict from Python")
     where = str(input_path)
     hits: list[bool] = []
     unseen: dict[str, Counter[str]] = {}

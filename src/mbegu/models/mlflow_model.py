@@ -45,6 +45,10 @@ class Predictor:
         self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         """Answer a request's rows; unseen categories get a warning in the server's log."""
+        if self.saved.encoder.kind == "image" and not all(
+            isinstance(v, bytes) for v in model_input.get("image", [])
+        ):  # a path would read the server's own files
+            raise MbeguError("an image model is served the images' bytes, not paths")
         line = unseen_line(unseen_categories(self.saved.encoder, model_input), "the request")
         if line:  # the server's log: a served model answers anyway, as `mbegu predict` does
             logging.getLogger(__name__).warning(line)
