@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -65,6 +66,7 @@ def test_class_folders_train_through_the_cli(project: Path, client, experiment) 
     folder = shapes(project)
     (folder / "square").rename(folder / "ካሬ")  # a class named in Ethiopic
     Image.new("RGB", (20, 30), "red").save(folder / "circle" / "دائرة.png")
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     overrides = [*SHAPES, "model=cnn", *FAST, f"tracking.experiment_name={experiment}"]
     result = run_cli("train", *overrides, cwd=project)
     assert result.returncode == 0, result.stderr
@@ -79,8 +81,19 @@ def test_class_folders_train_through_the_cli(project: Path, client, experiment) 
     assert info["net"]["in_channels"] == 3 and info["net"]["image_size"] == 16
     import mlflow.pyfunc
 
-    logged = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").get_raw_model()
-    assert logged.encoder.to_dict() == encoder
+    served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    assert served.get_raw_model().encoder.to_dict() == encoder
+    photo = (folder / "circle" / "دائرة.png").read_bytes()
+    answer = served.predict(pd.DataFrame({"image": [photo]}))
+    assert list(answer.columns) == ["prediction", "prob_circle", "prob_triangle", "prob_ካሬ"]
+    from mlflow.exceptions import MlflowException
+
+    from mbegu.models.mlflow_model import Predictor
+
+    predictor = Predictor(served.get_raw_model())
+    with pytest.raises(MlflowException, match="reads no files"):  # never the server's own
+        predictor.predict(pd.DataFrame({"image": [str(folder / "circle" / "دائرة.png")]}))
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before  # read only
 
 
 def test_exif_rotation_is_applied(tmp_path: Path) -> None:
@@ -241,6 +254,8 @@ def test_given_train_val_test_folders(project: Path, client, experiment) -> None
     )
     with pytest.raises(MbeguError, match=r"test/hexagon: the class 'hexagon' is not one"):
         build_data(compose([*overrides, "seed=1"]), project).load()
+    with pytest.raises(MbeguError, match=r"data\.path \(one folder of class folders"):
+        build_data(compose(["data=images"]), project)
 
 
 def _use_shapes(project: Path, *options: str) -> None:

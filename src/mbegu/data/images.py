@@ -80,6 +80,13 @@ class ImageData(FileData):
         from mbegu.data.augment import Augment
         from mbegu.features.image import LABEL_COLUMN
 
+        given = [train_path, val_path, test_path]
+        if (path is None and not all(given)) or (path is not None and any(given)):
+            raise MbeguError(
+                "give either data.path (one folder of class folders, split by seed) or all "
+                "three of data.train_path, data.val_path and data.test_path (given splits), "
+                "e.g. data.path=data/leaves"
+            )
         super().__init__(
             LABEL_COLUMN,
             name=name,

@@ -83,6 +83,11 @@ def predict_file(
 
     if not input_path.is_file():
         raise MbeguError(f"input file {input_path} not found: pass a CSV of rows to predict")
+    if model.saved.encoder.kind == "image":
+        raise MbeguError(
+            f"{model.source} is an image model: give `mbegu predict` an image, a folder of "
+            f"images or a CSV with a `path` column"
+        )
     where = str(input_path)
     hits: list[bool] = []
     unseen: dict[str, Counter[str]] = {}

@@ -99,9 +99,11 @@ def image_bytes(value: Any, name: str) -> bytes:
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
+        # A path is refused like any other text: the served model reads no file of its own.
         raise MbeguError(
-            f"{name}: column {IMAGE_COLUMN!r} is not valid base64: send the image file's bytes "
-            f"base64-encoded, e.g. $(base64 -w0 leaf.jpg)"
+            f"{name}: column {IMAGE_COLUMN!r} is not valid base64 (a file path? the served model "
+            f"reads no files): send the image file's bytes base64-encoded, e.g. "
+            f"$(base64 -w0 leaf.jpg)"
         ) from None
 
 

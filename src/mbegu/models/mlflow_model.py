@@ -48,7 +48,7 @@ class Predictor:
         """Answer a request's rows; unseen categories get a warning in the server's log."""
         from mbegu.models.image_answers import is_image_model
 
-        if is_image_model(self.saved):
+        if is_image_model(self.saved):  # bytes or base64 text; never a path (no file is read)
             return _image_answers(self.saved, model_input)
         line = unseen_line(unseen_categories(self.saved.encoder, model_input), "the request")
         if line:  # the server's log: a served model answers anyway, as `mbegu predict` does
