@@ -480,6 +480,8 @@ def test_trained_image_model_predicts_serves_and_reports(
     code, said, listed = _predict(project, "test-images.csv", out="t.csv")
     assert code == 0, said
     scored = pd.read_csv(project / "artifacts" / "evaluation" / "test_predictions.csv")
+    # Each scored test image named, relative to the project: a mistake can be found and fixed.
+    assert scored.path.tolist() == [os.path.relpath(p, project) for p in test.image]
     gap = np.abs(listed[probs_columns()].to_numpy() - scored[probs_columns()].to_numpy()).max()
     assert gap < 1e-5
     accuracy = float(np.mean(listed.prediction.to_numpy() == test.label.to_numpy()))

@@ -123,9 +123,15 @@ def _refuse_or_skip(bad: list[str], skip: bool) -> None:
     if not bad:
         return
     if not skip:
-        more = f" ({len(bad)} bad images in all)" if len(bad) > 1 else ""
+        more = f" ({len(bad)} bad images in all; the others: {_names(bad[1:])})" if bad[1:] else ""
         raise MbeguError(f"{bad[0]}{more}; or set data.skip_bad_images=true to leave them out")
-    warn(f"skipped {len(bad)} bad image(s) (data.skip_bad_images=true), the first: {bad[0]}")
+    warn(f"skipped {len(bad)} bad image(s) (data.skip_bad_images=true): {_names(bad)}")
+
+
+def _names(bad: list[str], shown: int = 3) -> str:
+    """The files of up to `shown` bad-image lines (each `FILE: why`), and how many more."""
+    names = ", ".join(line.split(": ", 1)[0] for line in bad[:shown])
+    return names + (f" and {len(bad) - shown} more" if len(bad) > shown else "")
 
 
 def _split(

@@ -70,7 +70,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from mbegu.evaluation.card import write_card
     from mbegu.evaluation.images import MISCLASSIFIED, misclassified_grid, score_image_baselines
     from mbegu.evaluation.reports import test_metrics, write_predictions, write_reports
-    from mbegu.features.image import ImageEncoder
+    from mbegu.features.image import IMAGE_COLUMN, ImageEncoder
     from mbegu.models.image_answers import image_probabilities
     from mbegu.models.mlflow_model import log_model
     from mbegu.models.saved import load_model, model_md5
@@ -120,7 +120,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         # Git-ignored and cached by DVC: a fresh clone lacks it, so `dvc repro` evaluates the
         # model that train just made even though the committed reports already match.
         predictions = stage.path(paths["model_dir"].parent / "evaluation")
-        write_predictions(predictions / "test_predictions.csv", labels, probs, saved.classes)
+        photos = None
+        if isinstance(saved.encoder, ImageEncoder):  # which photo: to find a mislabelled one
+            photos = [Path(os.path.relpath(f, root)).as_posix() for f in frame[IMAGE_COLUMN]]
+        write_predictions(
+            predictions / "test_predictions.csv", labels, probs, saved.classes, photos
+        )
         if isinstance(saved.encoder, ImageEncoder):  # beside the predictions, DVC-cached
             grid = predictions / MISCLASSIFIED
             misclassified_grid(grid, pixels, labels, probs, saved.classes)

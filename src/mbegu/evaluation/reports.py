@@ -76,23 +76,34 @@ def write_reports(
 
 
 def write_predictions(
-    path: Path, labels: np.ndarray, probs: np.ndarray, classes: list[str]
+    path: Path,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    classes: list[str],
+    files: list[str] | None = None,
 ) -> None:
-    """Per test row: label, prediction and one probability per class (a DVC-cached output)."""
+    """Per test row: label, prediction and one probability per class (a DVC-cached output).
+
+    `files` (an image model's test images, relative to the project) come first as a `path`
+    column, so a mistake in the misclassified grid can be found and its label fixed.
+    """
     from mbegu.models.answers import PREDICTION, probability_column
 
-    header = ",".join(["label", PREDICTION, *(_csv(probability_column(c)) for c in classes)])
+    first = ["path"] if files is not None else []
+    header = ",".join([*first, "label", PREDICTION, *map(_csv, map(probability_column, classes))])
     preds = probs.argmax(axis=1)
     lines = [
         ",".join([_csv(classes[y]), _csv(classes[p]), *(f"{v:.6g}" for v in row)])
         for y, p, row in zip(labels.tolist(), preds.tolist(), probs.tolist(), strict=True)
     ]
+    if files is not None:
+        lines = [f"{_csv(f)},{line}" for f, line in zip(files, lines, strict=True)]
     atomic_write_text(path, "\n".join([header, *lines]) + "\n")
 
 
 def _csv(text: str) -> str:
-    """A class name as one CSV field (quoted when it holds a comma or a quote)."""
-    if any(c in text for c in ',"\n'):
+    """A class name or path as one CSV field (quoted when it holds a comma or a quote)."""
+    if any(c in text for c in ',"\n\r'):
         return '"' + text.replace('"', '""') + '"'
     return text
 

@@ -80,8 +80,8 @@ def decode_image(
         ) from None
     except UnidentifiedImageError:
         raise MbeguError(
-            f"{label}: not an image Pillow can read (JPEG, PNG, WebP): convert, replace or "
-            f"remove it"
+            f"{label}: not an image Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF): convert, "
+            f"replace or remove it"
         ) from None
     except (OSError, ValueError, SyntaxError) as err:  # truncated or corrupt data
         raise MbeguError(f"{label}: the image is corrupt ({err}): replace or remove it") from None
