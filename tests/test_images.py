@@ -171,6 +171,7 @@ def test_bad_images_are_skipped_and_counted(project: Path, tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "skipped 4 bad image(s) (data.skip_bad_images=true)" in err, err
     assert len(err.strip().splitlines()) == 1
+    assert sum(str(p) in err for p in bad) == 3 and "and 1 more" in err  # named, up to three
     used = {p for frame in data.frames.values() for p in frame["image"]}
     assert len(used) == 3 * 8 + 1 and not used & {str(p) for p in bad}
 
