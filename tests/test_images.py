@@ -113,6 +113,21 @@ def test_exif_rotation_is_applied(tmp_path: Path) -> None:
     assert not np.array_equal(decoded, decode_image(raw.getvalue(), 32, 3))
 
 
+def test_a_16_bit_scan_keeps_its_shades() -> None:
+    """A 16-bit grayscale PNG (a scan) is scaled to 8 bits, not clipped to white."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    ramp = np.tile(np.linspace(0, 65535, 32).astype(np.uint16), (32, 1))
+    file = BytesIO()
+    Image.fromarray(ramp).save(file, format="PNG")
+    assert Image.open(BytesIO(file.getvalue())).mode.startswith("I")
+    decoded = decode_image(file.getvalue(), 32, 1)[0]
+    assert np.abs(decoded.astype(int) - np.rint(ramp / 257)).max() <= 1
+    assert np.array_equal(decode_image(file.getvalue(), 32, 3)[1], decoded)
+
+
 def _bad(folder: Path, case: str) -> Path:
     """Put one bad file of the kind `case` names into the circle folder; return it."""
     circle = folder / "circle"

@@ -100,9 +100,17 @@ def _read(path: Path, label: str) -> bytes:
 
 
 def _to_mode(image: Any, channels: int) -> Any:
-    """Grayscale or RGB; a transparent image is laid on white, not on black."""
+    """Grayscale or RGB; a transparent image is laid on white, not on black.
+
+    A 16-bit or 32-bit grayscale image (medical and scientific scans) is scaled from the 16-bit
+    range to 8 bits (value / 257, as a 16-bit-to-8-bit export does): Pillow's own conversion
+    clips every value over 255, which would turn such a scan almost white.
+    """
     from PIL import Image
 
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        wide = np.asarray(image, dtype=np.float64) / 257.0
+        image = Image.fromarray(np.clip(np.rint(wide), 0, 255).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
