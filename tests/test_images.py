@@ -395,6 +395,12 @@ def test_data_add_writes_an_images_config(project: Path) -> None:
     assert empty.returncode == 2 and "the class folder 'hexagon' is empty" in empty.stderr
     itself = call_main("data", "add", "data", cwd=project, env=env)
     assert itself.returncode == 2 and "is the data folder itself" in itself.stderr
+    (folder / "hexagon").rmdir()
+    (folder / "circle" / "notes.txt").write_text("taken at the north field\n")
+    noted = call_main("data", "add", "data/shapes", "--name", "noted", cwd=project, env=env)
+    assert noted.returncode == 0, noted.stderr
+    assert "notes.txt: not named as an image" in noted.stderr  # said before `prepare` stops
+    assert "data.skip_bad_images: true in conf/data/noted.yaml" in noted.stderr
 
 
 @pytest.mark.slow  # a clone, `dvc add`, and the whole pipeline: about a minute

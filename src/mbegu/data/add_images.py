@@ -21,7 +21,8 @@ from mbegu.data.add import (
     configured_data_dir,
     use_config,
 )
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, warn
+from mbegu.features.image import EXTENSIONS
 from mbegu.security import inside, safe_name
 
 IMAGE_MODELS = ("cnn", "resnet_small")  # the bundled model options that read images
@@ -61,9 +62,11 @@ def add_images(path: Path, name: str | None, root: Path, use: bool = True) -> Ad
     if name in OWN_CONFIGS:
         raise MbeguError(f"--name {name} is one of mbegu's own data configs: pick another name")
     rel = folder.relative_to(root).as_posix()
-    counts = {}
+    counts, others = {}, []
     for label, class_folder in class_folders(folder, rel).items():
-        counts[label] = len(image_files(class_folder))
+        files = image_files(class_folder)
+        counts[label] = len(files)
+        others += [f for f in files if f.suffix.lower() not in EXTENSIONS]
         if not counts[label]:
             raise MbeguError(
                 f"{class_folder}: the class folder {label!r} is empty: add its images, or remove it"
@@ -73,6 +76,13 @@ def add_images(path: Path, name: str | None, root: Path, use: bool = True) -> Ad
     total = sum(counts.values())
     shown = ", ".join(f"{label} {n}" for label, n in counts.items())
     print(f"{rel}: {len(counts)} classes, {total} images ({shown})", flush=True)
+    if others:  # said now, not at the end of `dvc repro`'s first stage
+        more = f" and {len(others) - 1} more" if len(others) > 1 else ""
+        warn(
+            f"{others[0]}{more}: not named as an image ({', '.join(EXTENSIONS)}); `prepare` "
+            f"stops on any file it cannot decode: remove them, or set "
+            f"data.skip_bad_images: true in conf/data/{name}.yaml"
+        )
     lines = [
         f"# {rel}: {total} images in {len(counts)} class folders, written by `mbegu data add`",
         "# (edit freely; conf/data/images.yaml documents every option).",
