@@ -328,6 +328,31 @@ def test_augmentation_changes_train_batches_only(tmp_path: Path) -> None:
         image_data(folder, tmp_path, augment={"flip": True})
 
 
+def test_worker_processes_batch_as_the_training_process_does(tmp_path: Path) -> None:
+    """data.num_workers=2: val batches as with none; augmented train batches seeded, repeatable."""
+    from mbegu.data.datamodule import DataModule
+
+    folder = make_image_folders(tmp_path / "shapes", per_class=6)
+    augment = {"hflip": True, "crop_scale": 0.5, "jitter": 0.3}
+
+    def batches(workers: int, split: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        data = image_data(folder, tmp_path / str(workers), augment=augment, num_workers=workers)
+        data.batch_size = 2
+        module = DataModule(data)
+        module.setup()
+        torch.manual_seed(0)
+        return list(getattr(module, f"{split}_dataloader")())
+
+    alone, pooled = batches(0, "val"), batches(2, "val")
+    assert len(alone) == len(pooled) > 1
+    for (x, y), (x2, y2) in zip(alone, pooled, strict=True):
+        assert torch.equal(x, x2) and torch.equal(y, y2)
+    first, again = batches(2, "train"), batches(2, "train")
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(first, again, strict=True))
+    seen = torch.cat([y for _, y in first]).sort().values
+    assert torch.equal(seen, torch.cat([y for _, y in batches(0, "train")]).sort().values)
+
+
 def test_resnet_small_trains_and_init_weights_load(project: Path, client, experiment) -> None:
     shapes(project)
     first = adhoc(project, experiment, model="resnet_small")
