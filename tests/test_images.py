@@ -67,6 +67,7 @@ def test_class_folders_train_through_the_cli(project: Path, client, experiment) 
     (folder / "square").rename(folder / "ካሬ")  # a class named in Ethiopic
     Image.new("RGB", (20, 30), "red").save(folder / "circle" / "دائرة.png")
     before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert {p.suffix for p in before} == {".jpg", ".png", ".webp"}
     overrides = [*SHAPES, "model=cnn", *FAST, f"tracking.experiment_name={experiment}"]
     result = run_cli("train", *overrides, cwd=project)
     assert result.returncode == 0, result.stderr

@@ -1,5 +1,5 @@
-"""Folders of photos as users bring them, drawn by the tests: one subfolder per class, JPEG and
-PNG mixed, sizes and channel modes mixed, one photo turned by its EXIF tag as phones do."""
+"""Folders of photos as users bring them, drawn by the tests: one subfolder per class, JPEG, PNG
+and WebP mixed, sizes and channel modes mixed, one photo turned by its EXIF tag as phones do."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ ROTATED = "circle/rotated.jpg"  # stored turned on its side, EXIF orientation 6 
 
 
 def make_image_folders(root: Path, per_class: int = 20, size: int = 32, seed: int = 0) -> Path:
-    """Write `root/<class>/*.{jpg,png}`: a circle, a square or a triangle of a random colour
+    """Write `root/<class>/*.{jpg,png,webp}`: a circle, a square or a triangle of a random colour
     and place on a random background, so a small network can learn the classes.
 
     Modes cycle through RGB, L, RGBA (transparent background) and P; RGB and L alternate
-    JPEG and PNG; sizes vary around `size` and are not all square. `ROTATED` carries an EXIF
-    orientation tag. Returns `root`.
+    JPEG and PNG, and every eighth image is a WebP; sizes vary around `size` and are not all
+    square. `ROTATED` carries an EXIF orientation tag. Returns `root`.
     """
     from PIL import Image
 
@@ -31,6 +31,7 @@ def make_image_folders(root: Path, per_class: int = 20, size: int = 32, seed: in
             image = draw_shape(label, width, height, rng)
             mode = MODES[index % len(MODES)]
             suffix = ".jpg" if mode in ("RGB", "L") and index % 8 < 4 else ".png"
+            suffix = ".webp" if index % 8 == 4 else suffix  # an RGB photo as WebP
             converted = _convert(image, mode)
             converted.save(root / label / f"{label}-{index:03d}{suffix}")
     rotated = _convert(draw_shape("circle", size + size // 2, size, rng), "RGB")
