@@ -235,9 +235,11 @@ class FileData(DataIdentity):
 
         encoder = self.load()
         if split not in self._tensors:
+            from mbegu.data.encoding import encoded
+
             frame, where = self.frames[split], f"the {split} split"
             labels = torch.from_numpy(encoder.labels(frame, where))
-            self._tensors[split] = (encoder.transform(frame, where), labels)
+            self._tensors[split] = (encoded(encoder, frame, where, split), labels)
         return self._tensors[split]
 
     def dataset(self, split: str) -> Dataset:

@@ -106,6 +106,12 @@ def read_frame(
             nrows=1,
         )
         refuse_duplicate_columns(path, header.iloc[0].tolist() if len(header) else [])
+        bar = None
+        if chunksize is None and not blank_lines:
+            from mbegu.progress import BIG_FILE, CHUNK_ROWS, rows_bar
+
+            bar = rows_bar(f"reading {path.name}", path.stat().st_size >= BIG_FILE)
+            chunksize = CHUNK_ROWS if bar is not None else None
         frame = pd.read_csv(
             path,
             sep=separator,
@@ -118,6 +124,13 @@ def read_frame(
             encoding="utf-8",
             chunksize=chunksize,
         )
+        if bar is not None and not isinstance(frame, pd.DataFrame):  # chunk by chunk, the
+            with bar, frame as chunks:  # same cells as one read
+                parts = []
+                for chunk in chunks:
+                    parts.append(chunk)
+                    bar.update(len(chunk))
+            return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         if blank_lines and isinstance(frame, pd.DataFrame):  # whole, not a chunk reader
             frame = frame.iloc[: len(frame) - blank_lines_at_end(path)]
         return frame

@@ -7,7 +7,6 @@ name only once every row is answered, so an error on row 900,000 leaves no half-
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,18 +114,10 @@ def predict_file(
 
 
 def _progress(path: Path) -> Any:
-    """A rows-answered bar on a terminal (tqdm, as Lightning's epochs); None in CI, logs, pipes.
+    """A rows-answered bar on a terminal for a file past one chunk (mbegu.progress)."""
+    from mbegu.progress import BIG_FILE, rows_bar
 
-    Only for files past one chunk: a small file is answered before a bar would be read. The
-    serving-only install has no tqdm, and gets no bar.
-    """
-    if not sys.stderr.isatty() or path.stat().st_size < 8 << 20:
-        return None
-    try:
-        from tqdm import tqdm  # type: ignore[import-untyped]
-    except ImportError:
-        return None
-    return tqdm(desc=f"predicting {path.name}", unit=" rows", unit_scale=True, leave=False)
+    return rows_bar(f"predicting {path.name}", path.stat().st_size >= BIG_FILE)
 
 
 def _answer(

@@ -1,0 +1,77 @@
+"""Progress over a big table: a bar on a terminal while it is read and encoded, the same
+numbers as without one, and nothing printed where no one watches (CI, logs, pipes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Reads and encodes the table as training does; stdout says whether the chunked encoding under
+# the bar equals one call of the encoder.
+SCRIPT = """
+from pathlib import Path
+import torch
+from mbegu.config.compose import compose
+from mbegu.data.sources import build_data
+cfg = compose(["data=table", "data.path=data/big.csv", "data.target=answer", "data.drop=[id]"])
+data = build_data(cfg, Path.cwd())
+encoder = data.load()
+x = data.tensors("train")[0]
+same = torch.equal(x, encoder.transform(data.frames["train"], "the train split"))
+print("rows", len(data.frames["train"]), "same" if same else "differ")
+"""
+
+
+def on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, bytes]:
+    """Run `args` with stderr on a pseudo-terminal 100 columns wide: (code, stdout, stderr)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    with subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=follower) as done:
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                block = os.read(leader, 4096)
+            except OSError:  # the command closed the terminal
+                break
+            if not block:
+                break
+            seen += block
+        out = done.stdout.read().decode() if done.stdout else ""
+    os.close(leader)
+    return done.returncode, out, seen
+
+
+@pytest.mark.slow
+def test_a_big_table_is_read_and_encoded_under_a_bar_on_a_terminal_only(project: Path) -> None:
+    rng = np.random.default_rng(0)
+    rows = 450_000  # over 8 MB and 200,000 train rows: big enough for both bars
+    regions = rng.choice(["Kano", "Mombasa", "Jos", "NA"], rows)
+    ages, incomes = rng.integers(18, 90, rows), np.round(rng.gamma(2.0, 5.0, rows), 1)
+    answers = rng.choice(["yes", "no"], rows)
+    lines = [
+        f"{i},{r},{a},{m},{y}\n"
+        for i, r, a, m, y in zip(range(rows), regions, ages, incomes, answers, strict=True)
+    ]
+    big = project / "data" / "big.csv"
+    big.write_text("id,region,age,income,answer\n" + "".join(lines))
+    assert big.stat().st_size > 8 << 20
+    code, out, seen = on_a_terminal([sys.executable, "-c", SCRIPT], project)
+    assert code == 0, seen[-3000:]
+    assert out.split()[-1] == "same", out  # the chunks encode as one call does
+    assert b"reading big.csv" in seen and b"encoding the train split" in seen, seen[-3000:]
+    piped = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=project, capture_output=True, text=True
+    )
+    assert piped.returncode == 0 and piped.stdout == out
+    assert piped.stderr == ""  # a pipe, as in CI or a log: quiet
