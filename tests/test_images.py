@@ -114,6 +114,33 @@ def test_exif_rotation_is_applied(tmp_path: Path) -> None:
     assert not np.array_equal(decoded, decode_image(raw.getvalue(), 32, 3))
 
 
+def test_a_damaged_exif_block_is_read_or_named_never_a_crash(tmp_path: Path) -> None:
+    """Every byte of a photo's EXIF block damaged in turn: decoded, or one MbeguError."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation, as a phone turned on its side writes it
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0132] = "2026:12:06 10:00:00"  # DateTime
+    photo = BytesIO()
+    Image.new("RGB", (24, 16), "green").save(photo, format="JPEG", exif=exif.tobytes())
+    data = photo.getvalue()
+    start = data.index(b"Exif\x00\x00")
+    outcomes, named = set(), []
+    for offset in range(start, start + len(exif.tobytes())):
+        for value in (0x00, 0xFF, 0x07):
+            damaged = bytearray(data)
+            damaged[offset] = value
+            try:
+                outcomes.add(decode_image(bytes(damaged), 16, 3).shape)
+            except MbeguError as err:
+                named.append(str(err))
+    assert (3, 16, 16) in outcomes
+    assert all("the image is corrupt" in line or "not an image" in line for line in named), named
+
+
 def test_a_16_bit_scan_keeps_its_shades() -> None:
     """A 16-bit grayscale PNG (a scan) is scaled to 8 bits, not clipped to white."""
     from io import BytesIO
@@ -163,7 +190,7 @@ BAD = {
     "corrupt": "the image is corrupt",
     "empty": "the file is empty (0 bytes)",
     "not-an-image": "not an image Pillow can read",
-    "huge": "over the 50 MP limit",
+    "huge": "over the 250 MP limit",
 }
 
 
@@ -247,6 +274,26 @@ def test_channels_are_found_or_forced(project: Path, tmp_path: Path) -> None:
     data.load()
     first = data.frames["val"]["image"][0]
     assert np.array_equal(data.tensors("val")[0][0].numpy(), decode_image(first, 16, 1))
+    # Warm-toned grey scans (red one level up, within the grey tolerance): every split, train
+    # included, holds the grey that `predict` decodes.
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for label in ("dark", "light"):
+        (project / "data" / "warm" / label).mkdir(parents=True)
+        for i in range(6):
+            grey_plane = rng.integers(
+                0 if label == "dark" else 120, 136 if label == "dark" else 255, (16, 16)
+            )
+            rgb = np.stack([np.minimum(grey_plane + 1, 255), grey_plane, grey_plane], axis=-1)
+            Image.fromarray(rgb.astype(np.uint8)).save(
+                project / "data" / "warm" / label / f"{i}.png"
+            )
+    warm = image_data(project / "data" / "warm", tmp_path / "warm")
+    assert warm.load().channels == 1
+    for split in ("train", "val", "test"):
+        for path, pixels in zip(warm.frames[split]["image"], warm.tensors(split)[0], strict=True):
+            assert np.array_equal(pixels.numpy(), decode_image(path, 16, 1)), (split, path)
 
 
 def test_given_train_val_test_folders(project: Path, client, experiment) -> None:

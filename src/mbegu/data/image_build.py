@@ -78,7 +78,7 @@ def build_images(data: ImageData) -> Built:
         raise MbeguError(f"one class folder ({classes[0]}): a classifier needs two or more")
     pixels = {split: rows[split][1] for split in SPLITS}
     if data.channels is None and not has_colour(pixels["train"]):
-        pixels = {s: p[:, :1] if s == "train" else to_grey(p) for s, p in pixels.items()}
+        pixels = {s: to_grey(p) for s, p in pixels.items()}  # as predict's "L" decodes them
     frames = {
         split: pd.DataFrame(
             {IMAGE_COLUMN: rows[split][0], LABEL_COLUMN: [classes[c] for c in rows[split][2]]}

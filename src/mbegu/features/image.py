@@ -16,15 +16,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mbegu.errors import MbeguError
+from mbegu.errors import MbeguError, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
     import torch
 
-# Pillow's own guard warns from 89 MP and refuses from 179 MP; a phone photo is about 12-50 MP.
-# Past this, decoding would take seconds and gigabytes: refused as a decompression bomb.
-MAX_PIXELS = 50_000_000
+# Pillow's own guard warns from 89 MP and refuses from 179 MP, but phones shoot 50, 108 and
+# 200 MP photos (a JPEG decodes at a fraction of its size here). Past this, decoding would take
+# seconds and gigabytes: refused as a decompression bomb.
+MAX_PIXELS = 250_000_000
+# EXIF orientation -> the turn that shows the photo upright (as Pillow's exif_transpose).
+UPRIGHT = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
+}
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MODES = {1: "L", 3: "RGB"}
 # The columns of an image data set's rows: the image (a file path or its bytes) and its class.
@@ -50,15 +61,16 @@ def decode_image(
         MbeguError: an empty, corrupt or non-image file, or one larger than MAX_PIXELS; one
             line naming the file and what to do.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     label = name or (str(source) if not isinstance(source, bytes) else "the image")
     data = source if isinstance(source, bytes) else _read(Path(source), label)
     if not data:
         raise MbeguError(f"{label}: the file is empty (0 bytes): replace or remove it")
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # refused below with the file's name, not at 2x it
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")  # bomb and EXIF warnings: refused or handled here
             with Image.open(io.BytesIO(data)) as opened:
                 width, height = opened.size
                 if width * height > MAX_PIXELS:
@@ -67,7 +79,7 @@ def decode_image(
                         f"limit (a decompression bomb?): shrink it or remove it"
                     )
                 opened.draft(MODES[channels], (size * 2, size * 2))  # JPEG: decode smaller
-                image = ImageOps.exif_transpose(opened)
+                image = _upright(opened)
                 image = _to_mode(image, channels)
                 image = image.resize((size, size), Image.Resampling.BILINEAR)
                 array = np.asarray(image, dtype=np.uint8)
@@ -83,9 +95,27 @@ def decode_image(
             f"{label}: not an image Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF): convert, "
             f"replace or remove it"
         ) from None
-    except (OSError, ValueError, SyntaxError) as err:  # truncated or corrupt data
-        raise MbeguError(f"{label}: the image is corrupt ({err}): replace or remove it") from None
+    except Exception as err:  # truncated or corrupt data: Pillow's decoders raise many types
+        raise MbeguError(
+            f"{label}: the image is corrupt ({first_line(err, 120)}): replace or remove it"
+        ) from None
     return array[None] if channels == 1 else array.transpose(2, 0, 1).copy()
+
+
+def _upright(image: Any) -> Any:
+    """The photo turned as its EXIF orientation says; a damaged EXIF block leaves it as stored.
+
+    Pillow's exif_transpose also rewrites the EXIF block, and raises struct.error or TypeError
+    on a damaged one: the orientation tag alone is read here.
+    """
+    from PIL import Image
+
+    try:
+        orientation = int(image.getexif().get(0x0112, 1))
+    except Exception:  # unreadable EXIF: shown as stored, as most viewers do
+        orientation = 1
+    method = UPRIGHT.get(orientation)
+    return image.transpose(getattr(Image.Transpose, method)) if method else image
 
 
 def _read(path: Path, label: str) -> bytes:

@@ -100,7 +100,7 @@ def load_init_weights(net: nn.Module, relative: str, root: Path) -> None:
     wrong = [k for k in own if k in state and getattr(state[k], "shape", None) != own[k].shape]
     if missing or extra or wrong:
         first = (
-            f"{wrong[0]} has shape {tuple(state[wrong[0]].shape)}, the network's "
+            f"{wrong[0]} has shape {_shape(state[wrong[0]])}, the network's "
             f"{tuple(own[wrong[0]].shape)}"
             if wrong
             else f"{'no ' + missing[0] if missing else 'an unknown ' + extra[0]}"
@@ -110,3 +110,9 @@ def load_init_weights(net: nn.Module, relative: str, root: Path) -> None:
             f"same network, data size and classes"
         )
     net.load_state_dict(state)
+
+
+def _shape(value: object) -> object:
+    """A tensor's shape as a tuple; what else weights_only lets a file hold, by its type."""
+    shape = getattr(value, "shape", None)
+    return tuple(shape) if shape is not None else type(value).__name__
