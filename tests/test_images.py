@@ -58,6 +58,7 @@ def model_info(project: Path, run_id: str) -> dict:
     return json.loads((project / "checkpoints" / run_id / "model" / "model.json").read_text())
 
 
+@pytest.mark.slow  # training through the CLI: over 5 s on 2 cores
 def test_class_folders_train_through_the_cli(project: Path, client, experiment) -> None:
     """Mixed formats, modes and sizes, an EXIF-turned photo, an Ethiopic class and an Arabic
     file name: one finished run whose model carries the image encoder."""
@@ -450,6 +451,7 @@ def test_cnn_pools_images_to_about_four(tmp_path: Path) -> None:
     assert digits(torch.zeros(5, 64)).shape == (5, 10)
 
 
+@pytest.mark.slow  # git, dvc and four `mbegu data add`: over 5 s on 2 cores
 def test_data_add_writes_an_images_config(project: Path) -> None:
     env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
