@@ -7,6 +7,7 @@ store and the pipeline runs as DVC runs it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -411,6 +412,11 @@ def test_resnet_small_trains_and_init_weights_load(project: Path, client, experi
     assert model_info(project, run.info.run_id)["net"]["_target_"] == "mbegu.models.resnet.ResNet"
     again = adhoc(project, experiment, f"model.init_weights={weights}", model="resnet_small")
     assert again.returncode == 0, again.stderr
+    # The run says which weights it started from, by content: the file may change under its name.
+    started = [r for r in runs_of(client, experiment) if r.info.run_id != run.info.run_id]
+    md5 = hashlib.md5((project / weights).read_bytes()).hexdigest()
+    assert started[0].data.tags["mbegu.init_weights.md5"] == md5
+    assert "mbegu.init_weights.md5" not in run.data.tags
     (project / "notes.pt").write_text("not weights")
     for given, said in (
         (weights, "does not fit CNN"),  # resnet_small's weights into model=cnn

@@ -60,7 +60,7 @@ def with_data_sizes(cfg: DictConfig, data: FileData) -> DictConfig:
     return cfg
 
 
-def load_init_weights(net: nn.Module, relative: str, root: Path) -> None:
+def load_init_weights(net: nn.Module, relative: str, root: Path) -> str:
     """Start `net` from `model.init_weights`: a state dict file inside the project.
 
     Read with torch.load(weights_only=True), so a file holding code is refused, never run;
@@ -71,12 +71,16 @@ def load_init_weights(net: nn.Module, relative: str, root: Path) -> None:
         relative: The file, relative to the project root.
         root: The project root.
 
+    Returns:
+        The file's md5, which the run is tagged with.
+
     Raises:
         MbeguError: The file is outside the project, missing, not a state dict, or does not
             fit the network (the first mismatch named).
     """
     import torch
 
+    from mbegu.data.files import file_md5
     from mbegu.errors import first_line
     from mbegu.security import inside
 
@@ -110,6 +114,7 @@ def load_init_weights(net: nn.Module, relative: str, root: Path) -> None:
             f"same network, data size and classes"
         )
     net.load_state_dict(state)
+    return file_md5(path)
 
 
 def _shape(value: object) -> object:

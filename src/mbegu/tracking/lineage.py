@@ -17,6 +17,7 @@ from mbegu.security import mask_secrets
 TAG_COMMIT = "mlflow.source.git.commit"
 TAG_DIRTY = "mbegu.git.dirty"
 TAG_DATA_MD5 = "mbegu.data.md5"
+TAG_INIT_MD5 = "mbegu.init_weights.md5"  # the model.init_weights file a run started from
 TAG_DVC_EXP = "mbegu.dvc.exp_name"
 TAG_DVC_STAGE = "mbegu.dvc.stage"
 TAG_COMMAND = "mbegu.command"

@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from mbegu.processes import exit_as_interrupt, signals_deferred, sigterm_as_interrupt
 from mbegu.project import project_root, resolve_paths
-from mbegu.tracking.lineage import TAG_DATA_MD5
+from mbegu.tracking.lineage import TAG_DATA_MD5, TAG_INIT_MD5
 from mbegu.training.export import OUTPUTS, Outputs, best_path, restore_best, write_outputs
 from mbegu.training.mlflow_run import log_dataset, log_profile, open_run, profile_into
 
@@ -107,6 +107,7 @@ class _Job:
     tracker: MlflowTracker
     run_id: str | None = None  # set by the run phase
     config: dict[str, Any] = field(default_factory=dict)  # fit: masked, for checkpoints and model
+    init_md5: str | None = None  # model phase: the model.init_weights file's md5, tagged on the run
 
 
 def _configure(cfg: DictConfig, tracker: MlflowTracker | None) -> _Job:
@@ -154,7 +155,7 @@ def _build_model(job: _Job) -> Classifier:
 
     model: Classifier = instantiate(job.cfg.model, where="model")
     if job.cfg.model.get("init_weights") and job.plan.mode == "fresh":
-        load_init_weights(model.net, str(job.cfg.model.init_weights), job.root)
+        job.init_md5 = load_init_weights(model.net, str(job.cfg.model.init_weights), job.root)
     if job.plan.mode == "finetune":  # continue: the weights of the checkpoint fit resumes
         load_weights(model, job.plan)
     return model
@@ -176,6 +177,8 @@ def _start_run(
         run_id = job.plan.run_id if job.plan.mode == "continue" else None
         if rank_zero_only.rank == 0:  # type: ignore[attr-defined]  # set at import, untyped
             extra = {TAG_DATA_MD5: data.digest()} | (tags or {})
+            if job.init_md5:  # which starting weights: the file may change under its name
+                extra[TAG_INIT_MD5] = job.init_md5
             run_id = open_run(
                 job.tracker, job.cfg, job.root, job.plan, parent_run_id, run_name, extra
             )
