@@ -137,33 +137,15 @@ def test_a_bad_cell_deep_in_a_large_file_is_named_by_its_own_row(
 def test_a_bar_counts_the_rows_on_a_terminal_and_nothing_in_a_log(
     project: Path, survey_model: Path
 ) -> None:
-    import fcntl
-    import os
-    import pty
-    import struct
     import subprocess
-    import termios
 
-    from .helpers.cli import MBEGU
+    from .helpers.cli import MBEGU, on_a_terminal
 
     line = "1,Kano,30.5,12.0,yes\n"
     (project / "rows.csv").write_text(HEADER + "\n" + line * (9 * 2**20 // len(line)))
     args = [str(MBEGU), "predict", "rows.csv", "--model-dir", "models/m", "--force"]
-    leader, follower = pty.openpty()  # stderr on a terminal, as in a shell ...
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 wide
-    with subprocess.Popen([*args, "-o", "a.csv"], cwd=project, stderr=follower) as done:
-        os.close(follower)
-        seen = b""
-        while True:
-            try:
-                block = os.read(leader, 4096)
-            except OSError:  # the command closed the terminal
-                break
-            if not block:
-                break
-            seen += block
-    os.close(leader)
-    assert done.returncode == 0, seen
+    code, _, seen = on_a_terminal([*args, "-o", "a.csv"], project)  # stderr as in a shell
+    assert code == 0, seen
     assert b"predicting rows.csv" in seen and b"rows" in seen
     logged = subprocess.run([*args, "-o", "b.csv"], cwd=project, capture_output=True, text=True)
     assert logged.returncode == 0

@@ -3,13 +3,14 @@ numbers as without one, and nothing printed where no one watches (CI, logs, pipe
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from .helpers.cli import on_a_terminal
 
 # Reads and encodes the table as training does; stdout says whether the chunked encoding under
 # the bar equals one call of the encoder.
@@ -25,31 +26,6 @@ x = data.tensors("train")[0]
 same = torch.equal(x, encoder.transform(data.frames["train"], "the train split"))
 print("rows", len(data.frames["train"]), "same" if same else "differ")
 """
-
-
-def on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, bytes]:
-    """Run `args` with stderr on a pseudo-terminal 100 columns wide: (code, stdout, stderr)."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    with subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=follower) as done:
-        os.close(follower)
-        seen = b""
-        while True:
-            try:
-                block = os.read(leader, 4096)
-            except OSError:  # the command closed the terminal
-                break
-            if not block:
-                break
-            seen += block
-        out = done.stdout.read().decode() if done.stdout else ""
-    os.close(leader)
-    return done.returncode, out, seen
 
 
 @pytest.mark.slow

@@ -58,6 +58,34 @@ def _terminal_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, bytes]:
+    """Run `args` with stderr on a pseudo-terminal 100 columns wide: (code, stdout, stderr).
+
+    stdout is read once the command ends: for commands that print a few lines there.
+    """
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    with subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=follower) as done:
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                block = os.read(leader, 4096)
+            except OSError:  # the command closed the terminal
+                break
+            if not block:
+                break
+            seen += block
+        out = done.stdout.read().decode() if done.stdout else ""
+    os.close(leader)
+    return done.returncode, out, seen
+
+
 def start_ui(port: int, cwd: Path, log: Path | None = None) -> subprocess.Popen[str]:
     """`mbegu ui` on a port, in a process group of its own (so a test can always stop it);
     what it prints goes to `log`."""
