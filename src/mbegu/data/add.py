@@ -64,6 +64,18 @@ class Added:
     next_step: str
 
 
+def config_name(name: str | None, stem: str) -> str:
+    """The new data config's name: `--name`, else the file's or folder's name made safe.
+
+    Raises:
+        MbeguError: An unsafe name, or one of mbegu's own data configs.
+    """
+    name = safe_name(name or re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_"), "--name")
+    if name in OWN_CONFIGS:
+        raise MbeguError(f"--name {name} is one of mbegu's own data configs: pick another name")
+    return name
+
+
 def model_for(text: bool, current: str | None) -> str:
     """The model option for the data's kind: text needs `text`.
 
@@ -137,9 +149,7 @@ def add_data(
             f"first (DVC versions that folder), e.g. cp {path} {folder}/"
         )
     file = inside(root, file.relative_to(root).as_posix(), "FILE")
-    name = safe_name(name or re.sub(r"[^A-Za-z0-9_-]+", "_", file.stem).strip("_"), "--name")
-    if name in OWN_CONFIGS:
-        raise MbeguError(f"--name {name} is one of mbegu's own data configs: pick another name")
+    name = config_name(name, file.stem)
     frame = read_frame(file)
     classes, kinds, gaps = describe(frame, target, text)
     from mbegu.data.checks import look_alike_labels, refuse_continuous_target, warn_dates

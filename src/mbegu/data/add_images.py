@@ -9,21 +9,20 @@ params.yaml: `dvc repro` then trains, evaluates and registers `<project>-<name>`
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from mbegu.data.add import (
-    OWN_CONFIGS,
     Added,
     _choice,
     _dvc_add,
     _yaml,
+    config_name,
     configured_data_dir,
     use_config,
 )
 from mbegu.errors import MbeguError, warn
 from mbegu.features.image import EXTENSIONS
-from mbegu.security import inside, safe_name
+from mbegu.security import inside
 
 IMAGE_MODELS = ("cnn", "resnet_small")  # the bundled model options that read images
 
@@ -58,9 +57,7 @@ def add_images(path: Path, name: str | None, root: Path, use: bool = True) -> Ad
             f"folders in a folder of their own there, e.g. {data_rel}/{folder.name or 'photos'}/"
         )
     folder = inside(root, folder.relative_to(root).as_posix(), "FOLDER")
-    name = safe_name(name or re.sub(r"[^A-Za-z0-9_-]+", "_", folder.name).strip("_"), "--name")
-    if name in OWN_CONFIGS:
-        raise MbeguError(f"--name {name} is one of mbegu's own data configs: pick another name")
+    name = config_name(name, folder.name)
     rel = folder.relative_to(root).as_posix()
     counts, others = {}, []
     for label, class_folder in class_folders(folder, rel).items():
