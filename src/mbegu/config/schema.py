@@ -157,7 +157,12 @@ PROMOTE_METRICS = ("acc", "f1_macro", "f1_weighted")
 # The simple models `evaluate` scores beside the network (mbegu.evaluation.baselines).
 BASELINES = ("majority", "logreg", "hgb")
 PROMOTE_BARS = ("chance", "candidate", "baseline")
-MONITORED = {"val/acc": "max", "val/loss": "min", "val/acc_best": "max"}
+MONITORED = {
+    "val/acc": "max",
+    "val/f1_weighted": "max",
+    "val/loss": "min",
+    "val/acc_best": "max",
+}
 
 
 def _check_monitor(monitor: object) -> None:
@@ -165,8 +170,8 @@ def _check_monitor(monitor: object) -> None:
     mode = getattr(monitor, "mode", None)
     if metric not in MONITORED or mode not in ("max", "min"):
         raise MbeguError(
-            f"monitor.metric={metric!r} monitor.mode={mode!r}: use monitor.metric=val/acc "
-            f"monitor.mode=max, or monitor.metric=val/loss monitor.mode=min"
+            f"monitor.metric={metric!r} monitor.mode={mode!r}: use monitor.metric=val/acc or "
+            f"val/f1_weighted with monitor.mode=max, or monitor.metric=val/loss monitor.mode=min"
         )
 
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MaxMetric
 
-from mbegu.models.metrics import LossAccuracy
+from mbegu.models.metrics import EpochScores
 
 if TYPE_CHECKING:
     from lightning.pytorch.utilities.types import STEP_OUTPUT, OptimizerLRScheduler
@@ -23,7 +23,7 @@ SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 
 
 class Classifier(pl.LightningModule):
-    """Cross-entropy training of `net`; logs `STAGE/loss`, `STAGE/acc` and `val/acc_best`.
+    """Cross-entropy training of `net`; logs `STAGE/{loss,acc,f1_weighted}` and `val/acc_best`.
 
     `STAGE` is train, val or test.
 
@@ -52,9 +52,9 @@ class Classifier(pl.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         # Metrics accumulate per step and are logged once per epoch: per-step self.log()
         # calls cost more than the tiny networks' forward pass.
-        self.train_metrics = LossAccuracy()
-        self.val_metrics = LossAccuracy()
-        self.test_metrics = LossAccuracy()
+        self.train_metrics = EpochScores(num_classes)
+        self.val_metrics = EpochScores(num_classes)
+        self.test_metrics = EpochScores(num_classes)
         self.val_acc_best = MaxMetric()
 
     def forward(self, x: Inputs) -> torch.Tensor:
@@ -80,9 +80,11 @@ class Classifier(pl.LightningModule):
         return loss
 
     def _log_epoch(self, stage: str) -> dict[str, torch.Tensor]:
-        metric: LossAccuracy = getattr(self, f"{stage}_metrics")
+        metric: EpochScores = getattr(self, f"{stage}_metrics")
         values = {f"{stage}/{k}": v for k, v in metric.compute().items()}
         metric.reset()
+        if stage == "train":  # the train split's F1 says nothing its accuracy does not
+            del values["train/f1_weighted"]
         # compute() already reduced across DDP processes: no sync_dist needed.
         self.log_dict(values, on_step=False, on_epoch=True, batch_size=1)  # epoch values
         return values

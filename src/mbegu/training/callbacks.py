@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 
+# Names shortened in the epoch line, so that it fits 100 columns.
+SHORT = {"f1_weighted": "f1w"}
+
+
 class NonFiniteError(MbeguError):
     """The loss or a validation metric became NaN or infinite: the model diverged."""
 
@@ -115,7 +119,7 @@ class EpochReport(pl.Callback):
         for key, value in row.items():
             if key != "epoch":
                 prefix, _, name = key.rpartition("/")
-                groups.setdefault(prefix, []).append(f"{name} {value:.4f}")
+                groups.setdefault(prefix, []).append(f"{SHORT.get(name, name)} {value:.4f}")
         shown = "  ".join(" ".join([prefix, *items]).strip() for prefix, items in groups.items())
         print(f"epoch {row['epoch'] + 1}/{trainer.max_epochs}  {shown}  {seconds:.2f}s", flush=True)
 
