@@ -76,7 +76,7 @@ def test_six_trials_with_pruning(project, client, experiment) -> None:
 
     parent = parent_of(client, experiment)
     assert parent.info.status == "FINISHED"
-    assert parent.data.metrics["best/val/acc"] == pytest.approx(study.best_value)
+    assert parent.data.metrics["best/val/f1_weighted"] == pytest.approx(study.best_value)
     nested = children(client, experiment, parent.info.run_id)
     assert len(nested) == 6
     by_number = {int(r.data.tags["mbegu.trial.number"]): r for r in nested}
@@ -322,7 +322,7 @@ def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experime
     assert len(study.trials) < 12, text[-4000:]
     best = project / "conf" / "experiment" / "best_terminated.yaml"
     assert best.is_file(), text[-3000:]
-    assert f"val/acc = {study.best_value:.6g}" in best.read_text()
+    assert f"val/f1_weighted = {study.best_value:.6g}" in best.read_text()
     assert parent_of(client, experiment).info.status == "KILLED"
 
 
