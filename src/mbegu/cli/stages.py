@@ -81,7 +81,8 @@ def run_train(cfg: DictConfig, args: argparse.Namespace) -> None:
     result = train(cfg, outputs="pipeline" if pipeline else "run")
     if result.run_id is None:  # a DDP process other than rank 0
         return
-    line = metrics_line("trained", result.metrics, ("val/acc", "val/acc_best", "val/loss"))
+    shown = ("val/acc", "val/f1_weighted", "val/acc_best", "val/loss")
+    line = metrics_line("trained", result.metrics, shown)
     lines = [f"{line}  ({len(result.history)} epochs)"]
     if pipeline:
         lines.append("model: artifacts/model/  (the evaluate stage tests it next)")
