@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import torch
 
 from mbegu.data.sources import TableData
 from mbegu.data.split import SPLITS, read_split, split_file, write_prepared
@@ -133,3 +134,25 @@ def test_a_cell_that_is_not_text_is_refused_not_cast(tmp_path: Path) -> None:
     with pytest.raises(pa.ArrowTypeError):
         write_prepared(tmp_path / "out", {"train": frame}, {}, {})
     assert not (tmp_path / "out").exists()
+
+
+def test_a_prepared_table_is_encoded_from_its_file_batch_by_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Train never holds a prepared table's text: the same numbers, labels and examples."""
+    monkeypatch.setattr("mbegu.progress.CHUNK_ROWS", 4)  # several batches in every split
+    data = _survey(tmp_path)
+    frames, encoder = data.build()
+    data.prepare()
+    fresh = _survey(tmp_path)
+    fresh.load()
+    for split in SPLITS:
+        inputs, labels = fresh.tensors(split)
+        assert torch.equal(inputs, encoder.transform(frames[split])), split
+        assert labels.tolist() == encoder.labels(frames[split], split).tolist(), split
+    in_memory = _survey(tmp_path / "elsewhere")  # not prepared: split in memory, whole
+    in_memory.load()
+    assert fresh.example_frame(rows=3).equals(in_memory.example_frame(rows=3))
+    assert not fresh.frames  # no split was read as text
+    assert [fresh.frames.rows(s) for s in SPLITS] == [len(frames[s]) for s in SPLITS]
+    assert fresh.frames["test"].equals(frames["test"])  # read whole when asked for

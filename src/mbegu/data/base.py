@@ -16,18 +16,12 @@ from typing import TYPE_CHECKING, cast
 
 from mbegu.data import cache
 from mbegu.data.identity import DataIdentity
-from mbegu.data.split import (
-    SPLITS,
-    is_prepared,
-    read_encoder,
-    read_split,
-    split_file,
-    write_prepared,
-)
+from mbegu.data.prepared import PreparedSplits, complete_rows, encode_from_file, streamed
+from mbegu.data.split import is_prepared, read_encoder, write_prepared
 from mbegu.errors import MbeguError
 from mbegu.features import Encoder, encoder_from_dict
 from mbegu.features.labels import as_text
-from mbegu.features.table import MISSING_POLICIES
+from mbegu.features.table import MISSING_POLICIES, TableEncoder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -167,20 +161,21 @@ class FileData(DataIdentity):
         """
         if self.encoder is None:
             manifest = self.manifest()
-            key = cache.key(type(self).__name__, manifest)
+            # The folder too: a split read later is read from where this one was prepared.
+            key = cache.key(type(self).__name__, {**manifest, "folder": str(self.processed_dir)})
             found = cache.recall(key)
             if found is not None:
                 frames, self.encoder, self._tensors = found
-                self.frames = dict(frames)
+                self.frames = frames if isinstance(frames, PreparedSplits) else dict(frames)
                 return self.encoder
             if is_prepared(self.processed_dir, manifest):
                 encoder = encoder_from_dict(read_encoder(self.processed_dir), "encoder.json")
-                for split in SPLITS:
-                    self.frames[split] = read_split(split_file(self.processed_dir, split))
+                self.frames = PreparedSplits(self.processed_dir)  # each split read when used
                 self.encoder = encoder
             else:
                 self.frames, self.encoder = self.build()
-            cache.keep(key, (dict(self.frames), self.encoder, self._tensors))
+            kept = self.frames if isinstance(self.frames, PreparedSplits) else dict(self.frames)
+            cache.keep(key, (kept, self.encoder, self._tensors))
         return self.encoder
 
     def prepare(self, out_dir: Path | None = None) -> dict[str, int]:
@@ -234,6 +229,10 @@ class FileData(DataIdentity):
         import torch
 
         encoder = self.load()
+        fresh = split not in self._tensors
+        if fresh and isinstance(encoder, TableEncoder) and streamed(self.frames, split):
+            # Never held as text (data.prepared).
+            self._tensors[split] = encode_from_file(encoder, self.frames, split)
         if split not in self._tensors:
             from mbegu.data.encoding import encoded
 
@@ -270,7 +269,7 @@ class FileData(DataIdentity):
             The rows, indexed from 0.
         """
         encoder = self.load()
-        frame = self.frames["test"][encoder.columns].dropna().head(rows).copy()
+        frame = complete_rows(self.frames, "test", encoder.columns, rows).copy()
         for column in getattr(encoder, "numeric", []):
             frame[column] = frame[column].astype("float64")
         for column in encoder.columns:

@@ -144,8 +144,10 @@ def write_split(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(table.replace_schema_metadata(None), path, **PARQUET)
 
 
-def read_split(path: Path) -> pd.DataFrame:
+def read_split(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     """One split's rows as `write_split` wrote them: text cells, missing ones NaN, in one read.
+
+    `columns`: only these (None: all).
 
     Raises:
         MbeguError: The file is missing or not Parquet.
@@ -154,7 +156,7 @@ def read_split(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_table(path).to_pandas()
+        return pq.read_table(path, columns=columns).to_pandas()
     except (pa.ArrowException, OSError) as err:
         raise MbeguError(
             f"{path} is not a readable split ({first_line(err, 120)}): run `dvc repro prepare` "

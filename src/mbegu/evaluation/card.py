@@ -206,13 +206,18 @@ def write_card(
     content and `history` the train stage's reports/history.csv. Missing card fields give one
     warning line on stderr, never an error.
     """
+    from mbegu.data.prepared import column_frame
     from mbegu.data.split import SPLITS
     from mbegu.errors import warn
     from mbegu.io import atomic_write_text
 
     card = cfg.get("card")
-    frames = data.frames
-    labels = {s: saved.encoder.labels(frames[s], f"the {s} split") for s in SPLITS if s in frames}
+    # The target column alone: the train split's text cells are not read (data.prepared).
+    target = [saved.encoder.target]
+    labels = {
+        s: saved.encoder.labels(column_frame(data.frames, s, target), f"the {s} split")
+        for s in SPLITS
+    }
     text = render_card(
         card,
         {"name": cfg["data"]["name"], "md5": data.digest()},

@@ -54,7 +54,10 @@ def open_run(
 def log_dataset(tracker: MlflowTracker, run_id: str, data: FileData, root: Path) -> None:
     """The data as the run's MLflow dataset: the md5 of its files is the version."""
     paths = [p.relative_to(root).as_posix() for p in data.source_paths()]
-    rows = sum(len(frame) for frame in data.frames.values())
+    from mbegu.data.prepared import split_rows
+    from mbegu.data.split import SPLITS
+
+    rows = sum(split_rows(data.frames, split) for split in SPLITS)
     tracker.log_dataset(run_id, data.name, data.digest(), ", ".join(paths), rows)
 
 
