@@ -156,3 +156,20 @@ def test_a_prepared_table_is_encoded_from_its_file_batch_by_batch(
     assert not fresh.frames  # no split was read as text
     assert [fresh.frames.rows(s) for s in SPLITS] == [len(frames[s]) for s in SPLITS]
     assert fresh.frames["test"].equals(frames["test"])  # read whole when asked for
+
+
+def test_the_mbegu_command_gives_freed_arrow_memory_back(tmp_path: Path) -> None:
+    """pyarrow's own allocator keeps what a split frees; a command uses the system's."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from mbegu.cli.main import main\nmain(['summary'])\n"
+        "import pyarrow\nprint(pyarrow.default_memory_pool().backend_name)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.stdout.split()[-1] == "system", out.stderr[-2000:]

@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # pyarrow's default allocator (mimalloc) keeps freed memory from the system: a table's
+    # cells, read whole and then split, would hold the prepare stage's peak to the end.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     from mbegu.logs import quiet_libraries, set_verbose
 
     if args.verbose:

@@ -65,6 +65,7 @@ def build_splits(data: FileData) -> tuple[dict[str, pd.DataFrame], Encoder]:
             data.test_fraction,
             data.seed,
         )
+        del frame  # the splits are copies: the file's rows, whole, would outlive them here
     else:
         classes = data.classes or _found_classes(data, frames["train"], data.sources["train"])
         for split in SPLITS:

@@ -75,7 +75,8 @@ class TableEncoder:
             categorical: Those of them to one-hot encode; the rest are numbers.
             classes: The class names, in order.
             missing: data.missing; "impute" also keeps a fill per column (median, most frequent).
-            numbers: Columns already parsed by to_numbers, by name: not parsed again.
+            numbers: Columns already parsed by to_numbers, by name: not parsed again; each is
+                taken out of the dict as it is used.
 
         Returns:
             The fitted encoder.
@@ -88,7 +89,8 @@ class TableEncoder:
         scales: list[float] = []
         fills: dict[str, float | str] = {}
         for column in numeric:
-            parsed = (numbers or {}).get(column)
+            # Dropped once used: a big split's numbers are not all held while categories are read.
+            parsed = numbers.pop(column, None) if numbers else None
             values = numeric_values(train, column, "the train split", values=parsed)
             seen = values[~np.isnan(values)]
             if not len(seen):
