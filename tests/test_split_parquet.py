@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 import torch
 
+from mbegu.data.prepared import split_rows
 from mbegu.data.sources import TableData
 from mbegu.data.split import SPLITS, read_split, split_file, write_prepared
 from mbegu.errors import MbeguError
@@ -154,7 +155,7 @@ def test_a_prepared_table_is_encoded_from_its_file_batch_by_batch(
     in_memory.load()
     assert fresh.example_frame(rows=3).equals(in_memory.example_frame(rows=3))
     assert not fresh.frames  # no split was read as text
-    assert [fresh.frames.rows(s) for s in SPLITS] == [len(frames[s]) for s in SPLITS]
+    assert [split_rows(fresh.frames, s) for s in SPLITS] == [len(frames[s]) for s in SPLITS]
     assert fresh.frames["test"].equals(frames["test"])  # read whole when asked for
 
 

@@ -16,14 +16,14 @@ from mbegu.data.split import read_split, split_file
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mbegu.features import Encoder
+    from mbegu.features.table import TableEncoder
 
 
 class PreparedSplits(dict[str, "pd.DataFrame"]):
     """{split: rows} over the `prepare` stage's folder; a split is read on first use.
 
-    `in` and iteration see the splits read so far; `rows` and `column_frame` answer for any
-    split without reading its cells.
+    `in` and iteration see the splits read so far; split_rows and column_frame answer for
+    any split without reading its cells.
 
     Args:
         folder: The `prepare` stage's folder (data.split).
@@ -37,20 +37,6 @@ class PreparedSplits(dict[str, "pd.DataFrame"]):
         frame = read_split(split_file(self.folder, split))
         self[split] = frame
         return frame
-
-    def rows(self, split: str) -> int:
-        """The split's number of rows, from the file's footer when it has not been read."""
-        if dict.__contains__(self, split):
-            return len(self[split])
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(split_file(self.folder, split)).metadata.num_rows)
-
-    def column_frame(self, split: str, columns: list[str]) -> pd.DataFrame:
-        """Only these columns of the split, read alone from the file when it has not been read."""
-        if dict.__contains__(self, split):
-            return self[split][columns]
-        return read_split(split_file(self.folder, split), columns)
 
 
 def complete_rows(
@@ -78,23 +64,30 @@ def complete_rows(
 
 
 def split_rows(frames: dict[str, pd.DataFrame], split: str) -> int:
-    """A split's number of rows, read or not."""
-    return frames.rows(split) if isinstance(frames, PreparedSplits) else len(frames[split])
+    """A split's number of rows; from its file's footer when it has not been read."""
+    if not streamed(frames, split):
+        return len(frames[split])
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(split_file(frames.folder, split)).metadata.num_rows)
 
 
 def column_frame(frames: dict[str, pd.DataFrame], split: str, columns: list[str]) -> Any:
-    """Some columns of a split, read or not (the labels of a split train never read as text)."""
-    if isinstance(frames, PreparedSplits):
-        return frames.column_frame(split, columns)
-    return frames[split][columns]
+    """Some columns of a split; read alone from its file when it has not been read.
+
+    The model card counts the labels of splits that train never read as text.
+    """
+    if not streamed(frames, split):
+        return frames[split][columns]
+    return read_split(split_file(frames.folder, split), columns)
 
 
 def streamed(frames: dict[str, pd.DataFrame], split: str) -> TypeGuard[PreparedSplits]:
     """Whether a split is best encoded from its file: prepared, and not read already."""
-    return isinstance(frames, PreparedSplits) and not dict.__contains__(frames, split)
+    return isinstance(frames, PreparedSplits) and split not in frames
 
 
-def encode_from_file(encoder: Encoder, frames: PreparedSplits, split: str) -> tuple[Any, Any]:
+def encode_from_file(encoder: TableEncoder, frames: PreparedSplits, split: str) -> tuple[Any, Any]:
     """(inputs, labels) of a table split, encoded batch by batch from its Parquet file.
 
     Each batch is encoded as `encoded` encodes a chunk, into one array allocated once: the
@@ -105,11 +98,9 @@ def encode_from_file(encoder: Encoder, frames: PreparedSplits, split: str) -> tu
     import torch
 
     from mbegu.data.encoding import fill_chunks
-    from mbegu.features.table import TableEncoder
     from mbegu.progress import BIG_FRAME, CHUNK_ROWS, rows_bar
 
-    assert isinstance(encoder, TableEncoder)
-    where, total = f"the {split} split", frames.rows(split)
+    where, total = f"the {split} split", split_rows(frames, split)
     source = pq.ParquetFile(split_file(frames.folder, split))
     batches = (batch.to_pandas() for batch in source.iter_batches(batch_size=CHUNK_ROWS))
     labels = np.empty(total, dtype=np.int64)
