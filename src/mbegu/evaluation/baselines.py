@@ -188,16 +188,21 @@ def _counts(encoder: TextEncoder, frame: pd.DataFrame, where: str) -> Any:
     """
     from scipy.sparse import csr_matrix
 
+    from mbegu.features.bags import in_vocabulary
+    from mbegu.features.ngrams import Ngrams
+
     index = {token: i for i, token in enumerate(encoder.vocabulary)}
-    flat: list[int] = []
-    indptr = [0]
-    for text in encoder.texts(frame, where):
-        flat += [index[t] for t in encoder.tokens(text) if t in index]
-        indptr.append(len(flat))
+    ngrams = Ngrams(encoder.lowercase, encoder.word_ngrams, encoder.char_ngrams, encoder.twitter)
+    rows, columns, first = [], [], 0
+    for count, owner, ids, _ in in_vocabulary(ngrams, encoder.texts(frame, where), index, 0):
+        rows.append(owner + first)
+        columns.append(ids)
+        first += count
     shape = (len(frame), len(encoder.vocabulary))
-    counts = csr_matrix((np.ones(len(flat)), flat, indptr), shape=shape)
-    counts.sum_duplicates()  # a token twice in one text: one entry, count 2
-    return counts
+    flat_rows = np.concatenate([np.zeros(0, dtype=np.int64), *rows])
+    flat_columns = np.concatenate([np.zeros(0, dtype=np.int64), *columns])
+    # A token twice in one text: one entry, count 2 (duplicates are summed).
+    return csr_matrix((np.ones(len(flat_rows)), (flat_rows, flat_columns)), shape=shape)
 
 
 def _model(name: str) -> Any:

@@ -10,15 +10,16 @@ downloaded, and serving reads the same tokens with the same weights as training 
 from __future__ import annotations
 
 import math
-import zlib
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mbegu.errors import MbeguError
+from mbegu.features.bags import weighted_bags
 from mbegu.features.cells import class_indices, require_columns, row_number
+from mbegu.features.ngrams import Ngrams, counted
 from mbegu.features.tokens import normalize, tokens
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class TextEncoder:
         twitter: bool = False,
         weighting: str = "mean",
         buckets: int = 0,
+        done: Callable[[int], object] | None = None,
     ) -> TextEncoder:
         """Fit the vocabulary on the train split's texts.
 
@@ -106,16 +108,12 @@ class TextEncoder:
         frequent (ties in text order, so the vocabulary is the same on every machine), with the
         number of train texts each appears in (its idf).
         """
-        counts: Counter[str] = Counter()
-        docs: Counter[str] = Counter()
-        for text in texts:
-            found = tokens(text, lowercase, word_ngrams, char_ngrams, twitter)
-            counts.update(found)
-            docs.update(set(found))
-        kept = sorted(
-            (t for t, n in counts.items() if n >= min_count), key=lambda t: (-counts[t], t)
-        )[:max_vocab]
-        if not kept:
+        found, counts, docs = counted(
+            texts, lowercase, word_ngrams, char_ngrams, twitter, done=done
+        )
+        candidates = np.flatnonzero(counts >= min_count)
+        ranked = sorted((-int(counts[i]), found[i], int(i)) for i in candidates)[:max_vocab]
+        if not ranked:
             raise MbeguError(
                 f"no token appears {min_count} times in the train split of {text_column}: "
                 f"check data.text_column, or lower data.min_count"
@@ -124,7 +122,7 @@ class TextEncoder:
             text_column,
             target,
             classes,
-            kept,
+            [token for _, token, _ in ranked],
             lowercase=lowercase,
             word_ngrams=word_ngrams,
             char_ngrams=char_ngrams,
@@ -132,7 +130,7 @@ class TextEncoder:
             twitter=twitter,
             weighting=weighting,
             documents=len(texts),
-            doc_counts=[docs[t] for t in kept],
+            doc_counts=[int(docs[i]) for _, _, i in ranked],
             buckets=buckets,
         )
 
@@ -157,70 +155,35 @@ class TextEncoder:
                 )
         return values
 
-    def _id(self, token: str) -> int | None:
-        """The token's id: the vocabulary's, else its hashed bucket's, else None."""
-        found = self._ids.get(token)
-        if found is not None or not self.buckets:
-            return found
-        # crc32, not hash(): Python salts str hashes per process.
-        return len(self.vocabulary) + zlib.crc32(token.encode()) % self.buckets
-
-    def _weights(self, ids: list[int]) -> tuple[list[int], list[float]]:
-        """One text's bag: its ids (each once, tfidf) and their weights.
-
-        mean: 1/n per occurrence; tfidf: unit length.
-        """
-        if self.weighting == "mean":
-            return ids, [1.0 / len(ids)] * len(ids)
-        tf = Counter(ids)
-        vocab = len(self.vocabulary)
-        weights = [
-            (1 + math.log(n)) * (self._idf[i] if i < vocab else self._bucket_idf)
-            for i, n in tf.items()
-        ]
-        norm = math.sqrt(sum(w * w for w in weights))
-        return list(tf), [w / norm for w in weights]
-
     def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The (ids, offsets, weights) of `bags` as tensors, as torch's EmbeddingBag reads them."""
         import torch
 
         ids, offsets, weights = self.bags(texts)
-        return (
-            torch.tensor(ids, dtype=torch.int64),
-            torch.tensor(offsets, dtype=torch.int64),
-            torch.tensor(weights, dtype=torch.float32),
-        )
+        return torch.from_numpy(ids), torch.from_numpy(offsets), torch.from_numpy(weights)
 
-    def bags(self, texts: list[str]) -> tuple[list[int], list[int], list[float]]:
+    def bags(
+        self, texts: list[str], done: Callable[[int], object] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ids, offsets, weights): the flat token ids of all texts, where each text starts.
 
-        And each id's weight, as EmbeddingBag(mode="sum") reads them. Tokens outside the
-        vocabulary and its buckets are left out; a text with none is an empty bag (its
-        prediction is the classifier's bias). Plain lists: torch and ONNX alike read them.
+        And each id's weight, as EmbeddingBag(mode="sum") reads them (features.ngrams, by
+        data.weighting). Tokens outside the vocabulary and its buckets are left out; a text with
+        none is an empty bag (its prediction is the classifier's bias). Numpy arrays: torch and
+        ONNX alike read them.
 
         Args:
             texts: The texts, raw.
+            done: Told how many texts each batch held, once encoded (a progress bar).
 
         Returns:
-            The ids, the offsets and the weights.
+            The ids (int64), the offsets (int64) and the weights (float32).
         """
-        ids: list[int] = []
-        offsets: list[int] = []
-        weights: list[float] = []
-        for text in texts:
-            offsets.append(len(ids))
-            found = self.tokens(text)
-            # Words and character n-grams each make a unit-length part, as two TfidfVectorizers
-            # side by side would: the many character n-grams would otherwise drown the words.
-            cut = next((i for i, t in enumerate(found) if t.startswith("c:")), len(found))
-            for part in (found[:cut], found[cut:]) if self.weighting == "tfidf" else (found,):
-                known = [i for i in map(self._id, part) if i is not None]
-                if known:
-                    kept, scale = self._weights(known)
-                    ids += kept
-                    weights += scale
-        return ids, offsets, weights
+        ngrams = Ngrams(self.lowercase, self.word_ngrams, self.char_ngrams, self.twitter)
+        idf = None
+        if self.weighting == "tfidf":
+            idf = np.asarray(self._idf + [self._bucket_idf] * self.buckets, dtype=np.float64)
+        return weighted_bags(ngrams, texts, self._ids, self.buckets, idf, done=done)
 
     def transform(
         self, frame: pd.DataFrame, where: str = "the input", start: int = 0

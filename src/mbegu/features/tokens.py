@@ -67,7 +67,14 @@ def tokens(
     low, high = char_ngrams
     if high:
         for word in words:
-            padded = f"<{word}>"
-            for n in range(max(low, 1), min(high, len(padded)) + 1):
-                out += [f"c:{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
+            out += char_grams(word, low, high)
+    return out
+
+
+def char_grams(word: str, low: int, high: int) -> list[str]:
+    """The word's character n-grams within < > boundaries, from `low` to `high` characters."""
+    padded = f"<{word}>"
+    out: list[str] = []
+    for n in range(max(low, 1), min(high, len(padded)) + 1):
+        out += [f"c:{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
     return out

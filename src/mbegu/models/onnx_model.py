@@ -108,7 +108,7 @@ class OnnxModel:
 
         ids, offsets, weights = encoder.bags(encoder.texts(frame, where, start))
         all_ids, all_weights = padded(ids, offsets, weights)
-        lengths = np.diff(np.append(np.asarray(offsets, dtype=np.int64), len(ids)))
+        lengths = np.diff(np.append(offsets, len(ids)))
         order = np.argsort(lengths, kind="stable")
         out = np.zeros((len(frame), len(self.classes)))
         for group in np.array_split(order, max(1, -(-len(order) // TEXT_GROUP))):
@@ -119,7 +119,7 @@ class OnnxModel:
 
 
 def padded(
-    ids: list[int], offsets: list[int], weights: list[float]
+    ids: np.ndarray, offsets: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """EmbeddingBag's flat (ids, offsets, weights) as [texts, length] arrays, padded with 0.
 
