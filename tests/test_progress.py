@@ -51,3 +51,35 @@ def test_a_big_table_is_read_and_encoded_under_a_bar_on_a_terminal_only(project:
     )
     assert piped.returncode == 0 and piped.stdout == out
     assert piped.stderr == ""  # a pipe, as in CI or a log: quiet
+
+
+TEXT_SCRIPT = """
+from pathlib import Path
+from mbegu.config.compose import compose
+from mbegu.data.sources import build_data
+cfg = compose(["data=text", "data.path=data/texts.csv", "data.target=label"])
+data = build_data(cfg, Path.cwd())
+encoder = data.load()
+ids, offsets, weights = data.tensors("train")[0]
+print("texts", len(offsets), "ids", len(ids))
+"""
+
+
+@pytest.mark.slow
+def test_many_texts_are_fitted_and_encoded_under_a_bar_on_a_terminal_only(project: Path) -> None:
+    rng = np.random.default_rng(0)
+    rows = 300_000  # over 200,000 train texts: big enough for both bars
+    words = np.array(["ọjà", "dáadáa", "ni", "kò", "dára", "@user", "😂", "mo", "fẹ́ràn"])
+    drawn = rng.choice(words, (rows, 3))
+    labels = rng.choice(["a", "b"], rows)
+    lines = [f"{' '.join(w)},{y}\n" for w, y in zip(drawn, labels, strict=True)]
+    (project / "data" / "texts.csv").write_text("text,label\n" + "".join(lines))
+    code, out, seen = on_a_terminal([sys.executable, "-c", TEXT_SCRIPT], project)
+    assert code == 0, seen[-3000:]
+    assert b"fitting the tokenizer" in seen and b"encoding the train split" in seen, seen[-3000:]
+    piped = subprocess.run(
+        [sys.executable, "-c", TEXT_SCRIPT], cwd=project, capture_output=True, text=True
+    )
+    assert piped.returncode == 0 and piped.stdout == out, piped.stderr[-3000:]
+    assert out.split()[:2] == ["texts", "210000"]
+    assert piped.stderr == ""  # a pipe, as in CI or a log: quiet

@@ -12,16 +12,18 @@ data.table and data.text; data.sources names them for configs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from mbegu.data import cache
 from mbegu.data.identity import DataIdentity
 from mbegu.data.prepared import PreparedSplits, complete_rows, encode_from_file, streamed
 from mbegu.data.split import is_prepared, read_encoder, write_prepared
+from mbegu.data.token_cache import remembered
 from mbegu.errors import MbeguError
 from mbegu.features import Encoder, encoder_from_dict
 from mbegu.features.labels import as_text
 from mbegu.features.table import MISSING_POLICIES, TableEncoder
+from mbegu.features.text import TextEncoder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,6 +103,7 @@ class FileData(DataIdentity):
         self.encoder: Encoder | None = None
         self.frames: dict[str, pd.DataFrame] = {}
         self._tensors: dict[str, Batch] = {}
+        self.identity: dict[str, Any] = {}  # the manifest, once loaded (data.token_cache)
 
     # -- what a subclass says -------------------------------------------------------------
     def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:
@@ -160,7 +163,7 @@ class FileData(DataIdentity):
             MbeguError: The data cannot be read, split or encoded (build).
         """
         if self.encoder is None:
-            manifest = self.manifest()
+            manifest = self.identity = self.manifest()
             # The folder too: a split read later is read from where this one was prepared.
             key = cache.key(type(self).__name__, {**manifest, "folder": str(self.processed_dir)})
             found = cache.recall(key)
@@ -236,9 +239,16 @@ class FileData(DataIdentity):
         if split not in self._tensors:
             from mbegu.data.encoding import encoded
 
-            frame, where = self.frames[split], f"the {split} split"
-            labels = torch.from_numpy(encoder.labels(frame, where))
-            self._tensors[split] = (encoded(encoder, frame, where, split), labels)
+            def encode() -> Batch:
+                frame, where = self.frames[split], f"the {split} split"
+                labels = torch.from_numpy(encoder.labels(frame, where))
+                return encoded(encoder, frame, where, split), labels
+
+            self._tensors[split] = (
+                remembered(self.identity, encoder, split, encode)
+                if isinstance(encoder, TextEncoder) and self.identity
+                else encode()
+            )
         return self._tensors[split]
 
     def dataset(self, split: str) -> Dataset:

@@ -52,16 +52,26 @@ def fill_chunks(
 
 
 def encoded(encoder: Encoder, frame: pd.DataFrame, where: str, split: str) -> Any:
-    """encoder.transform(frame); a table's rows in chunks, under a bar on a terminal.
+    """encoder.transform(frame); a big table's or text's rows in chunks, under a bar on a terminal.
 
     The chunks give the same numbers as one call: each row is encoded on its own.
     """
+    import contextlib
+
+    import torch
+
     from mbegu.features.table import TableEncoder
+    from mbegu.features.text import TextEncoder
     from mbegu.progress import BIG_FRAME, CHUNK_ROWS, rows_bar
 
+    if isinstance(encoder, TextEncoder) and len(frame) >= BIG_FRAME:
+        texts = encoder.texts(frame, where)
+        bar = rows_bar(f"encoding the {split} split", True, len(frame))
+        with bar if bar is not None else contextlib.nullcontext():
+            parts = encoder.bags(texts, bar.update if bar is not None else None)
+        return tuple(torch.from_numpy(part) for part in parts)
     if not isinstance(encoder, TableEncoder) or len(frame) <= CHUNK_ROWS:
         return encoder.transform(frame, where)
-    import torch
 
     bar = rows_bar(f"encoding the {split} split", len(frame) >= BIG_FRAME, len(frame))
     chunks = (frame.iloc[start : start + CHUNK_ROWS] for start in range(0, len(frame), CHUNK_ROWS))

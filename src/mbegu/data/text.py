@@ -5,6 +5,7 @@ The encoding itself is features.text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mbegu.data.base import FileData
@@ -113,9 +114,25 @@ class TextData(FileData):
             classes: The class names, in order.
 
         Returns:
-            The fitted TextEncoder.
+            The fitted TextEncoder, read back from data.token_cache where this data and these
+            options were fitted before.
         """
-        texts = [t if isinstance(t, str) else "" for t in train[self.text_column].tolist()]
+        import contextlib
+
+        from mbegu.data.token_cache import fitted
+        from mbegu.progress import BIG_FRAME, rows_bar
+
+        def fit() -> TextEncoder:
+            texts = [t if isinstance(t, str) else "" for t in train[self.text_column].tolist()]
+            bar = rows_bar("fitting the tokenizer", len(texts) >= BIG_FRAME, len(texts))
+            with bar if bar is not None else contextlib.nullcontext():
+                return self._fit(texts, classes, bar.update if bar is not None else None)
+
+        return fitted(self.manifest(), fit)
+
+    def _fit(
+        self, texts: list[str], classes: list[str], done: Callable[[int], object] | None
+    ) -> TextEncoder:
         return TextEncoder.fit(
             texts,
             self.text_column,
@@ -130,4 +147,5 @@ class TextData(FileData):
             twitter=self.twitter,
             weighting=self.weighting,
             buckets=self.buckets,
+            done=done,
         )
