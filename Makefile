@@ -140,8 +140,9 @@ bench-data: install ## mbegu vs logistic regression: AfriSenti yo ig sw pcm, 2 t
 bench-sweep-text: install ## sweep=text's best config vs the text defaults, AfriSenti dev splits
 	$(BIN)/python benchmarks/text_sweep.py $(ARGS)
 
-bench-scale: install ## 1M generated table rows: dvc repro vs a plain pandas + PyTorch script
+bench-scale: install ## 1M generated table rows, then 1M texts: dvc repro vs plain scripts
 	$(BIN)/python benchmarks/scale.py $(ARGS)
+	$(BIN)/python benchmarks/scale_text.py $(ARGS)
 
 # SERVE_PYTHON=/path/to/venv/bin/python: also the torch-free install (requirements/serve.txt).
 bench-serve: install ## serving on ONNX Runtime vs torch: install size, RSS, p50/p99 latency, table and text
