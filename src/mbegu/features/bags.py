@@ -73,7 +73,8 @@ def weighted_bags(
         The flat ids (int64), where each text starts (int64), each id's weight (float32).
     """
     ids, weights, sizes = [], [], []
-    for count, owner, found, is_char in in_vocabulary(ngrams, texts, vocabulary, buckets, batch):
+    chosen = in_vocabulary(ngrams, texts, vocabulary, buckets, batch, done)
+    for count, owner, found, is_char in chosen:
         if idf is None:
             per_text = np.bincount(owner, minlength=count)
             weight = 1.0 / per_text[owner]
