@@ -140,7 +140,7 @@ bench-data: install ## mbegu vs logistic regression: AfriSenti yo ig sw pcm, 2 t
 bench-sweep-text: install ## sweep=text's best config vs the text defaults, AfriSenti dev splits
 	$(BIN)/python benchmarks/text_sweep.py $(ARGS)
 
-bench-scale: install ## 1M generated table rows, then 1M texts: dvc repro vs plain scripts
+bench-scale: install ## 1M table rows (then 10M, pipeline alone), 1M texts: dvc repro vs plain
 	$(BIN)/python benchmarks/scale.py $(ARGS)
 	$(BIN)/python benchmarks/scale_text.py $(ARGS)
 

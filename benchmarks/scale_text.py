@@ -201,6 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--plain", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--big", type=int, help=argparse.SUPPRESS)  # the table benchmark's
     args = parser.parse_args()
     if args.plain:
         plain(args.plain)
