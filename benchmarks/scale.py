@@ -212,18 +212,23 @@ def folder_mib(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
-def mbegu_project(scratch: Path, csv: Path) -> Path:
-    """A scratch DVC project: conf/ with the experiment selected, the data, params.yaml."""
+def mbegu_project(
+    scratch: Path, csv: Path, experiment: str = EXPERIMENT, name: str = "scale"
+) -> Path:
+    """A scratch DVC project: conf/ with the experiment `name` selected, the data, params.yaml.
+
+    The CSV is linked in as data/<its name>, which the experiment's data.path names.
+    """
     project = scratch / "project"
     (project / "data").mkdir(parents=True)
     shutil.copytree(REPO / "conf", project / "conf")
     shutil.copy(REPO / "dvc.yaml", project / "dvc.yaml")
     # dvc.yaml's code deps: the sources the installed mbegu runs.
     shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    (project / "conf" / "experiment" / "scale.yaml").write_text(EXPERIMENT)
+    (project / "conf" / "experiment" / f"{name}.yaml").write_text(experiment)
     root = project / "conf" / "config.yaml"
-    root.write_text(root.read_text().replace("  - experiment: null", "  - experiment: scale"))
-    os.link(csv, project / "data" / "scale.csv")  # the same bytes, no second copy
+    root.write_text(root.read_text().replace("  - experiment: null", f"  - experiment: {name}"))
+    os.link(csv, project / "data" / csv.name)  # the same bytes, no second copy
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=project, check=True)
     subprocess.run([str(BIN / "mbegu"), "params"], cwd=project, check=True, capture_output=True)

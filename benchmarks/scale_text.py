@@ -29,14 +29,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import BIN, REPO, imports_pipeline, measured
+from scale import BIN, imports_pipeline, mbegu_project, measured
 
 TARGET = 1.5
 SEED = 42
@@ -180,23 +179,6 @@ def plain(csv: Path) -> None:
     }))  # fmt: skip
 
 
-def project_for(scratch: Path, csv: Path) -> Path:
-    """A scratch DVC project: conf/ with the experiment selected, the data, params.yaml."""
-    project = scratch / "project"
-    (project / "data").mkdir(parents=True)
-    shutil.copytree(REPO / "conf", project / "conf")
-    shutil.copy(REPO / "dvc.yaml", project / "dvc.yaml")
-    shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    (project / "conf" / "experiment" / "scale_text.yaml").write_text(EXPERIMENT)
-    root = project / "conf" / "config.yaml"
-    root.write_text(root.read_text().replace("  - experiment: null", "  - experiment: scale_text"))
-    os.link(csv, project / "data" / "texts.csv")
-    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
-    subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=project, check=True)
-    subprocess.run([str(BIN / "mbegu"), "params"], cwd=project, check=True, capture_output=True)
-    return project
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -220,7 +202,7 @@ def main() -> None:
         plain_s, plain_rss, out = measured([sys.executable, __file__, "--plain", str(csv)], scratch)
         said = json.loads(out.strip().splitlines()[-1])
         imports_s = imports_pipeline(scratch)
-        project = project_for(scratch, csv)
+        project = mbegu_project(scratch, csv, EXPERIMENT, "scale_text")
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch / 'mlflow.db'}"
         ours_s, ours_rss, _ = measured([str(BIN / "dvc"), "repro", "-q"], project)
         metrics = json.loads((project / "reports" / "metrics.json").read_text())
