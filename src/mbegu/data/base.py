@@ -193,7 +193,7 @@ class FileData(DataIdentity):
         Raises:
             MbeguError: The data cannot be read, split or encoded (build).
         """
-        manifest = self.manifest()
+        manifest = self.identity = self.manifest()
         if is_prepared(self.processed_dir, manifest):
             from mbegu.data.split import read_manifest
 

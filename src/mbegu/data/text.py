@@ -128,7 +128,7 @@ class TextData(FileData):
             with bar if bar is not None else contextlib.nullcontext():
                 return self._fit(texts, classes, bar.update if bar is not None else None)
 
-        return fitted(self.manifest(), fit)
+        return fitted(self.identity or self.manifest(), fit)  # hashed once by load/prepare
 
     def _fit(
         self, texts: list[str], classes: list[str], done: Callable[[int], object] | None
