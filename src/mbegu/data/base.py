@@ -1,7 +1,8 @@
 """What tables and texts share (`FileData`): the sources, the split, the encoder, the batches.
 
 Both read one file split by `seed` (stratified) or given train/val/test files, apply
-`data.missing`, fit their encoder on the train split only and hand out encoded tensors.
+`data.missing`, fit their encoder on the train split only and hand out encoded tensors
+(data.encoded).
 The `prepare` stage writes the split and the encoder (data.split); training reads them when
 they match the data and config, else (an ad hoc `mbegu train seed=7`) redoes them in memory, so
 only the DVC stage ever writes artifacts/processed. No Lightning here: `prepare`, `evaluate`
@@ -15,24 +16,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from mbegu.data import cache
+from mbegu.data.encoded import EncodedSplits
 from mbegu.data.identity import DataIdentity
-from mbegu.data.prepared import PreparedSplits, complete_rows, encode_from_file, streamed
+from mbegu.data.prepared import PreparedSplits
 from mbegu.data.split import is_prepared, read_encoder, write_prepared
-from mbegu.data.token_cache import remembered
 from mbegu.errors import MbeguError
 from mbegu.features import Encoder, encoder_from_dict
 from mbegu.features.labels import as_text
-from mbegu.features.table import MISSING_POLICIES, TableEncoder
-from mbegu.features.text import TextEncoder
+from mbegu.features.table import MISSING_POLICIES
 
 if TYPE_CHECKING:
     import pandas as pd
-    from torch.utils.data import Dataset
 
     from mbegu.data.loading import Batch
 
 
-class FileData(DataIdentity):
+class FileData(DataIdentity, EncodedSplits):
     """What tables and texts share: sources, missing values, the split, the batches.
 
     Each argument is the data option of the same name (`data.target`, ...), documented key by
@@ -166,20 +165,37 @@ class FileData(DataIdentity):
             manifest = self.identity = self.manifest()
             # The folder too: a split read later is read from where this one was prepared.
             key = cache.key(type(self).__name__, {**manifest, "folder": str(self.processed_dir)})
-            found = cache.recall(key)
-            if found is not None:
-                frames, self.encoder, self._tensors = found
-                self.frames = frames if isinstance(frames, PreparedSplits) else dict(frames)
-                return self.encoder
+            if self.recalled(key):
+                return cast(Encoder, self.encoder)
             if is_prepared(self.processed_dir, manifest):
                 encoder = encoder_from_dict(read_encoder(self.processed_dir), "encoder.json")
                 self.frames = PreparedSplits(self.processed_dir)  # each split read when used
                 self.encoder = encoder
             else:
                 self.frames, self.encoder = self.build()
-            kept = self.frames if isinstance(self.frames, PreparedSplits) else dict(self.frames)
-            cache.keep(key, (kept, self.encoder, self._tensors))
+            self.kept(key)
         return self.encoder
+
+    def recalled(self, key: str) -> bool:
+        """Take the encoder, rows and tensors this process already loaded under `key`.
+
+        Args:
+            key: The data's cache key (data.cache.key).
+
+        Returns:
+            True when they were found and taken.
+        """
+        found = cache.recall(key)
+        if found is None:
+            return False
+        frames, self.encoder, self._tensors = found
+        self.frames = frames if isinstance(frames, PreparedSplits) else dict(frames)
+        return True
+
+    def kept(self, key: str) -> None:
+        """Keep the loaded encoder, rows and tensors for the rest of the process, under `key`."""
+        frames = self.frames if isinstance(self.frames, PreparedSplits) else dict(self.frames)
+        cache.keep(key, (frames, cast(Encoder, self.encoder), self._tensors))
 
     def prepare(self, out_dir: Path | None = None) -> dict[str, int]:
         """The `prepare` stage: write the split and the encoder unless they are up to date.
@@ -219,70 +235,3 @@ class FileData(DataIdentity):
         Raises:
             MbeguError: A value the encoder could not use.
         """
-
-    def tensors(self, split: str) -> Batch:
-        """(inputs, labels) of one split, encoded: what the network reads.
-
-        Args:
-            split: "train", "val" or "test".
-
-        Returns:
-            The split's encoded inputs and label indices (kept for the next call).
-        """
-        import torch
-
-        encoder = self.load()
-        fresh = split not in self._tensors
-        if fresh and isinstance(encoder, TableEncoder) and streamed(self.frames, split):
-            # Never held as text (data.prepared).
-            self._tensors[split] = encode_from_file(encoder, self.frames, split)
-        if split not in self._tensors:
-            from mbegu.data.encoding import encoded
-
-            def encode() -> Batch:
-                frame, where = self.frames[split], f"the {split} split"
-                labels = torch.from_numpy(encoder.labels(frame, where))
-                return encoded(encoder, frame, where, split), labels
-
-            self._tensors[split] = (
-                remembered(self.identity, encoder, split, encode)
-                if isinstance(encoder, TextEncoder) and self.identity
-                else encode()
-            )
-        return self._tensors[split]
-
-    def dataset(self, split: str) -> Dataset:
-        """One split as the DataLoader reads it: whole batches by one index op (data.loading).
-
-        Args:
-            split: "train", "val" or "test".
-
-        Returns:
-            The split's rows: encoded table rows, or texts as token bags.
-        """
-        from mbegu.data.loading import TensorRows, TokenRows
-
-        inputs, labels = self.tensors(split)
-        if isinstance(inputs, tuple):  # a text's (ids, offsets, weights)
-            return TokenRows(*inputs, labels)
-        return TensorRows(inputs, labels)
-
-    def example_frame(self, rows: int = 5) -> pd.DataFrame:
-        """A few raw test rows, typed as the model reads them: the MLflow model's input example.
-
-        They hold the input columns only; the MLflow model's signature is inferred from them too.
-
-        Args:
-            rows: At most this many rows (rows with a gap are left out).
-
-        Returns:
-            The rows, indexed from 0.
-        """
-        encoder = self.load()
-        frame = complete_rows(self.frames, "test", encoder.columns, rows).copy()
-        for column in getattr(encoder, "numeric", []):
-            frame[column] = frame[column].astype("float64")
-        for column in encoder.columns:
-            if column not in getattr(encoder, "numeric", []):
-                frame[column] = frame[column].map(as_text).astype(object)
-        return frame.reset_index(drop=True)

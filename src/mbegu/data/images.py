@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mbegu.data import cache
 from mbegu.data.base import FileData
@@ -142,11 +142,8 @@ class ImageData(FileData):
         if self.encoder is None:
             manifest = self.manifest()
             key = cache.key(type(self).__name__, manifest)
-            found = cache.recall(key)
-            if found is not None:
-                frames, self.encoder, self._tensors = found
-                self.frames = dict(frames)
-                return self.encoder
+            if self.recalled(key):
+                return cast(Encoder, self.encoder)
             if self._prepared(manifest):
                 encoder = encoder_from_dict(read_encoder(self.processed_dir), "encoder.json")
                 frames = {s: read_split(split_file(self.processed_dir, s)) for s in SPLITS}
@@ -159,7 +156,7 @@ class ImageData(FileData):
             self.encoder = encoder
             self.frames = {split: self._full_paths(split, frames[split]) for split in SPLITS}
             self._tensors = self._as_tensors(pixels)
-            cache.keep(key, (dict(self.frames), self.encoder, self._tensors))
+            self.kept(key)
         return self.encoder
 
     def prepare(self, out_dir: Path | None = None) -> dict[str, int]:
