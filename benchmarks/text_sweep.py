@@ -95,7 +95,8 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"\ndev split, model=text: defaults vs the best of {args.trials} sweep=text trials")
-    print(f"{'data':<8}{'acc':>8}{'best':>8}{'F1w':>8}{'best':>8}{'sweep s':>9}  best F1w > defaults")
+    head = f"{'data':<8}{'acc':>8}{'best':>8}{'F1w':>8}{'best':>8}{'sweep s':>9}"
+    print(f"{head}  best F1w > defaults")
     wins = 0
     for lang, ours, best, seconds in rows:
         better = best["f1_weighted"] > ours["f1_weighted"]  # the figure the sweep maximised
