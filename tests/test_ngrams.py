@@ -7,6 +7,7 @@ tokens() gives, text by text, across batch boundaries, for every tokenizer optio
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import zlib
@@ -16,19 +17,21 @@ import numpy as np
 import pytest
 
 from mbegu.features.bags import weighted_bags
-from mbegu.features.ngrams import Ngrams, counted
+from mbegu.features.ngrams import counted
 from mbegu.features.text import TextEncoder
-from mbegu.features.tokens import tokens
+from mbegu.features.tokens import TOKENIZER, tokens
 
 PIECES = [
     *"abcọẹṣɓɗ", "A", "Ọ", " ", "  ", "\r\n", "😂", "@user", "@ada_1", "http://t.co/x",
     "!", "ሰላም", "مرحبا", "sooooo", "\u0301", "\ufeff", "\u200b", "e\u0301",
+    "شُكْرًا", "सूचना", "❤\ufe0f", "1\ufe0f\u20e3", "\u064e", "ߒߞߏ߫",
 ]  # fmt: skip
 OPTIONS = [
     {"word_ngrams": 2, "char_ngrams": (2, 5)},
     {"word_ngrams": 1, "char_ngrams": (0, 0)},
     {"word_ngrams": 3, "char_ngrams": (1, 3), "lowercase": False},
     {"word_ngrams": 2, "char_ngrams": (4, 4), "twitter": False},
+    {"word_ngrams": 2, "char_ngrams": (2, 5), "tokenizer": 1},  # an older encoder's split
 ]
 
 
@@ -79,13 +82,14 @@ def test_counts_are_those_of_tokens_across_batches(options: dict) -> None:
     twitter = options.get("twitter", True)
     lowercase = options.get("lowercase", True)
     word, char = options["word_ngrams"], options["char_ngrams"]
+    version = options.get("tokenizer", TOKENIZER)
     occurrences: Counter[str] = Counter()
     documents: Counter[str] = Counter()
     for text in texts:
-        found = tokens(text, lowercase, word, char, twitter)
+        found = tokens(text, lowercase, word, char, twitter, version)
         occurrences.update(found)
         documents.update(set(found))
-    strings, total, docs = counted(texts, lowercase, word, char, twitter, batch=7)
+    strings, total, docs = counted(texts, lowercase, word, char, twitter, batch=7, version=version)
     assert len(strings) == len(set(strings)) == len(occurrences)
     assert {s: int(total[i]) for i, s in enumerate(strings)} == occurrences
     assert {s: int(docs[i]) for i, s in enumerate(strings)} == documents
@@ -104,10 +108,11 @@ def test_bags_are_those_of_tokens_across_batches(
         lowercase=options.get("lowercase", True), word_ngrams=options["word_ngrams"],
         char_ngrams=options["char_ngrams"],
     )  # fmt: skip
+    encoder = dataclasses.replace(encoder, tokenizer=options.get("tokenizer", TOKENIZER))
     idf = None
     if weighting == "tfidf":
         idf = np.asarray(encoder._idf + [encoder._bucket_idf] * buckets)
-    ngrams = Ngrams(encoder.lowercase, encoder.word_ngrams, encoder.char_ngrams, encoder.twitter)
+    ngrams = encoder.ngrams()
     ids, offsets, weights = weighted_bags(ngrams, texts, encoder._ids, buckets, idf, batch=7)
     assert ids.dtype == offsets.dtype == np.int64 and weights.dtype == np.float32
     assert len(offsets) == len(texts)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from mbegu.config.compose import compose
+from mbegu.errors import MbeguError
 from mbegu.features import encoder_from_dict
 from mbegu.features.text import TextEncoder
 from mbegu.features.tokens import normalize
@@ -101,6 +102,32 @@ def test_encoder_reads_the_same_after_its_json_round_trip() -> None:
     assert [loaded.tokens(t) for t in texts] == [encoder.tokens(t) for t in texts]
     for ours, theirs in zip(encoder.encode(texts), loaded.encode(texts), strict=True):
         assert torch.equal(ours, theirs)
+
+
+def test_words_in_any_script_keep_their_combining_marks() -> None:
+    """Arabic harakat, a Devanagari vowel sign, N'Ko tone marks stay inside their word; an
+    emoji's presentation selector neither splits it nor makes it another token."""
+    encoder = fitted()
+    for word in ("شُكْرًا", "सूचना", "ߒߞߏ߫", "nífẹ̀ẹ́"):
+        words = [t for t in encoder.tokens(f"{word} !") if t.startswith("w:")]
+        assert words == [f"w:{word}", "w:!"], word
+    assert encoder.tokens("❤\ufe0f") == encoder.tokens("❤")
+    assert [t for t in encoder.tokens("1\ufe0f\u20e3") if t.startswith("w:")] == ["w:1\u20e3"]
+
+
+def test_an_older_encoder_splits_texts_as_it_was_trained_to() -> None:
+    """A model folder saved before the tokenizer had a version reads texts the old way; a
+    version this mbegu does not know is refused, not guessed."""
+    saved = fitted().to_dict()
+    assert saved["tokenizer"] == 2
+    del saved["tokenizer"]
+    older = encoder_from_dict(json.loads(json.dumps(saved)), "model.json")
+    assert isinstance(older, TextEncoder) and older.tokenizer == 1
+    assert [t for t in older.tokens("شُكْرًا") if t.startswith("w:")] == [
+        "w:ش", "w:\u064f", "w:ك", "w:\u0652", "w:ر", "w:\u064b", "w:ا",
+    ]  # fmt: skip
+    with pytest.raises(MbeguError, match="tokenizer 3, which this mbegu does not know"):
+        encoder_from_dict({**saved, "tokenizer": 3}, "model.json")
 
 
 def test_tfidf_bag_has_unit_length_parts() -> None:

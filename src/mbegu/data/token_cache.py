@@ -114,7 +114,10 @@ def fitted(manifest: dict[str, Any], fit: Callable[[], TextEncoder]) -> TextEnco
     folder = cache_folder()
     if folder is None:
         return fit()
-    text = json.dumps(manifest, sort_keys=True, default=str)
+    from mbegu.features.tokens import TOKENIZER
+
+    # The tokenizer's version too: a fit an older mbegu kept splits texts the older way.
+    text = json.dumps({**manifest, "tokenizer": TOKENIZER}, sort_keys=True, default=str)
     entry = folder / f"{FIT}{hashlib.sha256(text.encode()).hexdigest()[:32]}"
     path = entry / "encoder.json"
     try:

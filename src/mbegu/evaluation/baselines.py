@@ -189,10 +189,9 @@ def _counts(encoder: TextEncoder, frame: pd.DataFrame, where: str) -> Any:
     from scipy.sparse import csr_matrix
 
     from mbegu.features.bags import in_vocabulary
-    from mbegu.features.ngrams import Ngrams
 
     index = {token: i for i, token in enumerate(encoder.vocabulary)}
-    ngrams = Ngrams(encoder.lowercase, encoder.word_ngrams, encoder.char_ngrams, encoder.twitter)
+    ngrams = encoder.ngrams()
     rows, columns, first = [], [], 0
     for count, owner, ids, _ in in_vocabulary(ngrams, encoder.texts(frame, where), index, 0):
         rows.append(owner + first)

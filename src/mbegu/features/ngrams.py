@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from mbegu.features.tokens import TOKEN, char_grams, normalize
+from mbegu.features.tokens import TOKENIZER, char_grams, normalize, token_pattern
 
 BATCH = 20_000  # texts at a time: bounds the occurrence arrays, and a text's index fits uint16
 
@@ -26,12 +26,19 @@ class Ngrams:
         word_ngrams: As features.tokens.tokens.
         char_ngrams: As features.tokens.tokens.
         twitter: As features.tokens.tokens.
+        version: The tokenizer's version, as features.tokens.tokens.
     """
 
     def __init__(
-        self, lowercase: bool, word_ngrams: int, char_ngrams: Sequence[int], twitter: bool
+        self,
+        lowercase: bool,
+        word_ngrams: int,
+        char_ngrams: Sequence[int],
+        twitter: bool,
+        version: int = TOKENIZER,
     ) -> None:
         self.lowercase, self.word_ngrams, self.twitter = lowercase, word_ngrams, twitter
+        self.version = version
         self.low, self.high = char_ngrams
         self.strings: list[str] = []  # token id -> the token, as tokens() spells it
         self._ids: dict[str, int] = {}
@@ -83,8 +90,9 @@ class Ngrams:
         """
         words, lengths = self._words, []
         flat: list[int] = []
+        split = token_pattern(self.version).findall
         for text in texts:
-            found = TOKEN.findall(normalize(text, self.lowercase, self.twitter))
+            found = split(normalize(text, self.lowercase, self.twitter, self.version))
             for word in found:
                 if word not in words:
                     self._add_word(word)
@@ -162,6 +170,7 @@ def counted(
     twitter: bool,
     batch: int = BATCH,
     done: Callable[[int], object] | None = None,
+    version: int = TOKENIZER,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Every token of the texts, how often it occurs and in how many texts.
 
@@ -173,11 +182,12 @@ def counted(
         twitter: As features.tokens.tokens.
         batch: Texts counted at a time.
         done: Told how many texts each batch held, once counted (a progress bar).
+        version: The tokenizer's version, as features.tokens.tokens.
 
     Returns:
         (tokens, occurrences, documents): one entry per distinct token.
     """
-    ngrams = Ngrams(lowercase, word_ngrams, char_ngrams, twitter)
+    ngrams = Ngrams(lowercase, word_ngrams, char_ngrams, twitter, version)
     total = np.zeros(0, dtype=np.int64)
     documents = np.zeros(0, dtype=np.int64)
     for part in batches(texts, batch):

@@ -2,7 +2,9 @@
 
 Text is normalised and split by features.tokens (NFC, so a tone-marked letter typed as one
 code point or as letter plus combining mark gives the same tokens; letters such as ɓ ɗ ƙ ƴ ẹ ọ ṣ
-and Ethiopic script are word characters). The vocabulary and each token's document frequency
+and Ethiopic script are word characters, and a word keeps its combining marks in any script).
+The encoder records the tokenizer's version, so a model keeps reading texts as it was trained
+to after the splitting changes. The vocabulary and each token's document frequency
 are fitted on the train split only and saved with the model as plain JSON: nothing is
 downloaded, and serving reads the same tokens with the same weights as training did.
 """
@@ -20,7 +22,7 @@ from mbegu.errors import MbeguError
 from mbegu.features.bags import weighted_bags
 from mbegu.features.cells import class_indices, require_columns, row_number
 from mbegu.features.ngrams import Ngrams, counted
-from mbegu.features.tokens import normalize, tokens
+from mbegu.features.tokens import TOKENIZER, TOKENIZERS, normalize, tokens
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,6 +58,7 @@ class TextEncoder:
     documents: int = 0  # train texts, and in how many of them each vocabulary token is
     doc_counts: list[int] = field(default_factory=list)
     buckets: int = 0  # ids after the vocabulary for tokens outside it, by a stable hash
+    tokenizer: int = 1  # how texts split (features.tokens.TOKENIZER); fit records the latest
 
     def __post_init__(self) -> None:
         self.char_ngrams = tuple(self.char_ngrams)
@@ -81,7 +84,15 @@ class TextEncoder:
 
     def tokens(self, text: str) -> list[str]:
         """The text's tokens, with this encoder's settings."""
-        return tokens(text, self.lowercase, self.word_ngrams, self.char_ngrams, self.twitter)
+        return tokens(
+            text, self.lowercase, self.word_ngrams, self.char_ngrams, self.twitter, self.tokenizer
+        )
+
+    def ngrams(self) -> Ngrams:
+        """The counter that gives these tokens for many texts at once (features.ngrams)."""
+        return Ngrams(
+            self.lowercase, self.word_ngrams, self.char_ngrams, self.twitter, self.tokenizer
+        )
 
     @classmethod
     def fit(
@@ -109,7 +120,7 @@ class TextEncoder:
         number of train texts each appears in (its idf).
         """
         found, counts, docs = counted(
-            texts, lowercase, word_ngrams, char_ngrams, twitter, done=done
+            texts, lowercase, word_ngrams, char_ngrams, twitter, done=done, version=TOKENIZER
         )
         candidates = np.flatnonzero(counts >= min_count)
         ranked = sorted((-int(counts[i]), found[i], int(i)) for i in candidates)[:max_vocab]
@@ -132,6 +143,7 @@ class TextEncoder:
             documents=len(texts),
             doc_counts=[int(docs[i]) for _, _, i in ranked],
             buckets=buckets,
+            tokenizer=TOKENIZER,
         )
 
     def labels(self, frame: pd.DataFrame, where: str) -> np.ndarray:
@@ -179,7 +191,7 @@ class TextEncoder:
         Returns:
             The ids (int64), the offsets (int64) and the weights (float32).
         """
-        ngrams = Ngrams(self.lowercase, self.word_ngrams, self.char_ngrams, self.twitter)
+        ngrams = self.ngrams()
         idf = None
         if self.weighting == "tfidf":
             idf = np.asarray(self._idf + [self._bucket_idf] * self.buckets, dtype=np.float64)
@@ -199,8 +211,17 @@ class TextEncoder:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TextEncoder:
-        """The encoder from its to_dict form; malformed fields raise ValueError."""
+        """The encoder from its to_dict form; malformed fields raise ValueError.
+
+        Raises:
+            MbeguError: A tokenizer version from a newer mbegu.
+        """
         encoder = cls(**data)
+        if encoder.tokenizer not in TOKENIZERS:  # saved by a newer mbegu: never guessed
+            raise MbeguError(
+                f"the text encoder splits texts with tokenizer {encoder.tokenizer!r}, which this "
+                f"mbegu does not know (it has {', '.join(map(str, TOKENIZERS))}): upgrade mbegu"
+            )
         if (
             not all(isinstance(t, str) for t in encoder.vocabulary)
             or len(encoder.char_ngrams) != 2

@@ -7,15 +7,23 @@ sides. Nothing here depends on a language: no word lists, no stemming, only Unic
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
 
-# A word: letters, digits and the combining marks NFC leaves alone (e.g. the tone on ẹ́);
-# anything else that is not space (an emoji, "!") is a token of its own. "@user" stays whole,
-# so every mention reads as one token.
-_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-TOKEN = re.compile(rf"@user|[\w{_MARKS}]+|[^\w\s{_MARKS}]")
+# How text is split, as an encoder records it (TextEncoder.tokenizer): 1 kept only the combining
+# marks of Latin letters in a word and the emoji variation selectors as tokens of their own; 2
+# keeps every combining mark with the letter or symbol before it and drops the selectors.
+TOKENIZER = 2
+TOKENIZERS = (1, 2)
+
+# Version 1's word: letters, digits and the Latin combining marks NFC leaves alone (the tone on
+# ẹ́); anything else that is not space (an emoji, "!") is a token of its own. "@user" stays
+# whole, so every mention reads as one token.
+_LATIN_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+TOKEN = re.compile(rf"@user|[\w{_LATIN_MARKS}]+|[^\w\s{_LATIN_MARKS}]")
 
 # Twitter's placeholders vary by corpus (@user, @someone, a real handle; full or shortened
 # links); one token each keeps a handle or link from becoming dozens of rare n-grams.
@@ -25,23 +33,54 @@ _MENTION = re.compile(r"@\w+")
 # from an ordinary double letter ("soo").
 _RUN = re.compile(r"(.)\1{3,}")
 # Invisible characters that split or join words without meaning anything: the BOM (also
-# ZWNBSP), zero-width space and joiners, soft hyphen, bidirectional marks and embeddings.
+# ZWNBSP), zero-width space and joiners, soft hyphen, bidirectional marks and embeddings; from
+# version 2 also the variation selectors that pick an emoji's or a text glyph (❤️ reads as ❤).
 _INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u00ad\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SELECTORS = re.compile("[\ufe0e\ufe0f]")
+
+
+@functools.cache
+def token_pattern(version: int = TOKENIZER) -> re.Pattern[str]:
+    """How a normalised text splits into words and symbols, by tokenizer version.
+
+    Version 2's word is a letter or digit, then letters, digits and combining marks (Unicode's
+    category M: Arabic harakat, an Indic vowel sign, N'Ko and Adlam tone marks, as well as the
+    tone on ẹ́); any other character that is not space is a token with its marks (the keycap
+    of 1⃣). Python's re has no class for category M, so it is read from unicodedata, once per
+    process (planes 0, 1 and 14 hold every mark).
+    """
+    if version == 1:
+        return TOKEN
+    spans: list[list[int]] = []
+    for code in itertools.chain(range(0x20000), range(0xE0000, 0xE1000)):
+        if unicodedata.category(chr(code)).startswith("M"):
+            if spans and spans[-1][1] == code - 1:
+                spans[-1][1] = code
+            else:
+                spans.append([code, code])
+    marks = "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in spans)
+    return re.compile(rf"@user|\w[\w{marks}]*|[^\w\s][{marks}]*")
+
 
 URL_TOKEN = "http"
 MENTION_TOKEN = "@user"
 
 
-def normalize(text: str, lowercase: bool = True, twitter: bool = False) -> str:
+def normalize(
+    text: str, lowercase: bool = True, twitter: bool = False, version: int = TOKENIZER
+) -> str:
     """NFC, then lower case; `twitter`: also links, mentions, long runs and invisible marks.
 
     NFC: a tone-marked letter typed as one code point or as letter plus mark reads the same.
+    `version`: the tokenizer's (TOKENIZER), which says which marks are invisible.
     """
     text = unicodedata.normalize("NFC", text)
     if lowercase:
         text = text.lower()
     if twitter:
         text = _INVISIBLE.sub("", text)
+        if version >= 2:
+            text = _SELECTORS.sub("", text)
         text = _URL.sub(f" {URL_TOKEN} ", text)
         text = _MENTION.sub(f" {MENTION_TOKEN} ", text)
         text = _RUN.sub(r"\1\1\1", text)
@@ -54,13 +93,14 @@ def tokens(
     word_ngrams: int = 2,
     char_ngrams: Iterable[int] = (3, 5),
     twitter: bool = False,
+    version: int = TOKENIZER,
 ) -> list[str]:
     """FastText's features, which carry short, noisy text.
 
     Words (w:), word n-grams up to `word_ngrams` (b:) and character n-grams of each word
-    within < > boundaries (c:).
+    within < > boundaries (c:), split as tokenizer `version` splits them (token_pattern).
     """
-    words = TOKEN.findall(normalize(text, lowercase, twitter))
+    words = token_pattern(version).findall(normalize(text, lowercase, twitter, version))
     out = [f"w:{w}" for w in words]
     for n in range(2, word_ngrams + 1):
         out += [f"b:{' '.join(words[i : i + n])}" for i in range(len(words) - n + 1)]
