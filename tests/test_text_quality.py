@@ -111,7 +111,9 @@ def test_words_in_any_script_keep_their_combining_marks() -> None:
     for word in ("شُكْرًا", "सूचना", "ߒߞߏ߫", "nífẹ̀ẹ́"):
         words = [t for t in encoder.tokens(f"{word} !") if t.startswith("w:")]
         assert words == [f"w:{word}", "w:!"], word
-    assert encoder.tokens("❤\ufe0f") == encoder.tokens("❤")
+    assert encoder.tokens("❤\ufe0f") == encoder.tokens("❤") == encoder.tokens("❤\ufe0e")
+    for handle in ("@ọ́la", "@सूचना", "@ada_1"):  # a handle is one token, marks and all
+        assert encoder.tokens(f"{handle} !") == encoder.tokens("@user !"), handle
     assert [t for t in encoder.tokens("1\ufe0f\u20e3") if t.startswith("w:")] == ["w:1\u20e3"]
 
 

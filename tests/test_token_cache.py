@@ -134,3 +134,22 @@ def test_a_fitted_encoder_is_read_back_for_the_same_data_and_options(project: Pa
     assert calls == [1]
     assert fitted(text_data(project, min_count=2).manifest(), fit) is encoder  # type: ignore[arg-type]
     assert calls == [1, 1]  # other options: another fit
+
+
+def test_a_split_an_older_tokenizer_prepared_is_fitted_again(project: Path) -> None:
+    """After an upgrade that splits texts differently, the prepared split is not reused."""
+    import json
+
+    from mbegu.data.split import ENCODER, MANIFEST
+    from mbegu.features.tokens import TOKENIZER
+
+    text_data(project).prepare()
+    folder = project / "p"
+    for name in (MANIFEST, ENCODER):  # as an mbegu before tokenizer versions wrote them
+        written = json.loads((folder / name).read_text())
+        written.get("options", written).pop("tokenizer")
+        (folder / name).write_text(json.dumps(written))
+    cache._LOADED.clear()
+    text_data(project).prepare()
+    assert json.loads((folder / MANIFEST).read_text())["options"]["tokenizer"] == TOKENIZER
+    assert json.loads((folder / ENCODER).read_text())["tokenizer"] == TOKENIZER

@@ -12,6 +12,7 @@ from mbegu.data.base import FileData
 from mbegu.errors import MbeguError
 from mbegu.features import Encoder
 from mbegu.features.text import WEIGHTINGS, TextEncoder
+from mbegu.features.tokens import TOKENIZER
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,6 +83,8 @@ class TextData(FileData):
             "twitter": self.twitter,
             "weighting": self.weighting,
             "buckets": self.buckets,
+            # How texts split: a split prepared by an older tokenizer is fitted again.
+            "tokenizer": TOKENIZER,
         }
 
     def input_columns(self, frame: pd.DataFrame, where: str) -> list[str]:

@@ -29,5 +29,7 @@ def encoder_from_dict(data: Any, where: str) -> Encoder:
         raise MbeguError(f"{where}: no table, text or image encoder in it (kind {kind!r}): retrain")
     try:
         return KINDS[kind].from_dict(data)
+    except MbeguError as err:  # readable but not by this mbegu (a newer format)
+        raise MbeguError(f"{where}: {err}") from None
     except (KeyError, TypeError, ValueError) as err:
         raise MbeguError(f"{where}: the {kind} encoder is malformed ({err}): retrain") from None

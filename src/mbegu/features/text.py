@@ -211,12 +211,15 @@ class TextEncoder:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TextEncoder:
-        """The encoder from its to_dict form; malformed fields raise ValueError.
+        """The encoder from its to_dict form.
 
         Raises:
+            ValueError: A malformed field.
             MbeguError: A tokenizer version from a newer mbegu.
         """
         encoder = cls(**data)
+        if type(encoder.tokenizer) is not int:
+            raise ValueError(f"tokenizer {encoder.tokenizer!r} is not a version number")
         if encoder.tokenizer not in TOKENIZERS:  # saved by a newer mbegu: never guessed
             raise MbeguError(
                 f"the text encoder splits texts with tokenizer {encoder.tokenizer!r}, which this "

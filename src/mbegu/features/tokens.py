@@ -13,13 +13,14 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-# How text is split, as an encoder records it (TextEncoder.tokenizer): 1 kept only the combining
-# marks of Latin letters in a word and the emoji variation selectors as tokens of their own; 2
-# keeps every combining mark with the letter or symbol before it and drops the selectors.
+# How text is split, as an encoder records it (TextEncoder.tokenizer). 1: a word holds letters,
+# digits and the combining marks of the Latin, symbol and half-mark blocks, and every other mark
+# splits it. 2: a word or symbol holds every combining mark after it, in any script, and under
+# `twitter` the variation selectors (an emoji's or a text glyph) are dropped.
 TOKENIZER = 2
 TOKENIZERS = (1, 2)
 
-# Version 1's word: letters, digits and the Latin combining marks NFC leaves alone (the tone on
+# Version 1's word: letters, digits and the marks NFC leaves alone in Latin text (the tone on
 # ẹ́); anything else that is not space (an emoji, "!") is a token of its own. "@user" stays
 # whole, so every mention reads as one token.
 _LATIN_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
@@ -28,7 +29,7 @@ TOKEN = re.compile(rf"@user|[\w{_LATIN_MARKS}]+|[^\w\s{_LATIN_MARKS}]")
 # Twitter's placeholders vary by corpus (@user, @someone, a real handle; full or shortened
 # links); one token each keeps a handle or link from becoming dozens of rare n-grams.
 _URL = re.compile(r"(?:https?://|www\.)\S+")
-_MENTION = re.compile(r"@\w+")
+_MENTION = re.compile(r"@\w+")  # version 1's; version 2's keeps marks (mention_pattern)
 # "sooooo" and "sooo" say the same; capping runs at three keeps them one word, still apart
 # from an ordinary double letter ("soo").
 _RUN = re.compile(r"(.)\1{3,}")
@@ -40,17 +41,12 @@ _SELECTORS = re.compile("[\ufe0e\ufe0f]")
 
 
 @functools.cache
-def token_pattern(version: int = TOKENIZER) -> re.Pattern[str]:
-    """How a normalised text splits into words and symbols, by tokenizer version.
+def marks() -> str:
+    """Every combining mark (Unicode's category M) as the body of a regex character class.
 
-    Version 2's word is a letter or digit, then letters, digits and combining marks (Unicode's
-    category M: Arabic harakat, an Indic vowel sign, N'Ko and Adlam tone marks, as well as the
-    tone on ẹ́); any other character that is not space is a token with its marks (the keycap
-    of 1⃣). Python's re has no class for category M, so it is read from unicodedata, once per
-    process (planes 0, 1 and 14 hold every mark).
+    Python's re has no class for category M, so it is read from this Python's unicodedata,
+    once per process (planes 0, 1 and 14 hold every mark).
     """
-    if version == 1:
-        return TOKEN
     spans: list[list[int]] = []
     for code in itertools.chain(range(0x20000), range(0xE0000, 0xE1000)):
         if unicodedata.category(chr(code)).startswith("M"):
@@ -58,8 +54,29 @@ def token_pattern(version: int = TOKENIZER) -> re.Pattern[str]:
                 spans[-1][1] = code
             else:
                 spans.append([code, code])
-    marks = "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in spans)
-    return re.compile(rf"@user|\w[\w{marks}]*|[^\w\s][{marks}]*")
+    return "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in spans)
+
+
+@functools.cache
+def token_pattern(version: int) -> re.Pattern[str]:
+    """How a normalised text splits into words and symbols, by tokenizer version.
+
+    Version 2's word is a letter or digit, then letters, digits and combining marks (Arabic
+    harakat, an Indic vowel sign, N'Ko and Adlam tone marks, as well as the tone on ẹ́); any
+    other character that is not space is a token with the marks after it (#⃣, a # in its
+    keycap). A mark after a space or at the start is a token of its own.
+    """
+    if version == 1:
+        return TOKEN
+    return re.compile(rf"@user|\w[\w{marks()}]*|[^\w\s][{marks()}]*")
+
+
+@functools.cache
+def mention_pattern(version: int) -> re.Pattern[str]:
+    """A handle, by tokenizer version: from version 2 its name keeps its marks (@ọ́la)."""
+    if version == 1:
+        return _MENTION
+    return re.compile(rf"@\w[\w{marks()}]*")
 
 
 URL_TOKEN = "http"
@@ -82,7 +99,7 @@ def normalize(
         if version >= 2:
             text = _SELECTORS.sub("", text)
         text = _URL.sub(f" {URL_TOKEN} ", text)
-        text = _MENTION.sub(f" {MENTION_TOKEN} ", text)
+        text = mention_pattern(version).sub(f" {MENTION_TOKEN} ", text)
         text = _RUN.sub(r"\1\1\1", text)
     return text
 
