@@ -99,8 +99,9 @@ def remembered(
 def fitted(manifest: dict[str, Any], fit: Callable[[], TextEncoder]) -> TextEncoder:
     """The text encoder fitted on this data with these options: from the cache, else fitted.
 
-    The manifest decides the train split and every tokenizer option, so a sweep trial that
-    comes back to options another process fitted reads that fit (plain JSON) instead.
+    The manifest decides the train split and every tokenizer option, its version included
+    (data.text), so a sweep trial that comes back to options another process fitted reads that
+    fit (plain JSON) instead, and a fit an older tokenizer made is never read.
 
     Args:
         manifest: The data's manifest (data.identity).
@@ -114,10 +115,7 @@ def fitted(manifest: dict[str, Any], fit: Callable[[], TextEncoder]) -> TextEnco
     folder = cache_folder()
     if folder is None:
         return fit()
-    from mbegu.features.tokens import TOKENIZER
-
-    # The tokenizer's version too: a fit an older mbegu kept splits texts the older way.
-    text = json.dumps({**manifest, "tokenizer": TOKENIZER}, sort_keys=True, default=str)
+    text = json.dumps(manifest, sort_keys=True, default=str)
     entry = folder / f"{FIT}{hashlib.sha256(text.encode()).hexdigest()[:32]}"
     path = entry / "encoder.json"
     try:
