@@ -39,7 +39,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-uv install-pip run data repro test test-fast lint format ui bench bench-parallel bench-data bench-sweep-text bench-scale bench-serve docs docs-serve lock clean
+.PHONY: help install install-uv install-pip run data repro test test-fast lint format ui bench bench-parallel bench-data bench-ngrams bench-sweep-text bench-scale bench-serve docs docs-serve lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -136,6 +136,9 @@ bench-parallel: data ## mbegu beside itself: two trains at once, sweep workers, 
 
 bench-data: install ## mbegu vs logistic regression: AfriSenti yo ig sw pcm, 2 tables, digit images
 	$(BIN)/python benchmarks/data_quality.py $(ARGS)
+
+bench-ngrams: install ## TF-IDF n-gram families and mixes + logistic regression vs the char baseline
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/ngram_views.py $(ARGS)
 
 bench-sweep-text: install ## sweep=text's best config vs the text defaults, AfriSenti dev splits
 	$(BIN)/python benchmarks/text_sweep.py $(ARGS)
