@@ -3,6 +3,7 @@ trials, a killed worker, and a best config that trains."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,6 +22,8 @@ from mbegu.errors import MbeguError
 from mbegu.sweeps import storage as trials
 from mbegu.sweeps.runner import run_sweep
 from mbegu.sweeps.runs import STATE_TAG, TRIAL_TAG
+from mbegu.sweeps.workers import Forked, Workers
+from mbegu.tracking.store import close_dead_runs
 from mbegu.training.train import train
 
 from .helpers.cli import runs_of, start_cli
@@ -306,11 +309,14 @@ def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experime
     except subprocess.TimeoutExpired:  # kill the sweep, so no later test finds its store busy
         stuck = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
         for p in stuck:
-            p.send_signal(signal.SIGUSR2)  # each prints its threads' stacks
+            with contextlib.suppress(psutil.NoSuchProcess):  # it may end meanwhile
+                p.send_signal(signal.SIGUSR2)  # each prints its threads' stacks
         time.sleep(3)
         for p in stuck:
-            p.kill()
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
         text = process.communicate()[0]
+        close_dead_runs(client)  # one failure here, not one more in every later test's teardown
         pytest.fail(f"the sweep outlived SIGTERM by 120 s:\n{text[-12000:]}")
     assert process.returncode == 143, text[-3000:]
     study = load(project, "terminated")
@@ -324,6 +330,44 @@ def test_sigterm_stops_every_worker_and_keeps_the_best(project, client, experime
     assert best.is_file(), text[-3000:]
     assert f"val/f1_weighted = {study.best_value:.6g}" in best.read_text()
     assert parent_of(client, experiment).info.status == "KILLED"
+
+
+def _worker(seconds: float, sigterm: str = "signal.SIG_DFL") -> subprocess.Popen[str]:
+    """A stand-in worker: lives `seconds`, with SIGTERM handled as `sigterm` says."""
+    code = (
+        f"import signal, time; signal.signal(signal.SIGTERM, {sigterm}); "
+        f"print('ready', flush=True); time.sleep({seconds})"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    return process
+
+
+def test_a_stopped_sweep_kills_a_worker_deaf_to_sigterm_after_the_grace(capsys) -> None:
+    # Deaf: stuck in native code, Python never runs its handler; SIG_IGN stands in for that.
+    deaf_process, obeying = _worker(60, "signal.SIG_IGN"), _worker(60)
+    deaf = Forked(deaf_process.pid)  # the forked kind, reaped by os.waitpid
+    workers = Workers([], 0)
+    workers.processes += [deaf, obeying]
+    workers.terminate()
+    started = time.monotonic()
+    workers.wait(interrupted=True, grace=1)
+    deaf_process.returncode = deaf.returncode  # reaped above: Popen must not wait again
+    assert time.monotonic() - started < 30
+    assert deaf.returncode == -signal.SIGKILL
+    assert obeying.returncode == -signal.SIGTERM
+    out = capsys.readouterr().out
+    assert f"sweep worker {deaf.pid} still running 1 s after the stop: killed" in out
+    assert str(obeying.pid) not in out
+
+
+def test_a_running_sweep_waits_for_its_workers_past_the_grace(capsys) -> None:
+    slow = _worker(2, "signal.SIG_IGN")
+    workers = Workers([], 0)
+    workers.processes.append(slow)
+    workers.wait(grace=0.5)  # not interrupted: the worker's trials run to their end
+    assert slow.returncode == 0
+    assert "killed" not in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -110,6 +110,8 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
                 children.terminate()
         finally:
             children.wait(interrupted=interrupted is not None)
+            if interrupted is not None:  # a worker killed there left its trial RUNNING
+                trials.fail_dead_trials(study, storage, lambda t: close_dead_run(tracker, s, t))
         summary = summarize(study, cfg, overrides, time.perf_counter() - started)
         log_summary(tracker, run_id, study, cfg, summary)
         print(format_summary(summary), flush=True)

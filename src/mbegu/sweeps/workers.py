@@ -16,12 +16,16 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from mbegu.errors import MbeguError
 
 Start = Literal["auto", "fork", "spawn"]
+# Once signalled, how long a worker may take to close its trial: longer than a locked SQLite
+# store is waited for (tracking.store_retry_seconds, 60 s by default).
+STOP_GRACE_S = 90.0
 
 
 class Worker(Protocol):
@@ -30,8 +34,15 @@ class Worker(Protocol):
     def poll(self) -> int | None:
         """The exit code once the worker has ended, else None."""
 
+    @property
+    def pid(self) -> int:
+        """The worker's process id."""
+
     def terminate(self) -> None:
         """Send the worker SIGTERM."""
+
+    def kill(self) -> None:
+        """Send the worker SIGKILL."""
 
     def wait(self) -> int:
         """Wait for the worker to end; its exit code."""
@@ -59,6 +70,11 @@ class Forked:
         """Send the worker SIGTERM, unless it has ended."""
         if self.poll() is None:
             os.kill(self.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Send the worker SIGKILL, unless it has ended."""
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
 
     def wait(self) -> int:
         """Wait for the worker to end; its exit code."""
@@ -129,20 +145,37 @@ class Workers:
             if process.poll() is None:
                 process.terminate()
 
-    def wait(self, interrupted: bool = False) -> None:
-        """Wait for every worker; a failed one fails the sweep unless it was interrupted."""
+    def wait(self, interrupted: bool = False, grace: float = STOP_GRACE_S) -> None:
+        """Wait for every worker; a failed one fails the sweep unless it was interrupted.
+
+        Interrupted, each worker gets `grace` seconds to close its trial, then is killed: one
+        stuck in native code never sees its KeyboardInterrupt, and the sweep must still stop.
+        The killed worker's trial stays RUNNING until `fail_dead_trials` fails it.
+        """
         try:
-            codes = [p.wait() for p in self.processes]
+            codes = self._reap_all(grace if interrupted else None)
         except KeyboardInterrupt:  # they got the same Ctrl-C: let them close their trials
             self.terminate()
-            for p in self.processes:
-                p.wait()
+            self._reap_all(grace)
             raise
         if any(codes) and not interrupted:
             raise MbeguError(
                 f"{sum(1 for c in codes if c)} of {len(codes)} extra sweep workers "
                 f"failed (exit codes {codes}): see their output above; rerun to continue"
             )
+
+    def _reap_all(self, grace: float | None) -> list[int]:
+        """Every worker's exit code; with `grace`, those still running after it are killed."""
+        if grace is not None:
+            deadline = time.monotonic() + grace
+            while any(p.poll() is None for p in self.processes) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for p in self.processes:
+                if p.poll() is None:
+                    print(f"sweep worker {p.pid} still running {grace:g} s after the stop: killed")
+                    p.kill()
+            sys.stdout.flush()
+        return [p.wait() for p in self.processes]
 
 
 def import_trial_modules() -> None:
