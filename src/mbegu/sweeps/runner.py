@@ -21,11 +21,7 @@ from mbegu.config.compose import Composer
 from mbegu.security import instantiate, mask_secrets
 from mbegu.sweeps import storage as trials
 from mbegu.sweeps.report import format_summary, log_summary, summarize
-from mbegu.sweeps.runs import (
-    close_dead_run,
-    finished_parent,
-    parent_run,
-)
+from mbegu.sweeps.runs import fail_dead_workers, finished_parent, parent_run
 from mbegu.sweeps.space import SearchSpace
 from mbegu.sweeps.study import base_overrides, open_study, study_uid, sweep_config
 from mbegu.sweeps.trial import run_trial
@@ -97,7 +93,7 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
         settings = {f"mbegu.sweep.{k}": str(s[k]) for k in ("metric", "direction", "n_trials")}
         settings |= {"mbegu.sweep.workers": str(s.workers)} | environment_tags(project_root())
         tracker.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in settings.items()])
-        trials.fail_dead_trials(study, storage, on_failed=lambda t: close_dead_run(tracker, s, t))
+        fail_dead_workers(tracker, s, study, storage)
         # This process is one worker; the others join the study now that it and its run exist.
         children.go(run_id)
         interrupted: KeyboardInterrupt | None = None
@@ -111,7 +107,7 @@ def run_sweep(overrides: Sequence[str]) -> dict[str, Any]:
         finally:
             children.wait(interrupted=interrupted is not None)
             if interrupted is not None:  # a worker killed there left its trial RUNNING
-                trials.fail_dead_trials(study, storage, lambda t: close_dead_run(tracker, s, t))
+                fail_dead_workers(tracker, s, study, storage)
         summary = summarize(study, cfg, overrides, time.perf_counter() - started)
         log_summary(tracker, run_id, study, cfg, summary)
         print(format_summary(summary), flush=True)
@@ -154,7 +150,7 @@ def work(
     tracker: MlflowTracker = instantiate(cfg.tracking, where="tracking")
 
     def fail_dead() -> None:
-        trials.fail_dead_trials(study, storage, lambda t: close_dead_run(tracker, cfg.sweep, t))
+        fail_dead_workers(tracker, cfg.sweep, study, storage)
 
     from mbegu.processes import INTERRUPTED, TERMINATED, collect_between_trials, freeze_imports
 

@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Literal
 from omegaconf import DictConfig
 
 from mbegu.security import mask_secrets
+from mbegu.sweeps.storage import fail_dead_trials
 
 if TYPE_CHECKING:
+    import optuna
     from mlflow.entities import Run
+    from optuna.storages import BaseStorage
     from optuna.trial import FrozenTrial
 
     from mbegu.tracking.tracker import MlflowTracker
@@ -85,6 +88,13 @@ def close_dead_run(tracker: MlflowTracker, s: DictConfig, trial: FrozenTrial) ->
             tracker.client.set_tag(run.info.run_id, STATE_TAG, "failed")
             tracker.client.set_tag(run.info.run_id, "mbegu.error", "its worker died; retried")
             tracker.client.set_terminated(run.info.run_id, "KILLED")
+
+
+def fail_dead_workers(
+    tracker: MlflowTracker, s: DictConfig, study: optuna.Study, storage: BaseStorage
+) -> None:
+    """Fail the RUNNING trials whose worker is gone (queued again), their MLflow runs closed."""
+    fail_dead_trials(study, storage, lambda t: close_dead_run(tracker, s, t))
 
 
 def tag_trial(
