@@ -10,6 +10,7 @@ train only and is scored on test.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,16 +52,25 @@ def text_baselines(project: Path) -> dict[str, dict[str, float]]:
     }
     out = {}
     for name, options in vectorizers.items():
-        best: tuple[float, Any] = (-1.0, None)
-        for c in C_GRID:
-            model = make_pipeline(
+        model = best_on_val(
+            lambda c, options=options: make_pipeline(
                 TfidfVectorizer(sublinear_tf=True, **options),
                 LogisticRegression(C=c, max_iter=2000),
-            ).fit(x["train"], y["train"])
-            val = scores(y["val"], model.predict(x["val"]))["f1_weighted"]
-            best = max(best, (val, model), key=lambda pair: pair[0])
-        out[name] = scores(y["test"], best[1].predict(x["test"]))
+            ),
+            x,
+            y,
+        )
+        out[name] = scores(y["test"], model.predict(x["test"]))
     return out
+
+
+def best_on_val(
+    make: Callable[[float], Any], x: Mapping[str, Any], y: Mapping[str, Any], val: str = "val"
+) -> Any:
+    """make(C) fitted on x["train"] for each C in C_GRID: the one with the best weighted F1 on
+    `val` (the first of equals)."""
+    models = [make(c).fit(x["train"], y["train"]) for c in C_GRID]
+    return max(models, key=lambda m: scores(y[val], m.predict(x[val]))["f1_weighted"])
 
 
 def table_baseline(project: Path) -> dict[str, dict[str, float]]:

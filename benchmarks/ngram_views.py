@@ -31,10 +31,9 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-AFRISENTI = REPO / "benchmarks" / "data" / "afrisenti"
-LANGUAGES = ("yo", "ig", "sw", "pcm")
-C_GRID = (1.0, 10.0)  # as benchmarks/baselines.py
+from baselines import best_on_val, scores
+from data_quality import AFRISENTI, LANGUAGES
+
 VIEWS: dict[str, dict[str, Any]] = {
     "char_wb 2-5": {"analyzer": "char_wb", "ngram_range": (2, 5)},
     "char 1-5": {"analyzer": "char", "ngram_range": (1, 5)},
@@ -65,9 +64,7 @@ def read_splits(prefix: Path) -> dict[str, tuple[list[str], np.ndarray]]:
 
 
 def weighted_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(truth, predicted, average="weighted"))
+    return scores(truth, predicted)["f1_weighted"]
 
 
 def view_matrices(data: dict[str, tuple[list[str], np.ndarray]]) -> dict[str, dict[str, Any]]:
@@ -93,8 +90,7 @@ def fitted(x: dict, data: dict[str, tuple[list[str], np.ndarray]]) -> Any:
     from sklearn.linear_model import LogisticRegression
 
     y = {split: labels for split, (_, labels) in data.items()}
-    models = [LogisticRegression(C=c, max_iter=2000).fit(x["train"], y["train"]) for c in C_GRID]
-    return max(models, key=lambda m: weighted_f1(y["dev"], m.predict(x["dev"])))
+    return best_on_val(lambda c: LogisticRegression(C=c, max_iter=2000), x, y, val="dev")
 
 
 def language_rows(data: dict[str, tuple[list[str], np.ndarray]]) -> dict[str, float]:
